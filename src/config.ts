@@ -1,0 +1,155 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { AppError } from './errors.ts';
+
+/**
+ * The only reader of `process.env` (and of CLI flags, which scripts pass in as `overrides`).
+ * Every setting is validated at once; a bad start-up reports all problems in one message.
+ */
+
+const bool = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
+  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const list = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0),
+);
+
+const EnvSchema = z.object({
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .refine((v) => v === '' || /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  DATA_DIR: z.string().trim().min(1).default('./data'),
+  MODELS: z.enum(['tiny', 'bert-resnet', 'clip']).default('tiny'),
+  DEVICE: z.enum(['auto', 'cpu', 'cuda', 'webgpu']).default('auto'),
+  ORT_INTRA_THREADS: int(0, 256).default(0),
+  ORT_INTER_THREADS: int(0, 256).default(0),
+  PORT: int(0, 65535).default(4000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  API_KEY: z.string().min(8, 'must be at least 8 characters').optional(),
+  ALLOW_UNAUTHENTICATED_MUTATIONS: bool.default(false),
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  MAX_IMAGE_BYTES: int(1024, 1 << 30).default(25 * 1024 * 1024),
+  MAX_IMAGE_PIXELS: int(1024, 1 << 30).default(50_000_000),
+  MAX_QUERY_TEXT: int(1, 100_000).default(1000),
+  MAX_FIRST: int(1, 1000).default(100),
+  MAX_BODY_BYTES: int(1024, 1 << 30).default(20 * 1024 * 1024),
+  MAX_QUERY_DEPTH: int(1, 100).default(8),
+  MAX_QUERY_COMPLEXITY: int(1, 1_000_000).default(5000),
+  REQUEST_TIMEOUT_MS: int(100, 3_600_000).default(30_000),
+  HNSW_M: int(4, 128).default(16),
+  HNSW_EF_CONSTRUCTION: int(8, 2000).default(200),
+  HNSW_EF: int(1, 5000).default(64),
+  INGEST_BATCH: int(1, 4096).default(32),
+  INGEST_CONCURRENCY: int(1, 64).default(4),
+  REMOTE_IMAGE_HOSTS: list.default([]),
+  LOCAL_IMAGE_ROOTS: list.default([]),
+  SEED: int(0, 2 ** 31 - 1).default(42),
+});
+
+export type Profile = z.infer<typeof EnvSchema>['MODELS'];
+export type Device = z.infer<typeof EnvSchema>['DEVICE'];
+
+export interface Config {
+  /** `undefined` means the embedded PGlite database under `dataDir/pg`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  profile: Profile;
+  device: Device;
+  ort: { intraOpThreads: number; interOpThreads: number };
+  server: { host: string; port: number; production: boolean };
+  auth: { apiKey: string | undefined; allowUnauthenticatedMutations: boolean };
+  logLevel: string;
+  limits: {
+    maxImageBytes: number;
+    maxImagePixels: number;
+    maxQueryText: number;
+    maxFirst: number;
+    maxBodyBytes: number;
+    maxQueryDepth: number;
+    maxQueryComplexity: number;
+    requestTimeoutMs: number;
+  };
+  hnsw: { m: number; efConstruction: number; ef: number };
+  ingest: { batchSize: number; concurrency: number };
+  /** Hosts (exact names) that query images may be fetched from; empty = remote URLs refused. */
+  remoteImageHosts: readonly string[];
+  /** Directories that query images may be read from by path; empty = server paths refused. */
+  localImageRoots: readonly string[];
+  seed: number;
+  paths: { models: string; indexes: string; pg: string; cache: string; projections: string; samples: string };
+}
+
+export type ConfigOverrides = Partial<Record<keyof z.input<typeof EnvSchema>, string | number | boolean | undefined>>;
+
+export function loadConfig(
+  options: { env?: NodeJS.ProcessEnv; overrides?: ConfigOverrides } = {},
+): Readonly<Config> {
+  const env = options.env ?? process.env;
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(EnvSchema.shape)) {
+    const fromOverride = options.overrides?.[key as keyof ConfigOverrides];
+    const value = fromOverride ?? env[key];
+    if (value !== undefined && value !== '') raw[key] = String(value);
+  }
+  const parsed = EnvSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new AppError('BAD_CONFIG', `Invalid configuration:\n  - ${problems.join('\n  - ')}`, {
+      details: { problems },
+    });
+  }
+  const e = parsed.data;
+  if (e.API_KEY === undefined && e.NODE_ENV === 'production' && e.ALLOW_UNAUTHENTICATED_MUTATIONS) {
+    // Allowed, but only by explicit choice; main.ts logs it loudly.
+  }
+  const dataDir = path.resolve(e.DATA_DIR);
+  return deepFreeze<Config>({
+    databaseUrl: e.DATABASE_URL === undefined || e.DATABASE_URL === '' ? undefined : e.DATABASE_URL,
+    dataDir,
+    profile: e.MODELS,
+    device: e.DEVICE,
+    ort: { intraOpThreads: e.ORT_INTRA_THREADS, interOpThreads: e.ORT_INTER_THREADS },
+    server: { host: e.HOST, port: e.PORT, production: e.NODE_ENV === 'production' },
+    auth: { apiKey: e.API_KEY, allowUnauthenticatedMutations: e.ALLOW_UNAUTHENTICATED_MUTATIONS },
+    logLevel: e.LOG_LEVEL,
+    limits: {
+      maxImageBytes: e.MAX_IMAGE_BYTES,
+      maxImagePixels: e.MAX_IMAGE_PIXELS,
+      maxQueryText: e.MAX_QUERY_TEXT,
+      maxFirst: e.MAX_FIRST,
+      maxBodyBytes: e.MAX_BODY_BYTES,
+      maxQueryDepth: e.MAX_QUERY_DEPTH,
+      maxQueryComplexity: e.MAX_QUERY_COMPLEXITY,
+      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    },
+    hnsw: { m: e.HNSW_M, efConstruction: e.HNSW_EF_CONSTRUCTION, ef: e.HNSW_EF },
+    ingest: { batchSize: e.INGEST_BATCH, concurrency: e.INGEST_CONCURRENCY },
+    remoteImageHosts: e.REMOTE_IMAGE_HOSTS,
+    localImageRoots: e.LOCAL_IMAGE_ROOTS.map((p) => path.resolve(p)),
+    seed: e.SEED,
+    paths: {
+      models: path.join(dataDir, 'models'),
+      indexes: path.join(dataDir, 'indexes'),
+      pg: path.join(dataDir, 'pg'),
+      cache: path.join(dataDir, 'cache'),
+      projections: path.join(dataDir, 'projections'),
+      samples: path.join(dataDir, 'samples'),
+    },
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

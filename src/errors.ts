@@ -1,0 +1,53 @@
+/**
+ * One error type for everything the engine expects to go wrong. `code` is stable: it is what
+ * GraphQL clients see in `extensions.code` and what CLIs print, so never rename one.
+ */
+export const ERROR_CODES = [
+  'BAD_CONFIG',
+  'DB_UNAVAILABLE',
+  'MIGRATION_CONFLICT',
+  'INVALID_IMAGE',
+  'INVALID_INPUT',
+  'MODEL_MISSING',
+  'MODEL_INVALID',
+  'MODEL_MISMATCH',
+  'DEVICE_UNAVAILABLE',
+  'NOT_FOUND',
+  'FORBIDDEN',
+  'UNAUTHENTICATED',
+  'LIMIT_EXCEEDED',
+  'SOURCE_INVALID',
+  'INDEX_CORRUPT',
+  'TIMEOUT',
+  'NETWORK',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.details = options.details;
+  }
+}
+
+export function isAppError(error: unknown, code?: ErrorCode): error is AppError {
+  return error instanceof AppError && (code === undefined || error.code === code);
+}
+
+/** An internal bug, not bad input: fails loudly with a message that says which assumption broke. */
+export function invariant(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(`Invariant violated: ${message}`);
+}
+
+/** A short, single-line description of any thrown value, for logs and stored failure reasons. */
+export function describeError(error: unknown): string {
+  if (error instanceof AppError) return `${error.code}: ${error.message}`;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

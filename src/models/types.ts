@@ -1,0 +1,66 @@
+/**
+ * The seams between encoders, the projection and their users (ingest, search, train).
+ * Vectors travel as row-major Float32Arrays: `n` rows of `dims` floats.
+ */
+
+/** What `preprocessor_config.json` says about turning an image into `pixel_values`. */
+export interface PreprocessSpec {
+  /** Shortest edge after resize (ResNet/CLIP style), before the centre crop. */
+  shortestEdge: number;
+  cropHeight: number;
+  cropWidth: number;
+  mean: readonly [number, number, number];
+  std: readonly [number, number, number];
+  /** Multiply 0..255 values by this before normalising (HF `rescale_factor`, usually 1/255). */
+  rescaleFactor: number;
+}
+
+/** A decoded image ready for the image encoder: CHW float32, `3 * cropHeight * cropWidth` long. */
+export interface PixelTensor {
+  data: Float32Array;
+  height: number;
+  width: number;
+  /** What the source image was, for metadata. */
+  source: { width: number; height: number; format: string; bytes: number };
+}
+
+export interface TextEncoding {
+  /** [n, dims] */
+  vectors: Float32Array;
+  /** How many of the inputs were cut at the model's max length. */
+  truncated: number;
+}
+
+export interface TextEncoder {
+  readonly dims: number;
+  readonly maxLength: number;
+  readonly fingerprint: string;
+  encode(texts: readonly string[]): Promise<TextEncoding>;
+}
+
+export interface ImageEncoder {
+  readonly dims: number;
+  readonly preprocess: PreprocessSpec;
+  readonly fingerprint: string;
+  /** All pixels must be `preprocess.cropHeight x preprocess.cropWidth`. Returns [n, dims]. */
+  encode(pixels: readonly PixelTensor[]): Promise<Float32Array>;
+}
+
+/** Maps encoder features into the shared space; output rows are L2-normalised. */
+export interface Projection {
+  readonly textDims: number;
+  readonly imageDims: number;
+  readonly dims: number;
+  /** Hash of the weights; `initial:<seed>` style ids mark the untrained projection. */
+  readonly fingerprint: string;
+  readonly trained: boolean;
+  projectText(features: Float32Array, n: number): Promise<Float32Array>;
+  projectImage(features: Float32Array, n: number): Promise<Float32Array>;
+}
+
+export interface Encoders {
+  profile: string;
+  text: TextEncoder;
+  image: ImageEncoder;
+  close(): Promise<void>;
+}
