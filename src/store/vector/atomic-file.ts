@@ -1,0 +1,43 @@
+import { open, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * Crash-safe file replacement: write to a temp name in the same directory, fsync it, rename over
+ * the target, fsync the directory. A reader sees either the old file or the whole new one, never half.
+ */
+export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
+  await commitAtomic(target, async (tmp) => {
+    const handle = await open(tmp, 'w');
+    try {
+      await handle.writeFile(data);
+    } finally {
+      await handle.close();
+    }
+  });
+}
+
+/** Lets `write` produce the temp file however it likes (e.g. a native library), then commits it. */
+export async function commitAtomic(
+  target: string,
+  write: (tmpPath: string) => Promise<void> | void,
+): Promise<void> {
+  const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    await write(tmp);
+    await fsyncPath(tmp);
+    await rename(tmp, target);
+    await fsyncPath(path.dirname(target));
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw error;
+  }
+}
+
+async function fsyncPath(p: string): Promise<void> {
+  const handle = await open(p, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
