@@ -9,6 +9,6 @@ export default defineConfig({
     pool: 'forks',
     // Two cores here: more workers only thrash ONNX Runtime and sharp.
     maxWorkers: 2,
-    reporters: ['default'],
+    reporters: ['verbose'],
   },
 });

@@ -1,0 +1,109 @@
+import type { Queryable } from './db.ts';
+import { imageFilterSql, type ImageFilter } from './image-filter.ts';
+import { checkIds, checkLimit } from './limits.ts';
+
+export interface CaptionRecord {
+  id: number;
+  imageId: number;
+  text: string;
+  createdAt: Date;
+}
+
+interface CaptionRow {
+  id: number;
+  image_id: number;
+  text: string;
+  created_at: Date;
+}
+
+const toRecord = (r: CaptionRow): CaptionRecord => ({
+  id: r.id,
+  imageId: r.image_id,
+  text: r.text,
+  createdAt: new Date(r.created_at),
+});
+
+/** Shared with ImagesRepository so an image and its captions go in with one statement each. */
+export async function insertCaptions(db: Queryable, imageId: number, texts: readonly string[]): Promise<CaptionRecord[]> {
+  if (texts.length === 0) return [];
+  const rows = await db.query<CaptionRow>(
+    `INSERT INTO captions (image_id, text)
+     SELECT $1, t FROM unnest($2::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n
+     RETURNING id, image_id, text, created_at`,
+    [imageId, texts],
+  );
+  return rows.map(toRecord).sort((a, b) => a.id - b.id);
+}
+
+export class CaptionsRepository {
+  constructor(private readonly db: Queryable) {}
+
+  add(imageId: number, texts: readonly string[]): Promise<CaptionRecord[]> {
+    return insertCaptions(this.db, imageId, texts);
+  }
+
+  /** Captions for `ids` in the order given; those of deleted images and unknown ids left out. */
+  async getByIds(ids: readonly number[]): Promise<CaptionRecord[]> {
+    checkIds(ids);
+    if (ids.length === 0) return [];
+    const rows = await this.db.query<CaptionRow>(
+      `SELECT c.id, c.image_id, c.text, c.created_at FROM captions c JOIN images i ON i.id = c.image_id
+       WHERE c.id = ANY($1::bigint[]) AND i.deleted_at IS NULL`,
+      [ids],
+    );
+    const byId = new Map(rows.map((r) => [r.id, toRecord(r)]));
+    return ids.flatMap((id) => byId.get(id) ?? []);
+  }
+
+  async getByImageIds(imageIds: readonly number[]): Promise<Map<number, CaptionRecord[]>> {
+    checkIds(imageIds);
+    const result = new Map<number, CaptionRecord[]>(imageIds.map((id) => [id, []]));
+    if (imageIds.length === 0) return result;
+    const rows = await this.db.query<CaptionRow>(
+      'SELECT id, image_id, text, created_at FROM captions WHERE image_id = ANY($1::bigint[]) ORDER BY id',
+      [imageIds],
+    );
+    for (const row of rows) result.get(row.image_id)?.push(toRecord(row));
+    return result;
+  }
+
+  /** Postgres full-text ranking (English stemming) over live captions, best first. */
+  async searchFullText(
+    query: string,
+    limit: number,
+    filter?: ImageFilter,
+  ): Promise<{ id: number; rank: number }[]> {
+    checkLimit(limit);
+    const params: unknown[] = [query];
+    const where = imageFilterSql(filter, 'i', params);
+    params.push(limit);
+    return this.db.query<{ id: number; rank: number }>(
+      `SELECT c.id, ts_rank(c.tsv, q)::float8 AS rank
+       FROM captions c JOIN images i ON i.id = c.image_id, plainto_tsquery('english', $1) q
+       WHERE c.tsv @@ q AND ${where.join(' AND ')}
+       ORDER BY rank DESC, c.id LIMIT $${params.length}`,
+      params,
+    );
+  }
+
+  /** Ids of live captions whose image matches `filter`, ascending, at most `limit`. */
+  async filterIds(filter: ImageFilter | undefined, limit: number): Promise<number[]> {
+    checkLimit(limit);
+    const params: unknown[] = [];
+    const where = imageFilterSql(filter, 'i', params);
+    params.push(limit);
+    const rows = await this.db.query<{ id: number }>(
+      `SELECT c.id FROM captions c JOIN images i ON i.id = c.image_id
+       WHERE ${where.join(' AND ')} ORDER BY c.id LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async countLive(): Promise<number> {
+    const rows = await this.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM captions c JOIN images i ON i.id = c.image_id WHERE i.deleted_at IS NULL',
+    );
+    return rows[0]?.n ?? 0;
+  }
+}

@@ -1,0 +1,157 @@
+import type { CaptionRecord } from './captions.repository.ts';
+import { insertCaptions } from './captions.repository.ts';
+import type { Queryable } from './db.ts';
+import { imageFilterSql, type ImageFilter } from './image-filter.ts';
+import { checkIds, checkLimit } from './limits.ts';
+
+export interface ImageRecord {
+  id: number;
+  sha256: string;
+  uri: string;
+  width: number;
+  height: number;
+  format: string;
+  bytes: number;
+  metadata: Record<string, unknown>;
+  createdAt: Date;
+  deletedAt: Date | null;
+}
+
+export interface NewImage {
+  sha256: string;
+  uri: string;
+  width: number;
+  height: number;
+  format: string;
+  bytes: number;
+  metadata?: Record<string, unknown>;
+}
+
+interface ImageRow {
+  id: number;
+  sha256: string;
+  uri: string;
+  width: number;
+  height: number;
+  format: string;
+  bytes: number;
+  metadata: Record<string, unknown>;
+  created_at: Date;
+  deleted_at: Date | null;
+}
+
+const COLUMNS = 'id, sha256, uri, width, height, format, bytes, metadata, created_at, deleted_at';
+
+function toRecord(row: ImageRow): ImageRecord {
+  return {
+    id: row.id,
+    sha256: row.sha256,
+    uri: row.uri,
+    width: row.width,
+    height: row.height,
+    format: row.format,
+    bytes: row.bytes,
+    metadata: row.metadata,
+    createdAt: new Date(row.created_at),
+    deletedAt: row.deleted_at === null ? null : new Date(row.deleted_at),
+  };
+}
+
+export class ImagesRepository {
+  constructor(private readonly db: Queryable) {}
+
+  /**
+   * Upsert by content hash. A new image gets its captions; an existing live one is returned as is
+   * (`inserted: false`). A soft-deleted one is revived with the new captions: re-adding a deleted
+   * image is a user asking for it back.
+   */
+  async insertWithCaptions(
+    image: NewImage,
+    captions: readonly string[],
+  ): Promise<{ image: ImageRecord; captions: CaptionRecord[]; inserted: boolean }> {
+    const rows = await this.db.query<ImageRow & { inserted: boolean }>(
+      `INSERT INTO images (sha256, uri, width, height, format, bytes, metadata)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+       ON CONFLICT (sha256) DO UPDATE SET deleted_at = NULL, uri = EXCLUDED.uri, metadata = EXCLUDED.metadata
+         WHERE images.deleted_at IS NOT NULL
+       RETURNING ${COLUMNS}, (xmax = 0) AS inserted`,
+      [image.sha256, image.uri, image.width, image.height, image.format, image.bytes, JSON.stringify(image.metadata ?? {})],
+    );
+    const row = rows[0];
+    if (row === undefined) {
+      const existing = await this.db.query<ImageRow>(`SELECT ${COLUMNS} FROM images WHERE sha256 = $1`, [image.sha256]);
+      return { image: toRecord(existing[0]!), captions: [], inserted: false };
+    }
+    const revived = !row.inserted;
+    if (revived) await this.db.query('DELETE FROM captions WHERE image_id = $1', [row.id]);
+    return { image: toRecord(row), captions: await insertCaptions(this.db, row.id, captions), inserted: true };
+  }
+
+  async findIdsByHashes(hashes: readonly string[]): Promise<Map<string, number>> {
+    checkIds(hashes);
+    if (hashes.length === 0) return new Map();
+    const rows = await this.db.query<{ id: number; sha256: string }>(
+      'SELECT id, sha256 FROM images WHERE sha256 = ANY($1::text[]) AND deleted_at IS NULL',
+      [hashes],
+    );
+    return new Map(rows.map((r) => [r.sha256, r.id]));
+  }
+
+  /** Live images for `ids`, in the order given; unknown and deleted ids are left out. */
+  async getByIds(ids: readonly number[]): Promise<ImageRecord[]> {
+    checkIds(ids);
+    if (ids.length === 0) return [];
+    const rows = await this.db.query<ImageRow>(
+      `SELECT ${COLUMNS} FROM images WHERE id = ANY($1::bigint[]) AND deleted_at IS NULL`,
+      [ids],
+    );
+    const byId = new Map(rows.map((r) => [r.id, toRecord(r)]));
+    return ids.flatMap((id) => byId.get(id) ?? []);
+  }
+
+  async softDelete(id: number): Promise<boolean> {
+    const rows = await this.db.query<{ id: number }>(
+      'UPDATE images SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id',
+      [id],
+    );
+    return rows.length === 1;
+  }
+
+  /** Keyset paging on id: stable under concurrent inserts, no offsets. */
+  async list(
+    filter: ImageFilter | undefined,
+    page: { first: number; afterId?: number },
+  ): Promise<{ rows: ImageRecord[]; hasNextPage: boolean }> {
+    checkLimit(page.first);
+    const params: unknown[] = [];
+    const where = imageFilterSql(filter, 'i', params);
+    if (page.afterId !== undefined) {
+      params.push(page.afterId);
+      where.push(`i.id > $${params.length}`);
+    }
+    params.push(page.first + 1);
+    const rows = await this.db.query<ImageRow>(
+      `SELECT ${COLUMNS} FROM images i WHERE ${where.join(' AND ')} ORDER BY i.id LIMIT $${params.length}`,
+      params,
+    );
+    return { rows: rows.slice(0, page.first).map(toRecord), hasNextPage: rows.length > page.first };
+  }
+
+  /** Ids of live images matching `filter`, ascending, at most `limit`. */
+  async filterIds(filter: ImageFilter | undefined, limit: number): Promise<number[]> {
+    checkLimit(limit);
+    const params: unknown[] = [];
+    const where = imageFilterSql(filter, 'i', params);
+    params.push(limit);
+    const rows = await this.db.query<{ id: number }>(
+      `SELECT i.id FROM images i WHERE ${where.join(' AND ')} ORDER BY i.id LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async countLive(): Promise<number> {
+    const rows = await this.db.query<{ n: number }>('SELECT count(*)::int AS n FROM images WHERE deleted_at IS NULL');
+    return rows[0]?.n ?? 0;
+  }
+}

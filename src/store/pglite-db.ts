@@ -1,0 +1,46 @@
+import { mkdir } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+import { AppError } from '../errors.ts';
+import type { Connection, Db, Queryable } from './db.ts';
+
+interface PgliteLike {
+  query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
+  exec(sql: string): Promise<unknown>;
+}
+
+function wrap(handle: PgliteLike): Connection {
+  return {
+    async query<R>(sql: string, params?: readonly unknown[]) {
+      return (await handle.query<R>(sql, params as unknown[] | undefined)).rows;
+    },
+    async exec(sql: string) {
+      await handle.exec(sql);
+    },
+  };
+}
+
+/**
+ * Embedded PostgreSQL (WASM) in `dir`: the default when no DATABASE_URL is set, so a fresh machine
+ * needs no server. One process at a time may open a directory.
+ */
+export async function openPgliteDb(dir: string | undefined): Promise<Db> {
+  let pglite: PGlite;
+  try {
+    if (dir !== undefined) await mkdir(dir, { recursive: true });
+    pglite = new PGlite(dir);
+    await pglite.waitReady;
+  } catch (error) {
+    throw new AppError('DB_UNAVAILABLE', `Cannot open the embedded database in ${dir ?? 'memory'}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const conn = wrap(pglite);
+  return {
+    kind: 'pglite',
+    query: conn.query,
+    // PGlite is a single connection; its own lock serialises other callers while `fn` runs.
+    session: async (fn) => fn(conn),
+    transaction: <T>(fn: (tx: Queryable) => Promise<T>) => pglite.transaction((tx) => fn(wrap(tx))),
+    close: () => pglite.close(),
+  };
+}
