@@ -1,0 +1,312 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import ort from 'onnxruntime-node';
+import type { Config, Device } from '../config.ts';
+import { AppError, describeError } from '../errors.ts';
+import { silentLogger, type Logger } from '../logger.ts';
+import { GraphBuilder } from '../onnx/graph-builder.ts';
+import { createSession, type InferenceSession } from '../onnx/session.ts';
+import type { Encoders, Projection } from './types.ts';
+
+/**
+ * The fusion projection: two heads (text Dt -> D, image Di -> D), each standardise -> linear or
+ * 2-layer ReLU MLP -> L2 normalise, run as small ONNX graphs. Weights live on disk as a JSON
+ * header plus one little-endian float32 blob under DATA_DIR/projections/<profile>/.
+ */
+
+export type HeadKind = 'mlp' | 'linear';
+
+/** One head. `w1` is [inDims, hidden] for an MLP ([inDims, outDims] when linear). */
+export interface HeadWeights {
+  /** Per-feature standardisation fitted on the training set (0 and 1 when untrained). */
+  mean: Float32Array;
+  invStd: Float32Array;
+  w1: Float32Array;
+  b1: Float32Array;
+  /** [hidden, outDims]; absent for a linear head. */
+  w2?: Float32Array;
+  b2?: Float32Array;
+}
+
+export interface ProjectionWeights {
+  head: HeadKind;
+  textDims: number;
+  imageDims: number;
+  dims: number;
+  /** MLP hidden width; 0 for linear heads. */
+  hiddenDims: number;
+  /** Learned log of the inverse temperature, kept for the card and for resuming. */
+  logitScale: number;
+  text: HeadWeights;
+  image: HeadWeights;
+}
+
+export interface InitialProjectionOptions {
+  textDims: number;
+  imageDims: number;
+  /** @default 256 */
+  dims?: number;
+  /** @default 42 */
+  seed?: number;
+  /** @default 'mlp' */
+  head?: HeadKind;
+  /** @default 512 */
+  hiddenDims?: number;
+}
+
+export interface ProjectionRuntime {
+  device: Device;
+  intraOpThreads: number;
+  interOpThreads: number;
+  logger: Logger;
+}
+
+export interface LoadedProjection extends Projection {
+  readonly weights: ProjectionWeights;
+  close(): Promise<void>;
+}
+
+export const INITIAL_LOGIT_SCALE = Math.log(1 / 0.07);
+export const MAX_LOGIT_SCALE = Math.log(100);
+const CPU_RUNTIME: ProjectionRuntime = { device: 'cpu', intraOpThreads: 0, interOpThreads: 0, logger: silentLogger };
+
+/** Seeded random weights: He-style normal init, zero biases, identity standardisation. */
+export function createInitialWeights(options: InitialProjectionOptions): ProjectionWeights {
+  const { textDims, imageDims, dims = 256, seed = 42, head = 'mlp' } = options;
+  const hiddenDims = head === 'mlp' ? (options.hiddenDims ?? 512) : 0;
+  for (const [name, v] of Object.entries({ textDims, imageDims, dims })) {
+    if (!Number.isInteger(v) || v < 1 || v > 65536) throw new AppError('INVALID_INPUT', `${name} must be an integer in 1..65536, got ${v}`);
+  }
+  const random = normalStream(seed);
+  const dense = (rows: number, cols: number, gain: number): Float32Array => {
+    const out = new Float32Array(rows * cols);
+    const std = Math.sqrt(gain / rows);
+    for (let i = 0; i < out.length; i++) out[i] = random() * std;
+    return out;
+  };
+  const makeHead = (inDims: number): HeadWeights => {
+    const base = { mean: new Float32Array(inDims), invStd: new Float32Array(inDims).fill(1) };
+    if (head === 'linear') return { ...base, w1: dense(inDims, dims, 1), b1: new Float32Array(dims) };
+    return { ...base, w1: dense(inDims, hiddenDims, 2), b1: new Float32Array(hiddenDims), w2: dense(hiddenDims, dims, 1), b2: new Float32Array(dims) };
+  };
+  return { head, textDims, imageDims, dims, hiddenDims, logitScale: INITIAL_LOGIT_SCALE, text: makeHead(textDims), image: makeHead(imageDims) };
+}
+
+/** The untrained projection a fresh install uses before `npm run train`. */
+export async function createInitialProjection(options: InitialProjectionOptions, runtime: ProjectionRuntime = CPU_RUNTIME): Promise<LoadedProjection> {
+  const weights = createInitialWeights(options);
+  const fingerprint = `initial-${options.seed ?? 42}-${weightsHash(weights).slice(0, 12)}`;
+  return projectionFromWeights(weights, { fingerprint, trained: false, runtime });
+}
+
+/** Builds the two ORT head sessions for a set of weights. */
+export async function projectionFromWeights(
+  weights: ProjectionWeights,
+  options: { fingerprint?: string; trained?: boolean; runtime?: ProjectionRuntime } = {},
+): Promise<LoadedProjection> {
+  const runtime = options.runtime ?? CPU_RUNTIME;
+  const [textSession, imageSession] = await Promise.all([
+    createSession(headGraph(weights, 'text'), runtime),
+    createSession(headGraph(weights, 'image'), runtime),
+  ]);
+  const run = async (session: InferenceSession, inDims: number, features: Float32Array, n: number): Promise<Float32Array> => {
+    if (!Number.isInteger(n) || n < 0 || features.length !== n * inDims) {
+      throw new AppError('INVALID_INPUT', `projection expects ${n} x ${inDims} features, got ${features.length} values`);
+    }
+    if (n === 0) return new Float32Array(0);
+    const out = await session.run({ x: new ort.Tensor('float32', features, [n, inDims]) });
+    return out['z']!.data as Float32Array;
+  };
+  return {
+    textDims: weights.textDims,
+    imageDims: weights.imageDims,
+    dims: weights.dims,
+    fingerprint: options.fingerprint ?? `proj-${weightsHash(weights).slice(0, 16)}`,
+    trained: options.trained ?? true,
+    weights,
+    projectText: (features, n) => run(textSession, weights.textDims, features, n),
+    projectImage: (features, n) => run(imageSession, weights.imageDims, features, n),
+    close: async () => {
+      await Promise.all([textSession.release(), imageSession.release()]);
+    },
+  };
+}
+
+/** ONNX graph for one head: x -> (x - mean) * invStd -> Gemm [-> Relu -> Gemm] -> L2 normalise. */
+export function headGraph(weights: ProjectionWeights, side: 'text' | 'image'): Uint8Array {
+  const h = weights[side];
+  const inDims = side === 'text' ? weights.textDims : weights.imageDims;
+  const g = new GraphBuilder(`projection-${side}`);
+  g.input('x', 'float32', ['n', inDims]);
+  const mean = g.initializer('mean', [inDims], h.mean);
+  const invStd = g.initializer('inv_std', [inDims], h.invStd);
+  const xs = g.op('Mul', [g.op('Sub', ['x', mean]), invStd]);
+  const firstOut = weights.head === 'mlp' ? weights.hiddenDims : weights.dims;
+  let y = g.op('Gemm', [xs, g.initializer('w1', [inDims, firstOut], h.w1), g.initializer('b1', [firstOut], h.b1)]);
+  if (weights.head === 'mlp') {
+    const hidden = g.op('Relu', [y]);
+    y = g.op('Gemm', [hidden, g.initializer('w2', [weights.hiddenDims, weights.dims], h.w2!), g.initializer('b2', [weights.dims], h.b2!)]);
+  }
+  g.node('Div', [y, l2Norm(g, y)], 'z');
+  g.output('z', 'float32', ['n', weights.dims]);
+  return g.toBytes();
+}
+
+/** sqrt(max(sum(y^2, axis 1), eps)) as [n, 1]; the eps keeps an all-zero row finite. */
+export function l2Norm(g: GraphBuilder, y: string): string {
+  const axes = g.constant([1], new BigInt64Array([1n]), 'axis1');
+  const ss = g.op('ReduceSum', [g.op('Mul', [y, y]), axes], { keepdims: 1 });
+  return g.op('Sqrt', [g.op('Max', [ss, g.constant([], new Float32Array([1e-12]), 'eps')])]);
+}
+
+/** The trained projection for the config's profile, or the seeded initial one when none (or a stale one) is on disk. */
+export async function loadProjection(config: Config, encoders: Encoders, logger: Logger): Promise<LoadedProjection> {
+  const runtime: ProjectionRuntime = { device: config.device, ...config.ort, logger };
+  const dir = projectionDir(config);
+  const stored = await readProjection(dir);
+  const initial = (): Promise<LoadedProjection> =>
+    createInitialProjection({ textDims: encoders.text.dims, imageDims: encoders.image.dims, seed: config.seed }, runtime);
+  if (stored === undefined) {
+    logger.info({ dir }, 'no trained projection; using the seeded initial projection (run `npm run train`)');
+    return initial();
+  }
+  const { weights, header } = stored;
+  const encodersNow = { text: encoders.text.fingerprint, image: encoders.image.fingerprint };
+  const encodersThen = header.encoders;
+  if (weights.textDims !== encoders.text.dims || weights.imageDims !== encoders.image.dims ||
+      (encodersThen !== undefined && (encodersThen.text !== encodersNow.text || encodersThen.image !== encodersNow.image))) {
+    logger.warn({ dir, encodersNow, encodersThen }, 'the trained projection was fitted to other encoders; using the initial projection until `npm run train` runs again');
+    return initial();
+  }
+  logger.info({ dir, fingerprint: header.fingerprint }, 'loaded trained projection');
+  return projectionFromWeights(weights, { fingerprint: header.fingerprint, trained: true, runtime });
+}
+
+export function projectionDir(config: Pick<Config, 'paths' | 'profile'>): string {
+  return path.join(config.paths.projections, config.profile);
+}
+
+// ---- weights file: weights.json (header) + weights.bin (float32 LE) ----
+
+interface TensorEntry {
+  name: string;
+  length: number;
+  offset: number;
+}
+
+export interface WeightsHeader {
+  format: 'crossmodal-projection';
+  version: 1;
+  fingerprint: string;
+  head: HeadKind;
+  textDims: number;
+  imageDims: number;
+  dims: number;
+  hiddenDims: number;
+  logitScale: number;
+  /** Fingerprints of the encoders the weights were fitted to. */
+  encoders?: { text: string; image: string };
+  tensors: TensorEntry[];
+}
+
+function tensorsOf(w: ProjectionWeights): [string, Float32Array][] {
+  const out: [string, Float32Array][] = [];
+  for (const side of ['text', 'image'] as const) {
+    for (const [key, value] of Object.entries(w[side])) if (value instanceof Float32Array) out.push([`${side}.${key}`, value]);
+  }
+  return out;
+}
+
+/** Hash of shape and every weight: changes whenever the projection would map anything differently. */
+export function weightsHash(w: ProjectionWeights): string {
+  const hash = createHash('sha256').update(JSON.stringify([w.head, w.textDims, w.imageDims, w.dims, w.hiddenDims]));
+  for (const [name, t] of tensorsOf(w)) hash.update(name).update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+  return hash.digest('hex');
+}
+
+/** Writes weights.bin then weights.json (each via temp file + rename); the header's presence marks a complete set. */
+export async function writeProjection(dir: string, w: ProjectionWeights, encoders?: { text: string; image: string }): Promise<WeightsHeader> {
+  await mkdir(dir, { recursive: true });
+  const tensors: TensorEntry[] = [];
+  let offset = 0;
+  for (const [name, t] of tensorsOf(w)) {
+    tensors.push({ name, length: t.length, offset });
+    offset += t.length;
+  }
+  const blob = new Float32Array(offset);
+  for (const [i, [, t]] of tensorsOf(w).entries()) blob.set(t, tensors[i]!.offset);
+  const { text: _t, image: _i, ...shape } = w;
+  const header: WeightsHeader = {
+    format: 'crossmodal-projection',
+    version: 1,
+    fingerprint: `proj-${weightsHash(w).slice(0, 16)}`,
+    ...shape,
+    ...(encoders ? { encoders } : {}),
+    tensors,
+  };
+  await atomicWrite(path.join(dir, 'weights.bin'), new Uint8Array(blob.buffer));
+  await atomicWrite(path.join(dir, 'weights.json'), `${JSON.stringify(header, null, 2)}\n`);
+  return header;
+}
+
+/** Reads a stored projection; `undefined` when none is there, MODEL_INVALID when it is damaged. */
+export async function readProjection(dir: string): Promise<{ weights: ProjectionWeights; header: WeightsHeader } | undefined> {
+  let headerText: string;
+  try {
+    headerText = await readFile(path.join(dir, 'weights.json'), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    const header = JSON.parse(headerText) as WeightsHeader;
+    if (header.format !== 'crossmodal-projection' || header.version !== 1) throw new Error('unknown format or version');
+    const bytes = await readFile(path.join(dir, 'weights.bin'));
+    const blob = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    const text: Record<string, Float32Array> = {};
+    const image: Record<string, Float32Array> = {};
+    for (const t of header.tensors) {
+      if (t.offset + t.length > blob.length) throw new Error(`tensor ${t.name} runs past the end of weights.bin`);
+      const [side, key] = t.name.split('.') as [string, string];
+      (side === 'text' ? text : image)[key] = blob.slice(t.offset, t.offset + t.length);
+    }
+    const { tensors: _x, fingerprint: _f, format: _g, version: _v, encoders: _e, ...shape } = header;
+    const weights: ProjectionWeights = { ...shape, text: text as unknown as HeadWeights, image: image as unknown as HeadWeights };
+    checkShapes(weights);
+    if (`proj-${weightsHash(weights).slice(0, 16)}` !== header.fingerprint) throw new Error('weights do not match the fingerprint in weights.json');
+    return { weights, header };
+  } catch (error) {
+    throw new AppError('MODEL_INVALID', `projection in ${dir} is damaged: ${describeError(error)}; delete it or run \`npm run train\``, { cause: error });
+  }
+}
+
+function checkShapes(w: ProjectionWeights): void {
+  const first = w.head === 'mlp' ? w.hiddenDims : w.dims;
+  for (const [side, inDims] of [['text', w.textDims], ['image', w.imageDims]] as const) {
+    const h = w[side];
+    const want: Record<string, number> = { mean: inDims, invStd: inDims, w1: inDims * first, b1: first };
+    if (w.head === 'mlp') Object.assign(want, { w2: w.hiddenDims * w.dims, b2: w.dims });
+    for (const [key, length] of Object.entries(want)) {
+      const t = (h as unknown as Record<string, Float32Array | undefined>)[key];
+      if (t?.length !== length) throw new Error(`${side}.${key} should hold ${length} values, has ${t?.length ?? 0}`);
+    }
+  }
+}
+
+async function atomicWrite(file: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, data);
+  await rename(tmp, file);
+}
+
+function normalStream(seed: number): () => number {
+  let state = seed >>> 0 || 0x9e3779b9;
+  const uniform = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(Math.max(uniform(), 1e-12))) * Math.cos(2 * Math.PI * uniform());
+}
