@@ -87,7 +87,9 @@ export interface Config {
   paths: { models: string; indexes: string; pg: string; cache: string; projections: string; samples: string };
 }
 
-export type ConfigOverrides = Partial<Record<keyof z.input<typeof EnvSchema>, string | number | boolean | undefined>>;
+export type ConfigOverrides = Partial<
+  Record<keyof z.input<typeof EnvSchema>, string | number | boolean | undefined>
+>;
 
 export function loadConfig(
   options: { env?: NodeJS.ProcessEnv; overrides?: ConfigOverrides } = {},

@@ -24,7 +24,11 @@ const toRecord = (r: CaptionRow): CaptionRecord => ({
 });
 
 /** Shared with ImagesRepository so an image and its captions go in with one statement each. */
-export async function insertCaptions(db: Queryable, imageId: number, texts: readonly string[]): Promise<CaptionRecord[]> {
+export async function insertCaptions(
+  db: Queryable,
+  imageId: number,
+  texts: readonly string[],
+): Promise<CaptionRecord[]> {
   if (texts.length === 0) return [];
   const rows = await db.query<CaptionRow>(
     `INSERT INTO captions (image_id, text)

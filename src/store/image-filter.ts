@@ -29,7 +29,8 @@ export function imageFilterSql(filter: ImageFilter | undefined, alias: string, p
   if (filter.metadata && Object.keys(filter.metadata).length > 0) {
     where.push(`${alias}.metadata @> ${p(JSON.stringify(filter.metadata))}::jsonb`);
   }
-  if (filter.formats && filter.formats.length > 0) where.push(`${alias}.format = ANY(${p(filter.formats)}::text[])`);
+  if (filter.formats && filter.formats.length > 0)
+    where.push(`${alias}.format = ANY(${p(filter.formats)}::text[])`);
   const ranges: [keyof ImageFilter, string, string][] = [
     ['minWidth', 'width', '>='],
     ['maxWidth', 'width', '<='],

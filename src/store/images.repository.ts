@@ -75,16 +75,30 @@ export class ImagesRepository {
        ON CONFLICT (sha256) DO UPDATE SET deleted_at = NULL, uri = EXCLUDED.uri, metadata = EXCLUDED.metadata
          WHERE images.deleted_at IS NOT NULL
        RETURNING ${COLUMNS}, (xmax = 0) AS inserted`,
-      [image.sha256, image.uri, image.width, image.height, image.format, image.bytes, JSON.stringify(image.metadata ?? {})],
+      [
+        image.sha256,
+        image.uri,
+        image.width,
+        image.height,
+        image.format,
+        image.bytes,
+        JSON.stringify(image.metadata ?? {}),
+      ],
     );
     const row = rows[0];
     if (row === undefined) {
-      const existing = await this.db.query<ImageRow>(`SELECT ${COLUMNS} FROM images WHERE sha256 = $1`, [image.sha256]);
+      const existing = await this.db.query<ImageRow>(`SELECT ${COLUMNS} FROM images WHERE sha256 = $1`, [
+        image.sha256,
+      ]);
       return { image: toRecord(existing[0]!), captions: [], inserted: false };
     }
     const revived = !row.inserted;
     if (revived) await this.db.query('DELETE FROM captions WHERE image_id = $1', [row.id]);
-    return { image: toRecord(row), captions: await insertCaptions(this.db, row.id, captions), inserted: true };
+    return {
+      image: toRecord(row),
+      captions: await insertCaptions(this.db, row.id, captions),
+      inserted: true,
+    };
   }
 
   async findIdsByHashes(hashes: readonly string[]): Promise<Map<string, number>> {
@@ -151,7 +165,9 @@ export class ImagesRepository {
   }
 
   async countLive(): Promise<number> {
-    const rows = await this.db.query<{ n: number }>('SELECT count(*)::int AS n FROM images WHERE deleted_at IS NULL');
+    const rows = await this.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM images WHERE deleted_at IS NULL',
+    );
     return rows[0]?.n ?? 0;
   }
 }

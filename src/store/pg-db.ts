@@ -18,7 +18,11 @@ function wrap(client: pg.PoolClient): Connection {
 
 /** A PostgreSQL server through a `pg` Pool. Fails fast, with the setting named, when unreachable. */
 export async function openPgDb(url: string, options: { max?: number } = {}): Promise<Db> {
-  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, connectionTimeoutMillis: 10_000 });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: 10_000,
+  });
   // An idle client losing its server must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
   try {
@@ -26,9 +30,13 @@ export async function openPgDb(url: string, options: { max?: number } = {}): Pro
     client.release();
   } catch (error) {
     await pool.end().catch(() => undefined);
-    throw new AppError('DB_UNAVAILABLE', `Cannot connect to DATABASE_URL (${redact(url)}): ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new AppError(
+      'DB_UNAVAILABLE',
+      `Cannot connect to DATABASE_URL (${redact(url)}): ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
 
   const session = async <T>(fn: (conn: Connection) => Promise<T>): Promise<T> => {

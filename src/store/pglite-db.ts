@@ -30,9 +30,13 @@ export async function openPgliteDb(dir: string | undefined): Promise<Db> {
     pglite = new PGlite(dir);
     await pglite.waitReady;
   } catch (error) {
-    throw new AppError('DB_UNAVAILABLE', `Cannot open the embedded database in ${dir ?? 'memory'}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new AppError(
+      'DB_UNAVAILABLE',
+      `Cannot open the embedded database in ${dir ?? 'memory'}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   const conn = wrap(pglite);
   return {

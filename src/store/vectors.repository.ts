@@ -39,7 +39,11 @@ export function decodeVector(bytes: Uint8Array): Float32Array {
 export class VectorsRepository {
   constructor(private readonly db: Queryable) {}
 
-  async upsert(kind: VectorKind, fingerprint: string, rows: readonly { id: number; vector: Float32Array }[]): Promise<void> {
+  async upsert(
+    kind: VectorKind,
+    fingerprint: string,
+    rows: readonly { id: number; vector: Float32Array }[],
+  ): Promise<void> {
     checkIds(rows);
     if (rows.length === 0) return;
     const dims = rows[0]!.vector.length;
@@ -55,7 +59,11 @@ export class VectorsRepository {
     );
   }
 
-  async get(kind: VectorKind, fingerprint: string, ids: readonly number[]): Promise<Map<number, Float32Array>> {
+  async get(
+    kind: VectorKind,
+    fingerprint: string,
+    ids: readonly number[],
+  ): Promise<Map<number, Float32Array>> {
     checkIds(ids);
     if (ids.length === 0) return new Map();
     const t = TABLES[kind];

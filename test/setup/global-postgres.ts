@@ -47,7 +47,8 @@ export default async function setup(project: TestProject): Promise<(() => void) 
   }
   const binDir = findBinDir();
   if (!binDir || !existsSync(path.join(binDir, 'initdb'))) {
-    const reason = 'PostgreSQL server binaries (initdb, pg_ctl) not found: install `postgresql` or set TEST_DATABASE_URL';
+    const reason =
+      'PostgreSQL server binaries (initdb, pg_ctl) not found: install `postgresql` or set TEST_DATABASE_URL';
     console.warn(`\n!!! ${reason}. Tests against a real PostgreSQL server are SKIPPED. !!!\n`);
     project.provide('postgresUrl', '');
     project.provide('postgresSkipReason', reason);

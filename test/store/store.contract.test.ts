@@ -46,13 +46,17 @@ describe.each(backends)('store contract [$name]', (backend) => {
   });
 
   it.skipIf(skip)('applies every migration once and records it', async () => {
-    const rows = await db.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+    const rows = await db.query<{ version: number }>(
+      'SELECT version FROM schema_migrations ORDER BY version',
+    );
     expect(rows.map((r) => r.version)).toEqual((await readMigrations()).map((m) => m.version));
     expect(await migrate(db)).toEqual({ applied: [] });
   });
 
   it.skipIf(skip)('refuses a database that has a migration this code does not know', async () => {
-    await db.query("INSERT INTO schema_migrations (version, name, checksum) VALUES (999, '999_future.sql', 'x')");
+    await db.query(
+      "INSERT INTO schema_migrations (version, name, checksum) VALUES (999, '999_future.sql', 'x')",
+    );
     try {
       await expect(migrate(db)).rejects.toSatisfy((e) => isAppError(e, 'MIGRATION_CONFLICT'));
       await expect(migrate(db)).rejects.toThrow(/999_future\.sql/);
@@ -68,7 +72,12 @@ describe.each(backends)('store contract [$name]', (backend) => {
       'a sleepy cat',
     ]);
     expect(first.inserted).toBe(true);
-    expect(first.image).toMatchObject({ sha256: sha('cat'), width: 640, format: 'jpeg', metadata: { album: 'pets' } });
+    expect(first.image).toMatchObject({
+      sha256: sha('cat'),
+      width: 640,
+      format: 'jpeg',
+      metadata: { album: 'pets' },
+    });
     expect(first.captions.map((c) => c.text)).toEqual(['a cat on a sofa', 'a sleepy cat']);
     expect(first.captions.every((c) => c.imageId === first.image.id)).toBe(true);
 
@@ -91,24 +100,31 @@ describe.each(backends)('store contract [$name]', (backend) => {
     expect((await new ImagesRepository(db).findIdsByHashes([sha('rollback')])).size).toBe(0);
   });
 
-  it.skipIf(skip)('fetches by an id list in the given order, leaving out unknown and deleted ids', async () => {
-    const images = new ImagesRepository(db);
-    const a = (await images.insertWithCaptions(image('a'), [])).image.id;
-    const b = (await images.insertWithCaptions(image('b'), [])).image.id;
-    const c = (await images.insertWithCaptions(image('c'), [])).image.id;
-    expect((await images.getByIds([c, 987654, a, b])).map((i) => i.id)).toEqual([c, a, b]);
-    expect(await images.softDelete(b)).toBe(true);
-    expect(await images.softDelete(b)).toBe(false);
-    expect((await images.getByIds([c, a, b])).map((i) => i.id)).toEqual([c, a]);
-    expect((await images.findIdsByHashes([sha('a'), sha('b')])).has(sha('b'))).toBe(false);
-  });
+  it.skipIf(skip)(
+    'fetches by an id list in the given order, leaving out unknown and deleted ids',
+    async () => {
+      const images = new ImagesRepository(db);
+      const a = (await images.insertWithCaptions(image('a'), [])).image.id;
+      const b = (await images.insertWithCaptions(image('b'), [])).image.id;
+      const c = (await images.insertWithCaptions(image('c'), [])).image.id;
+      expect((await images.getByIds([c, 987654, a, b])).map((i) => i.id)).toEqual([c, a, b]);
+      expect(await images.softDelete(b)).toBe(true);
+      expect(await images.softDelete(b)).toBe(false);
+      expect((await images.getByIds([c, a, b])).map((i) => i.id)).toEqual([c, a]);
+      expect((await images.findIdsByHashes([sha('a'), sha('b')])).has(sha('b'))).toBe(false);
+    },
+  );
 
   it.skipIf(skip)('lists with filters and keyset paging, with no duplicates across pages', async () => {
     const images = new ImagesRepository(db);
     const ids: number[] = [];
     for (let i = 0; i < 7; i++) {
       const rec = await images.insertWithCaptions(
-        image(`page-${i}`, { format: i % 2 ? 'png' : 'jpeg', width: 100 * (i + 1), metadata: { set: 'paging', i } }),
+        image(`page-${i}`, {
+          format: i % 2 ? 'png' : 'jpeg',
+          width: 100 * (i + 1),
+          metadata: { set: 'paging', i },
+        }),
         [i === 3 ? 'a red bicycle leaning on a wall' : `photo number ${i}`],
       );
       ids.push(rec.image.id);
@@ -117,20 +133,23 @@ describe.each(backends)('store contract [$name]', (backend) => {
     const seen: number[] = [];
     let after: number | undefined;
     for (;;) {
-      const page = await images.list(filter, { first: 3, ...(after === undefined ? {} : { afterId: after }) });
+      const page = await images.list(filter, {
+        first: 3,
+        ...(after === undefined ? {} : { afterId: after }),
+      });
       seen.push(...page.rows.map((r) => r.id));
       if (!page.hasNextPage) break;
       after = page.rows.at(-1)!.id;
     }
     expect(seen).toEqual(ids);
-    expect((await images.list({ ...filter, formats: ['png'] }, { first: 10 })).rows.map((r) => r.id)).toEqual([
-      ids[1],
-      ids[3],
-      ids[5],
-    ]);
+    expect((await images.list({ ...filter, formats: ['png'] }, { first: 10 })).rows.map((r) => r.id)).toEqual(
+      [ids[1], ids[3], ids[5]],
+    );
     expect(await images.filterIds({ ...filter, minWidth: 300, maxWidth: 500 }, 10)).toEqual(ids.slice(2, 5));
     expect(await images.filterIds({ ...filter, captionMatch: 'bicycles' }, 10)).toEqual([ids[3]]);
-    expect(await images.filterIds({ ...filter, createdAfter: new Date(Date.now() + 3_600_000) }, 10)).toEqual([]);
+    expect(await images.filterIds({ ...filter, createdAfter: new Date(Date.now() + 3_600_000) }, 10)).toEqual(
+      [],
+    );
   });
 
   it.skipIf(skip)('ranks captions by full-text match and hides those of deleted images', async () => {
@@ -183,13 +202,17 @@ describe.each(backends)('store contract [$name]', (backend) => {
       { key: 'b.jpg', status: 'duplicate' },
     ]);
     const run2 = await ingest.startRun('src-1', {});
-    await ingest.recordItems(run2, 'src-1', [{ key: 'a.jpg', status: 'failed', error: 'INVALID_IMAGE: still truncated' }]);
+    await ingest.recordItems(run2, 'src-1', [
+      { key: 'a.jpg', status: 'failed', error: 'INVALID_IMAGE: still truncated' },
+    ]);
     const st = await ingest.statuses('src-1', ['a.jpg', 'b.jpg', 'c.jpg']);
     expect(Object.fromEntries(st)).toEqual({
       'a.jpg': { status: 'failed', attempts: 2 },
       'b.jpg': { status: 'duplicate', attempts: 1 },
     });
-    expect(await ingest.failures('src-1', 10)).toEqual([{ key: 'a.jpg', error: 'INVALID_IMAGE: still truncated' }]);
+    expect(await ingest.failures('src-1', 10)).toEqual([
+      { key: 'a.jpg', error: 'INVALID_IMAGE: still truncated' },
+    ]);
     await ingest.finishRun(run2, { indexed: 0 });
   });
 
@@ -224,7 +247,10 @@ describe('migrations [postgres]', () => {
   it.skipIf(skip)('leaves nothing half-applied when a migration fails', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'cms-mig-'));
     await writeFile(path.join(dir, '001_ok.sql'), 'CREATE TABLE ok_t (id int);');
-    await writeFile(path.join(dir, '002_bad.sql'), 'CREATE TABLE bad_t (id int); SELECT nonsense FROM nowhere;');
+    await writeFile(
+      path.join(dir, '002_bad.sql'),
+      'CREATE TABLE bad_t (id int); SELECT nonsense FROM nowhere;',
+    );
     const { db, dispose } = await backends[0]!.open();
     try {
       await expect(migrate(db, { dir })).rejects.toThrow(/002_bad\.sql/);

@@ -1,0 +1,20 @@
+import { Command } from 'commander';
+import { loadConfig } from '../src/config.ts';
+import { createLogger } from '../src/logger.ts';
+import { openDb } from '../src/store/index.ts';
+import { runCli } from './lib/cli.ts';
+
+const program = new Command('migrate')
+  .description('Apply pending database migrations (DATABASE_URL, or embedded PGlite under DATA_DIR/pg)')
+  .option('--data-dir <dir>', 'data directory (DATA_DIR)')
+  .option('--database-url <url>', 'PostgreSQL URL (DATABASE_URL); unset = embedded PGlite');
+
+runCli(async () => {
+  const opts = program.parse().opts<{ dataDir?: string; databaseUrl?: string }>();
+  const config = loadConfig({ overrides: { DATA_DIR: opts.dataDir, DATABASE_URL: opts.databaseUrl } });
+  const logger = createLogger(config.logLevel);
+  const db = await openDb(config, logger);
+  const rows = await db.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY version');
+  await db.close();
+  console.log(`database (${db.kind}) is at ${rows.at(-1)?.name ?? 'no migration'}`);
+});

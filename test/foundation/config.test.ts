@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { AppError } from '../../src/errors.ts';
+
+describe('config', () => {
+  it('defaults to the embedded database, the tiny profile and ./data', () => {
+    const config = loadConfig({ env: {} });
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.profile).toBe('tiny');
+    expect(config.device).toBe('auto');
+    expect(config.dataDir).toBe(`${process.cwd()}/data`);
+    expect(config.paths.pg).toBe(`${process.cwd()}/data/pg`);
+    expect(config.limits.maxFirst).toBe(100);
+  });
+
+  it('returns a frozen object, nested parts included', () => {
+    const config = loadConfig({ env: {} });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.limits)).toBe(true);
+    expect(() => {
+      (config.limits as { maxFirst: number }).maxFirst = 5;
+    }).toThrow();
+  });
+
+  it('reports every bad setting in one message', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        env: { PORT: 'eighty', MODELS: 'huge', DEVICE: 'tpu', DATABASE_URL: 'mysql://x', API_KEY: 'short' },
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(AppError);
+    const message = (error as AppError).message;
+    for (const key of ['PORT', 'MODELS', 'DEVICE', 'DATABASE_URL', 'API_KEY']) expect(message).toContain(key);
+    expect((error as AppError).code).toBe('BAD_CONFIG');
+    expect((error as AppError).details?.problems).toHaveLength(5);
+  });
+
+  it('lets flags override the environment', () => {
+    const config = loadConfig({
+      env: { DATA_DIR: '/srv/a', PORT: '1234' },
+      overrides: { DATA_DIR: '/srv/b', INGEST_BATCH: 8 },
+    });
+    expect(config.dataDir).toBe('/srv/b');
+    expect(config.server.port).toBe(1234);
+    expect(config.ingest.batchSize).toBe(8);
+  });
+
+  it('parses lists and booleans', () => {
+    const config = loadConfig({
+      env: {
+        REMOTE_IMAGE_HOSTS: 'images.example.org, cdn.example.org',
+        ALLOW_UNAUTHENTICATED_MUTATIONS: 'true',
+      },
+    });
+    expect(config.remoteImageHosts).toEqual(['images.example.org', 'cdn.example.org']);
+    expect(config.auth.allowUnauthenticatedMutations).toBe(true);
+  });
+});
