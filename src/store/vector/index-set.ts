@@ -1,0 +1,189 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../../config.ts';
+import { AppError } from '../../errors.ts';
+import type { Logger } from '../../logger.ts';
+import type { Queryable } from '../db.ts';
+import { VectorsRepository, type VectorKind } from '../vectors.repository.ts';
+import { HnswIndex } from './hnsw-index.ts';
+import { fingerprintDir, readManifest, writeManifest, type IndexManifest } from './manifest.ts';
+import { reconcile, type ReconcileReport } from './reconcile.ts';
+import type { VectorIndex } from './types.ts';
+
+/** The two indexes of one model fingerprint: image vectors and caption vectors, ids = Postgres ids. */
+export interface IndexSet {
+  readonly fingerprint: string;
+  readonly dims: number;
+  readonly dir: string;
+  readonly images: VectorIndex;
+  readonly captions: VectorIndex;
+  /** What opening found and repaired, per kind. */
+  readonly reconciled: Readonly<Record<VectorKind, ReconcileReport>>;
+  /** Call only after the rows are committed in Postgres. `vectors`: row-major, or one array per id. */
+  add(kind: VectorKind, ids: readonly number[], vectors: Float32Array | readonly Float32Array[]): void;
+  markDeleted(kind: VectorKind, ids: readonly number[]): number;
+  /** Saves both indexes and then the manifest, atomically; false when nothing changed. */
+  checkpoint(): Promise<boolean>;
+  /** Checkpoints and releases. */
+  close(): Promise<void>;
+}
+
+export interface OpenIndexesOptions {
+  config: Pick<Config, 'paths' | 'hnsw'>;
+  db: Queryable;
+  fingerprint: string;
+  dims: number;
+  logger: Logger;
+  /**
+   * Ignore any saved files and build both indexes from the vectors in Postgres (`npm run reindex`
+   * when the models did not change, or a corrupt file). @default false
+   */
+  rebuild?: boolean;
+  /**
+   * Open even when live images have no vector for this fingerprint (the re-embedding reindex
+   * itself). Everyone else is refused with MODEL_MISMATCH, so models are never silently mixed.
+   * @default false
+   */
+  allowMissingVectors?: boolean;
+}
+
+const KINDS: readonly VectorKind[] = ['image', 'caption'];
+
+export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet> {
+  const { config, db, fingerprint, dims, logger } = options;
+  const dir = path.join(config.paths.indexes, fingerprintDir(fingerprint));
+  const vectors = new VectorsRepository(db);
+
+  // Check the models before touching anything.
+  const manifest = options.rebuild ? undefined : await readManifest(dir);
+  if (manifest && (manifest.fingerprint !== fingerprint || manifest.dims !== dims)) {
+    throw new AppError(
+      'MODEL_MISMATCH',
+      `The index in ${dir} was built with models ${manifest.fingerprint} (${manifest.dims}-d), ` +
+        `the current models are ${fingerprint} (${dims}-d); run \`npm run reindex\` to rebuild it`,
+      { details: { indexFingerprint: manifest.fingerprint, currentFingerprint: fingerprint } },
+    );
+  }
+  if (!options.allowMissingVectors) await refuseUnembedded(vectors, fingerprint, config.paths.indexes);
+
+  // Load what was saved (or start empty), then catch up with Postgres.
+  const params = config.hnsw;
+  const indexes = {} as Record<VectorKind, HnswIndex>;
+  const reconciled = {} as Record<VectorKind, ReconcileReport>;
+  const maxIds = {} as Record<VectorKind, number>;
+  for (const kind of KINDS) {
+    const snapshot = manifest?.indexes[kind];
+    // A saved graph keeps the M and efConstruction it was built with; only ef is a search-time knob.
+    indexes[kind] = snapshot
+      ? await HnswIndex.load(dir, snapshot, { ...manifest!.params, ef: params.ef })
+      : HnswIndex.create(dims, params);
+    reconciled[kind] = await reconcile(indexes[kind], vectors, kind, fingerprint, snapshot?.maxId ?? 0);
+    maxIds[kind] = reconciled[kind].maxId;
+  }
+  logger.info(
+    { dir, fingerprint, images: indexes.image.size, captions: indexes.caption.size, reconciled },
+    'indexes open',
+  );
+
+  let generation = manifest?.generation ?? 0;
+  let dirty =
+    manifest === undefined || KINDS.some((k) => reconciled[k].added > 0 || reconciled[k].deleted > 0);
+  let closed = false;
+
+  const set: IndexSet = {
+    fingerprint,
+    dims,
+    dir,
+    images: indexes.image,
+    captions: indexes.caption,
+    reconciled,
+    add(kind, ids, rows) {
+      assertOpen();
+      const flat = rows instanceof Float32Array ? rows : stack(rows, dims);
+      indexes[kind].add(ids, flat);
+      for (const id of ids) if (id > maxIds[kind]) maxIds[kind] = id;
+      dirty = true;
+    },
+    markDeleted(kind, ids) {
+      assertOpen();
+      const n = indexes[kind].remove(ids);
+      if (n > 0) dirty = true;
+      return n;
+    },
+    async checkpoint() {
+      assertOpen();
+      if (!dirty) return false;
+      await mkdir(dir, { recursive: true });
+      const next = generation + 1;
+      const saved = {} as IndexManifest['indexes'];
+      for (const kind of KINDS) {
+        const snapshot = await indexes[kind].save(dir, `${kind}.${next}.hnsw`);
+        saved[kind] = { ...snapshot, maxId: maxIds[kind] };
+      }
+      await writeManifest(dir, {
+        version: 1,
+        fingerprint,
+        dims,
+        params: indexes.image.params,
+        generation: next,
+        savedAt: new Date().toISOString(),
+        indexes: saved,
+      });
+      generation = next;
+      dirty = false;
+      await removeStaleFiles(dir, next);
+      logger.debug(
+        { dir, generation, images: indexes.image.size, captions: indexes.caption.size },
+        'index checkpoint',
+      );
+      return true;
+    },
+    async close() {
+      if (closed) return;
+      await set.checkpoint();
+      closed = true;
+    },
+  };
+  return set;
+
+  function assertOpen(): void {
+    if (closed) throw new Error('Invariant violated: index set used after close()');
+  }
+}
+
+/** Models changed but the vectors were not recomputed: searching would mix two spaces. */
+async function refuseUnembedded(
+  vectors: VectorsRepository,
+  fingerprint: string,
+  indexesDir: string,
+): Promise<void> {
+  const missing = await vectors.missingIds('image', fingerprint, 1);
+  if (missing.length === 0) return;
+  const others = await readdir(indexesDir).catch(() => [] as string[]);
+  throw new AppError(
+    'MODEL_MISMATCH',
+    `Postgres holds images with no vectors for the current models (${fingerprint})` +
+      (others.length > 0 ? `; indexes exist for ${others.join(', ')}` : '') +
+      '; run `npm run reindex` to embed them with the current models',
+    { details: { currentFingerprint: fingerprint } },
+  );
+}
+
+/** Files of older generations: safe to delete once the new manifest is committed. */
+async function removeStaleFiles(dir: string, generation: number): Promise<void> {
+  for (const name of await readdir(dir)) {
+    const match = /^(image|caption)\.(\d+)\.hnsw$/.exec(name);
+    if ((match && Number(match[2]) !== generation) || name.includes('.tmp-')) {
+      await rm(path.join(dir, name), { force: true });
+    }
+  }
+}
+
+function stack(rows: readonly Float32Array[], dims: number): Float32Array {
+  const flat = new Float32Array(rows.length * dims);
+  rows.forEach((r, i) => {
+    if (r.length !== dims) throw new AppError('INVALID_INPUT', `Expected ${dims}-d vectors, got ${r.length}`);
+    flat.set(r, i * dims);
+  });
+  return flat;
+}

@@ -1,0 +1,6 @@
+export type { IdFilter, IndexSnapshot, SearchHit, SearchOptions, VectorIndex } from './types.ts';
+export { ExactIndex } from './exact-index.ts';
+export { HnswIndex, DEFAULT_HNSW_PARAMS, type HnswOptions, type HnswParams } from './hnsw-index.ts';
+export { openIndexes, type IndexSet, type OpenIndexesOptions } from './index-set.ts';
+export type { ReconcileReport } from './reconcile.ts';
+export { fingerprintDir, readManifest, type IndexManifest } from './manifest.ts';
