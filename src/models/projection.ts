@@ -96,8 +96,12 @@ export function createInitialWeights(options: InitialProjectionOptions): Project
 /** The untrained projection a fresh install uses before `npm run train`. */
 export async function createInitialProjection(options: InitialProjectionOptions, runtime: ProjectionRuntime = CPU_RUNTIME): Promise<LoadedProjection> {
   const weights = createInitialWeights(options);
-  const fingerprint = `initial-${options.seed ?? 42}-${weightsHash(weights).slice(0, 12)}`;
-  return projectionFromWeights(weights, { fingerprint, trained: false, runtime });
+  return projectionFromWeights(weights, { fingerprint: initialFingerprint(weights, options.seed ?? 42), trained: false, runtime });
+}
+
+/** `initial-<seed>-<hash>`: marks vectors made by an untrained projection. */
+export function initialFingerprint(weights: ProjectionWeights, seed: number): string {
+  return `initial-${seed}-${weightsHash(weights).slice(0, 12)}`;
 }
 
 /** Builds the two ORT head sessions for a set of weights. */

@@ -1,11 +1,12 @@
 /**
  * The synthetic world: what a scene can contain and the words captions may use for it.
  * Several words per value give the paraphrases; the canonical word (first) is what attributes store.
+ * Words are drawn from the tiny text encoder's vocabulary (src/models/tiny/words.ts), so none becomes [UNK].
  */
 
 export const COLOURS = {
   red: { rgb: '#d62020', words: ['red', 'crimson', 'scarlet'] },
-  green: { rgb: '#22a033', words: ['green', 'emerald'] },
+  green: { rgb: '#22a033', words: ['green', 'forest green'] },
   blue: { rgb: '#2040d8', words: ['blue', 'azure'] },
   yellow: { rgb: '#f0d820', words: ['yellow', 'golden'] },
   orange: { rgb: '#f08010', words: ['orange', 'amber'] },
@@ -17,9 +18,9 @@ export const COLOURS = {
 export const SHAPES = {
   circle: { words: ['circle', 'disc', 'round dot'] },
   square: { words: ['square', 'box', 'block'] },
-  triangle: { words: ['triangle', 'wedge'] },
-  star: { words: ['star', 'five-pointed star'] },
-  hexagon: { words: ['hexagon', 'six-sided shape'] },
+  triangle: { words: ['triangle', 'three corner shape'] },
+  star: { words: ['star', 'five point star'] },
+  hexagon: { words: ['hexagon', 'six corner shape'] },
   cross: { words: ['cross', 'plus sign'] },
 } as const;
 

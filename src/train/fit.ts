@@ -1,0 +1,173 @@
+import { createInitialWeights, MAX_LOGIT_SCALE, projectionFromWeights, type HeadKind, type ProjectionRuntime, type ProjectionWeights } from '../models/projection.ts';
+import { AppError } from '../errors.ts';
+import { retrievalScores, type RetrievalScores } from './metrics.ts';
+import { AdamW, learningRate } from './optimizer.ts';
+import { createRng, deriveSeed } from './rng.ts';
+import { standardisation, type FeatureSubset } from './subset.ts';
+import { TrainStep } from './train-step.ts';
+import { paramsFromWeights, weightsWithParams } from './trainer-params.ts';
+
+export interface FitOptions {
+  /** @default 40 */
+  epochs?: number;
+  /** Shared-space size. @default 256 */
+  dims?: number;
+  /** @default 'mlp' */
+  head?: HeadKind;
+  /** @default 512 */
+  hiddenDims?: number;
+  /** Pairs per step. @default 256 */
+  batchSize?: number;
+  /** Peak learning rate. @default 0.002 */
+  lr?: number;
+  /** @default 0.05 */
+  weightDecay?: number;
+  /** Share of all steps spent warming up. @default 0.05 */
+  warmup?: number;
+  /** Epochs without a better validation score before stopping. @default 6 */
+  patience?: number;
+  /** @default 42 */
+  seed?: number;
+}
+
+export interface StepEvent {
+  epoch: number;
+  step: number;
+  totalSteps: number;
+  loss: number;
+  lr: number;
+  temperature: number;
+  pairsPerSecond: number;
+}
+
+export interface EpochEvent {
+  epoch: number;
+  loss: number;
+  valScore: number | undefined;
+  best: boolean;
+}
+
+export interface FitResult {
+  weights: ProjectionWeights;
+  epochsRun: number;
+  bestEpoch: number;
+  validation: RetrievalScores | undefined;
+  pairsPerSecond: number;
+  seconds: number;
+}
+
+/**
+ * Trains both heads on cached features with symmetric InfoNCE: each epoch visits every training
+ * image once, paired with one of its captions drawn at random (so an image never meets itself as
+ * a negative in a batch). The ORT step graph gives loss and gradients; AdamW updates in place.
+ */
+export async function fitProjection(
+  train: FeatureSubset,
+  val: FeatureSubset | undefined,
+  options: FitOptions,
+  runtime: ProjectionRuntime,
+  hooks: { onStep?: (e: StepEvent) => void; onEpoch?: (e: EpochEvent) => void } = {},
+): Promise<FitResult> {
+  const { epochs = 40, dims = 256, head = 'mlp', hiddenDims = 512, lr = 0.002, weightDecay = 0.05, warmup = 0.05, patience = 6, seed = 42 } = options;
+  const n = train.imageCaptions.length;
+  const batch = Math.min(options.batchSize ?? 256, n);
+  if (batch < 2) throw new AppError('INVALID_INPUT', `training needs at least 2 paired images, got ${n}`);
+  if (!Number.isInteger(epochs) || epochs < 1) throw new AppError('INVALID_INPUT', `epochs must be a positive integer, got ${epochs}`);
+
+  const weights = createInitialWeights({ textDims: train.textDims, imageDims: train.imageDims, dims, seed, head, hiddenDims });
+  Object.assign(weights.text, standardisation(train.text, train.textDims));
+  Object.assign(weights.image, standardisation(train.image, train.imageDims));
+  const xt = standardise(train.text, weights.text.mean, weights.text.invStd);
+  const xi = standardise(train.image, weights.image.mean, weights.image.invStd);
+
+  const params = paramsFromWeights(weights);
+  const step = await TrainStep.create({ head, textDims: train.textDims, imageDims: train.imageDims, hiddenDims: weights.hiddenDims, dims }, runtime);
+  const optimizer = new AdamW({ weightDecay });
+  const rng = createRng(deriveSeed(seed, 'batches'));
+  const stepsPerEpoch = Math.floor(n / batch);
+  const totalSteps = stepsPerEpoch * epochs;
+  const warmupSteps = Math.max(1, Math.round(totalSteps * warmup));
+  const bt = new Float32Array(batch * train.textDims);
+  const bi = new Float32Array(batch * train.imageDims);
+  const order = Array.from({ length: n }, (_, i) => i);
+
+  let best: { score: number; epoch: number; weights: ProjectionWeights; scores: RetrievalScores | undefined } | undefined;
+  let globalStep = 0;
+  let trainSeconds = 0;
+  let epoch = 0;
+  try {
+    for (epoch = 1; epoch <= epochs; epoch++) {
+      rng.shuffle(order);
+      let lossSum = 0;
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        const started = performance.now();
+        for (let k = 0; k < batch; k++) {
+          const img = order[s * batch + k] as number;
+          const captions = train.imageCaptions[img] as number[];
+          const c = captions[rng.int(captions.length)] as number;
+          bt.set(xt.subarray(c * train.textDims, (c + 1) * train.textDims), k * train.textDims);
+          bi.set(xi.subarray(img * train.imageDims, (img + 1) * train.imageDims), k * train.imageDims);
+        }
+        const { loss, grads } = await step.run(bt, bi, batch, params);
+        if (!Number.isFinite(loss)) throw new AppError('INVALID_INPUT', `training diverged at step ${globalStep} (loss ${loss}); lower --lr`);
+        const rate = learningRate(globalStep, totalSteps, lr, warmupSteps);
+        optimizer.step(params, grads, rate);
+        const scale = params.get('logitScale') as Float32Array;
+        scale[0] = Math.min(MAX_LOGIT_SCALE, Math.max(0, scale[0] as number));
+        trainSeconds += (performance.now() - started) / 1000;
+        lossSum += loss;
+        globalStep++;
+        hooks.onStep?.({
+          epoch, step: globalStep, totalSteps, loss, lr: rate,
+          temperature: Math.exp(-(scale[0] as number)),
+          pairsPerSecond: (globalStep * batch) / trainSeconds,
+        });
+      }
+      const current = weightsWithParams(weights, params);
+      const scores = val === undefined || val.imageCaptions.length < 2 ? undefined : await scoreSubset(current, val, runtime);
+      const score = scores === undefined ? -lossSum : validationScore(scores);
+      const improved = best === undefined || score > best.score;
+      if (improved) best = { score, epoch, weights: current, scores };
+      hooks.onEpoch?.({ epoch, loss: lossSum / stepsPerEpoch, valScore: scores === undefined ? undefined : score, best: improved });
+      if (best !== undefined && epoch - best.epoch >= patience) break;
+    }
+  } finally {
+    await step.close();
+  }
+  const chosen = best as NonNullable<typeof best>;
+  return {
+    weights: chosen.weights,
+    epochsRun: Math.min(epoch, epochs),
+    bestEpoch: chosen.epoch,
+    validation: chosen.scores,
+    pairsPerSecond: (globalStep * batch) / Math.max(trainSeconds, 1e-9),
+    seconds: trainSeconds,
+  };
+}
+
+/** Attribute P@10 when the data has attributes (the synthetic target), else the mean of the six recalls. */
+export function validationScore(s: RetrievalScores): number {
+  if (s.t2i.p10 !== undefined && s.i2t.p10 !== undefined) return (s.t2i.p10 + s.i2t.p10) / 2;
+  return (s.t2i.r1 + s.t2i.r5 + s.t2i.r10 + s.i2t.r1 + s.i2t.r5 + s.i2t.r10) / 6;
+}
+
+export async function scoreSubset(weights: ProjectionWeights, subset: FeatureSubset, runtime: ProjectionRuntime, fingerprint?: string): Promise<RetrievalScores> {
+  const projection = await projectionFromWeights(weights, { runtime, ...(fingerprint ? { fingerprint } : {}) });
+  try {
+    const textVectors = await projection.projectText(subset.text, subset.captionImage.length);
+    const imageVectors = await projection.projectImage(subset.image, subset.imageCaptions.length);
+    return retrievalScores({
+      textVectors, imageVectors, dims: weights.dims, captionImage: subset.captionImage,
+      ...(subset.scenes && subset.named ? { scenes: subset.scenes, named: subset.named } : {}),
+    });
+  } finally {
+    await projection.close();
+  }
+}
+
+function standardise(x: Float32Array, mean: Float32Array, invStd: Float32Array): Float32Array {
+  const dims = mean.length;
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = ((x[i] as number) - (mean[i % dims] as number)) * (invStd[i % dims] as number);
+  return out;
+}

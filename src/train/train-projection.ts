@@ -1,0 +1,114 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import { decodeImage } from '../media/image-decode.ts';
+import { loadEncoders } from '../models/load.ts';
+import { projectionDir, writeProjection, type HeadKind, type ProjectionRuntime, type ProjectionWeights } from '../models/projection.ts';
+import type { Encoders } from '../models/types.ts';
+import { cachedFeatures, type PairedFeatures } from './feature-cache.ts';
+import { fitProjection, type EpochEvent, type FitOptions, type StepEvent } from './fit.ts';
+import type { RetrievalScores } from './metrics.ts';
+import { loadPairedData, type PairedDataOptions } from './paired-data.ts';
+import { selectSplit } from './subset.ts';
+
+export interface TrainProjectionOptions extends FitOptions, PairedDataOptions {
+  /** A JSONL manifest, a COCO captions JSON or a Flickr30k results.csv. */
+  dataPath: string;
+  /** Where weights and card go. @default DATA_DIR/projections/<profile> */
+  outDir?: string;
+  /** Already-open encoders (the caller keeps ownership); otherwise loaded and closed here. */
+  encoders?: Encoders;
+  onStep?: (e: StepEvent) => void;
+  onEpoch?: (e: EpochEvent) => void;
+  onEncodeProgress?: (done: number, total: number) => void;
+}
+
+/** The JSON card written beside the weights: what was trained, on what, and how well. */
+export interface ProjectionCard {
+  fingerprint: string;
+  profile: string;
+  date: string;
+  encoders: { text: { fingerprint: string; dims: number }; image: { fingerprint: string; dims: number } };
+  projection: { head: HeadKind; dims: number; hiddenDims: number; temperature: number };
+  data: { path: string; format: string; images: number; captions: number; train: number; val: number; test: number; cacheKey: string };
+  training: {
+    epochsPlanned: number; epochsRun: number; bestEpoch: number; batchSize: number; lr: number;
+    weightDecay: number; seed: number; pairsPerSecond: number; seconds: number;
+  };
+  validation: RetrievalScores | undefined;
+}
+
+export function runtimeOf(config: Config, logger: Logger): ProjectionRuntime {
+  return { device: config.device, intraOpThreads: config.ort.intraOpThreads, interOpThreads: config.ort.interOpThreads, logger };
+}
+
+/** Encodes (or reuses the cached features of) a paired data set with the config's encoders. */
+export async function pairedFeatures(
+  config: Config,
+  encoders: Encoders,
+  options: PairedDataOptions & { dataPath: string; onEncodeProgress?: (done: number, total: number) => void },
+  logger: Logger,
+): Promise<{ features: PairedFeatures; format: string; dataPath: string }> {
+  const data = await loadPairedData(options.dataPath, options);
+  const limits = { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels };
+  const features = await cachedFeatures(data, encoders, {
+    cacheDir: config.paths.cache,
+    decode: (bytes) => decodeImage(bytes, encoders.image.preprocess, limits),
+    logger,
+    ...(options.onEncodeProgress ? { onProgress: options.onEncodeProgress } : {}),
+  });
+  return { features, format: data.format, dataPath: data.path };
+}
+
+/**
+ * Frozen encoders -> cached features -> InfoNCE training of both heads -> weights + card under
+ * DATA_DIR/projections/<profile>/. The new weights have a new fingerprint, so existing indexes
+ * built with the old projection are refused until they are rebuilt.
+ */
+export async function trainProjection(
+  config: Config,
+  options: TrainProjectionOptions,
+  logger: Logger,
+): Promise<{ card: ProjectionCard; fingerprint: string; weights: ProjectionWeights }> {
+  const encoders = options.encoders ?? (await loadEncoders(config, logger));
+  try {
+    const { features, format, dataPath } = await pairedFeatures(config, encoders, options, logger);
+    const train = selectSplit(features, 'train');
+    const val = selectSplit(features, 'val');
+    const seed = options.seed ?? config.seed;
+    logger.info({ train: train.imageCaptions.length, val: val.imageCaptions.length, cached: features.fromCache }, 'training the projection');
+    const fit = await fitProjection(train, val.imageCaptions.length >= 2 ? val : undefined, { ...options, seed }, runtimeOf(config, logger), {
+      ...(options.onStep ? { onStep: options.onStep } : {}),
+      ...(options.onEpoch ? { onEpoch: options.onEpoch } : {}),
+    });
+    const outDir = options.outDir ?? projectionDir(config);
+    const header = await writeProjection(outDir, fit.weights, { text: encoders.text.fingerprint, image: encoders.image.fingerprint });
+    const count = (split: string) => features.items.filter((i) => i.split === split).length;
+    const card: ProjectionCard = {
+      fingerprint: header.fingerprint,
+      profile: config.profile,
+      date: new Date().toISOString(),
+      encoders: {
+        text: { fingerprint: encoders.text.fingerprint, dims: encoders.text.dims },
+        image: { fingerprint: encoders.image.fingerprint, dims: encoders.image.dims },
+      },
+      projection: { head: fit.weights.head, dims: fit.weights.dims, hiddenDims: fit.weights.hiddenDims, temperature: Math.exp(-fit.weights.logitScale) },
+      data: {
+        path: dataPath, format, images: features.items.length, captions: features.captionImage.length,
+        train: count('train'), val: count('val'), test: count('test'), cacheKey: features.key,
+      },
+      training: {
+        epochsPlanned: options.epochs ?? 40, epochsRun: fit.epochsRun, bestEpoch: fit.bestEpoch,
+        batchSize: Math.min(options.batchSize ?? 256, train.imageCaptions.length), lr: options.lr ?? 0.002,
+        weightDecay: options.weightDecay ?? 0.05, seed, pairsPerSecond: Math.round(fit.pairsPerSecond), seconds: Number(fit.seconds.toFixed(2)),
+      },
+      validation: fit.validation,
+    };
+    await writeFile(path.join(outDir, 'card.json'), `${JSON.stringify(card, null, 2)}\n`);
+    logger.info({ fingerprint: card.fingerprint, outDir }, 'projection trained');
+    return { card, fingerprint: card.fingerprint, weights: fit.weights };
+  } finally {
+    if (options.encoders === undefined) await encoders.close();
+  }
+}
