@@ -1,0 +1,93 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { AppError } from '../../errors.ts';
+import { DEFAULT_MAX_BYTES, failingRead, fileUri, readFileInside, resolveInside } from './safe-path.ts';
+import type { Source, SourceItem, SourceOptions } from './types.ts';
+
+const Coco = z.object({
+  images: z.array(
+    z.looseObject({
+      id: z.number().int(),
+      file_name: z.string().min(1),
+      width: z.number().optional(),
+      height: z.number().optional(),
+    }),
+  ),
+  annotations: z.array(z.looseObject({ image_id: z.number().int(), caption: z.string() })),
+});
+
+export interface CocoOptions extends SourceOptions {
+  /** Where `file_name`s live. @default `../<split>` for `annotations/captions_<split>.json`, else the JSON's directory */
+  imagesDir?: string;
+}
+
+/**
+ * COCO captions (`captions_train2017.json` + an image directory). The file is one JSON object, so
+ * it is parsed whole and annotations are grouped by image id in a Map (about 120 MB for all of
+ * train2017); items are then yielded lazily and images read on demand.
+ */
+export async function cocoSource(annotations: string, options: CocoOptions = {}): Promise<Source> {
+  const file = path.resolve(annotations);
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (cause) {
+    throw new AppError('SOURCE_INVALID', `Cannot read COCO captions ${file}: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  const parsed = Coco.safeParse(json);
+  if (!parsed.success) {
+    throw new AppError(
+      'SOURCE_INVALID',
+      `${file} is not a COCO captions file: ${parsed.error.issues[0]?.message}`,
+    );
+  }
+  const imagesDir = path.resolve(options.imagesDir ?? (await guessImagesDir(file)));
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const captionsById = new Map<number, string[]>();
+  for (const a of parsed.data.annotations) {
+    const text = a.caption.trim();
+    if (text.length === 0) continue;
+    const list = captionsById.get(a.image_id);
+    if (list) list.push(text);
+    else captionsById.set(a.image_id, [text]);
+  }
+  const images = parsed.data.images;
+
+  async function* items(): AsyncGenerator<SourceItem> {
+    for (const image of images) {
+      const captions = captionsById.get(image.id) ?? [];
+      const metadata = { cocoId: image.id, fileName: image.file_name };
+      const key = `coco:${image.id}`;
+      let full: string;
+      try {
+        full = resolveInside(imagesDir, image.file_name);
+      } catch (error) {
+        yield { key, uri: '', captions, metadata, read: failingRead(error as AppError) };
+        continue;
+      }
+      yield {
+        key,
+        uri: fileUri(full),
+        captions,
+        metadata,
+        read: () => readFileInside(imagesDir, full, maxBytes),
+      };
+    }
+  }
+
+  return { format: 'coco', id: `coco:${file}`, items, count: async () => images.length };
+}
+
+async function guessImagesDir(file: string): Promise<string> {
+  const split = /^captions_(.+)\.json$/.exec(path.basename(file))?.[1];
+  const candidates = split
+    ? [path.join(path.dirname(file), '..', split), path.join(path.dirname(file), split)]
+    : [];
+  for (const dir of candidates) {
+    if ((await stat(dir).catch(() => undefined))?.isDirectory()) return dir;
+  }
+  return path.dirname(file);
+}

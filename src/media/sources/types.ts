@@ -1,0 +1,30 @@
+/**
+ * What every source reader yields: one image with its captions, read lazily. An item that is bad
+ * at listing time (a path outside the root, a malformed manifest line) is still yielded; its
+ * `read()` rejects with the reason, so the run records it and goes on.
+ */
+export interface SourceItem {
+  /** Stable across runs of the same source: the resume key in the ingest ledger. */
+  key: string;
+  /** Where the image lives, as stored in Postgres (a `file://` URL for local files). */
+  uri: string;
+  captions: string[];
+  metadata: Record<string, unknown>;
+  read(): Promise<Buffer>;
+}
+
+export type SourceFormat = 'dir' | 'jsonl' | 'coco' | 'flickr30k';
+
+export interface Source {
+  format: SourceFormat;
+  /** Identifies the source in the ingest ledger, e.g. `jsonl:/abs/manifest.jsonl`. */
+  id: string;
+  items(): AsyncIterable<SourceItem>;
+  /** How many items `items()` will yield (a streaming pass, for progress and ETA). */
+  count(): Promise<number>;
+}
+
+export interface SourceOptions {
+  /** Files larger than this fail without being read into memory. @default 25 MiB */
+  maxBytes?: number;
+}
