@@ -64,3 +64,16 @@ export interface Encoders {
   image: ImageEncoder;
   close(): Promise<void>;
 }
+
+/**
+ * Encoders followed by the projection: what ingest and search call. Every vector is
+ * L2-normalised and `dims` long; `fingerprint` changes when any encoder file, the pooling,
+ * the preprocessing or the projection weights change.
+ */
+export interface Embedder {
+  readonly fingerprint: string;
+  readonly dims: number;
+  readonly preprocess: PreprocessSpec;
+  embedTexts(texts: readonly string[]): Promise<{ vectors: Float32Array[]; truncated: number }>;
+  embedPixels(pixels: readonly PixelTensor[]): Promise<Float32Array[]>;
+}

@@ -142,7 +142,9 @@ async function openSession(model: Uint8Array | string, options: InferenceSession
     : ort.InferenceSession.create(model, options);
 }
 
+/** ORT messages start with a source path and an assertion; the "Failed to ..." part is what helps. */
 function firstLine(text: string): string {
   const line = text.split('\n').find((l) => l.trim().length > 0) ?? text;
-  return line.length > 300 ? `${line.slice(0, 300)}...` : line;
+  const helpful = /Failed to .*$/.exec(line)?.[0] ?? line;
+  return helpful.length > 200 ? `${helpful.slice(0, 200)}...` : helpful;
 }

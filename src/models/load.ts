@@ -1,0 +1,92 @@
+import path from 'node:path';
+import type { Config, Profile } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import { createSession, type InferenceSession } from '../onnx/session.ts';
+import { fingerprintFiles } from './fingerprint.ts';
+import { OrtImageEncoder, type ImageEncoderOptions } from './image-encoder.ts';
+import { assertPartFiles, readJson } from './model-files.ts';
+import { parsePreprocessorConfig } from './preprocess-config.ts';
+import { partDir, PROFILES } from './profiles.ts';
+import { loadTokenizer, OrtTextEncoder, type TextEncoderOptions } from './text-encoder.ts';
+import { ensureTinyModels } from './tiny/generate.ts';
+import type { Encoders } from './types.ts';
+
+export interface LoadEncodersOptions {
+  text?: TextEncoderOptions;
+  image?: ImageEncoderOptions;
+  /** Load this profile instead of `config.profile` (benchmarks compare profiles). */
+  profile?: Profile;
+}
+
+type LoadConfig = Pick<Config, 'paths' | 'seed' | 'profile' | 'device' | 'ort'>;
+
+/**
+ * Loads the text and image encoders of the configured profile from `DATA_DIR/models/<profile>`.
+ * The tiny profile is generated there first when missing; the others must have been fetched
+ * (`npm run models -- fetch <profile>`) or copied there: nothing here touches the network.
+ * A missing or malformed directory is MODEL_MISSING / MODEL_INVALID with what to do about it.
+ */
+export async function loadEncoders(config: LoadConfig, logger: Logger, options: LoadEncodersOptions = {}): Promise<Encoders> {
+  const profile = options.profile ?? config.profile;
+  if (profile === 'tiny') await ensureTinyModels(config, logger);
+  const spec = PROFILES[profile];
+  const sessionOptions = {
+    device: config.device,
+    intraOpThreads: config.ort.intraOpThreads,
+    interOpThreads: config.ort.interOpThreads,
+    logger,
+  };
+  const sessions: InferenceSession[] = [];
+  try {
+    // Text
+    const textDir = partDir(config, profile, 'text');
+    assertPartFiles(textDir, spec.text, profile, 'text');
+    const textConfig = await readJson(path.join(textDir, 'config.json'));
+    const tokenizerConfig = await readJson(path.join(textDir, 'tokenizer_config.json'));
+    const tokenizer = await loadTokenizer(textDir);
+    const maxLength = textMaxLength(textConfig, tokenizerConfig);
+    const textSession = await createSession(path.join(textDir, spec.text.onnx), sessionOptions);
+    sessions.push(textSession);
+    const pooling = options.text?.pooling ?? 'mean';
+    const text = await OrtTextEncoder.create(
+      textSession,
+      tokenizer,
+      { maxLength, fingerprint: await fingerprintFiles(textDir, spec.text.files, { pooling, maxLength }), where: `${profile} text model (${textDir})` },
+      options.text,
+    );
+
+    // Image
+    const imageDir = partDir(config, profile, 'image');
+    assertPartFiles(imageDir, spec.image, profile, 'image');
+    const where = `${profile} image model (${imageDir})`;
+    const preprocess = parsePreprocessorConfig(await readJson(path.join(imageDir, 'preprocessor_config.json')), where);
+    const imageSession = await createSession(path.join(imageDir, spec.image.onnx), sessionOptions);
+    sessions.push(imageSession);
+    const image = await OrtImageEncoder.create(
+      imageSession,
+      { preprocess, fingerprint: await fingerprintFiles(imageDir, spec.image.files, { preprocess }), where, logger },
+      options.image,
+    );
+
+    logger.debug({ profile, textDims: text.dims, imageDims: image.dims, maxLength }, 'encoders loaded');
+    return {
+      profile,
+      text,
+      image,
+      close: async () => {
+        await Promise.all(sessions.map((s) => s.release()));
+      },
+    };
+  } catch (error) {
+    await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
+    throw error;
+  }
+}
+
+/** The shorter of the tokenizer's and the position table's limits (CLIP nests it in text_config). */
+function textMaxLength(config: Record<string, unknown>, tokenizerConfig: Record<string, unknown>): number {
+  const nested = config.text_config as Record<string, unknown> | undefined;
+  const positions = [config.max_position_embeddings, nested?.max_position_embeddings].find((v) => typeof v === 'number') as number | undefined;
+  const fromTokenizer = typeof tokenizerConfig.model_max_length === 'number' && tokenizerConfig.model_max_length < 1e6 ? tokenizerConfig.model_max_length : undefined;
+  return Math.min(positions ?? 512, fromTokenizer ?? 512);
+}
