@@ -171,9 +171,21 @@ export class HnswIndex implements VectorIndex {
     if (filter !== undefined && typeof filter !== 'function' && filter.size <= this.exactFilterLimit) {
       return this.searchSubset(query, want, filter);
     }
+    return this.searchArray(Array.from(query), want, options);
+  }
+
+  /**
+   * `search` for a query already converted to the plain array hnswlib-node wants, so a caller
+   * asking one query many times (several ef values, several filters) converts it once.
+   */
+  searchArray(query: readonly number[], k: number, options: SearchOptions = {}): SearchHit[] {
+    if (query.length !== this.dims) checkQuery(new Float32Array(query.length), this.dims, k);
+    const want = Math.min(k, this.size);
+    if (want === 0) return [];
+    const { filter } = options;
     this.native.setEf(Math.max(want, options.ef ?? this.params.ef));
     const predicate = filter === undefined ? undefined : (id: number) => allows(filter, id);
-    const result = this.native.searchKnn(Array.from(query), want, predicate);
+    const result = this.native.searchKnn(query as number[], want, predicate);
     const hits: SearchHit[] = [];
     for (let i = 0; i < result.neighbors.length; i++) {
       hits.push({ id: result.neighbors[i] as number, score: 1 - (result.distances[i] as number) });

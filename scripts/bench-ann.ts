@@ -1,0 +1,188 @@
+import { writeFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { Command } from 'commander';
+import { loadConfig } from '../src/config.ts';
+import { ExactIndex } from '../src/store/vector/exact-index.ts';
+import { HnswIndex } from '../src/store/vector/hnsw-index.ts';
+import type { SearchHit } from '../src/store/vector/types.ts';
+import { createRng, deriveSeed } from '../src/train/rng.ts';
+import { runCli } from './lib/cli.ts';
+
+/**
+ * HNSW against brute force on clustered unit vectors: recall@k and QPS per ef, measured side by
+ * side in one process. metric = HNSW QPS at the smallest ef reaching recall 0.98, over exact QPS.
+ */
+const program = new Command('bench:ann')
+  .description('Benchmark HnswIndex recall@10 / QPS against ExactIndex on seeded clustered vectors')
+  .option('--n <n>', 'vectors in the index', (v) => Number.parseInt(v, 10), 100_000)
+  .option('--dims <d>', 'dimensions', (v) => Number.parseInt(v, 10), 512)
+  .option('--queries <q>', 'queries (not in the index)', (v) => Number.parseInt(v, 10), 200)
+  .option('--k <k>', 'neighbours per query', (v) => Number.parseInt(v, 10), 10)
+  .option('--clusters <c>', 'cluster centres', (v) => Number.parseInt(v, 10), 100)
+  .option('--ef <list>', 'ef values to sweep', '16,32,64,128,256')
+  .option('--seed <seed>', 'generator seed', (v) => Number.parseInt(v, 10), 42)
+  .option('--json <path>', 'also write the result as JSON');
+
+interface Options {
+  n: number;
+  dims: number;
+  queries: number;
+  k: number;
+  clusters: number;
+  ef: string;
+  seed: number;
+  json?: string;
+}
+
+const TARGET = 50;
+const RECALL = 0.98;
+
+runCli(async () => {
+  const o = program.parse().opts<Options>();
+  const config = loadConfig();
+  const { m, efConstruction } = config.hnsw;
+  const efs = o.ef.split(',').map((v) => Number.parseInt(v, 10));
+
+  const data = clustered(o.n, o.dims, o.clusters, o.seed, 'data');
+  const queries = clustered(o.queries, o.dims, o.clusters, o.seed, 'queries');
+  const ids = Array.from({ length: o.n }, (_, i) => i);
+  log(
+    `${o.n} x ${o.dims} clustered unit vectors (${o.clusters} clusters), ${o.queries} queries, k=${o.k}, M=${m}, efConstruction=${efConstruction}`,
+  );
+
+  // What hnswlib-node's number[] interface costs: Float32Array -> Array, once per vector.
+  let t = performance.now();
+  for (let i = 0; i < o.n; i++) Array.from(data.subarray(i * o.dims, (i + 1) * o.dims));
+  const convertAllMs = performance.now() - t;
+
+  t = performance.now();
+  const exact = new ExactIndex(o.dims, o.n);
+  exact.add(ids, data);
+  const exactBuildMs = performance.now() - t;
+
+  t = performance.now();
+  const hnsw = HnswIndex.create(o.dims, { m, efConstruction, initialCapacity: o.n });
+  const chunk = 10_000;
+  for (let i = 0; i < o.n; i += chunk) {
+    const end = Math.min(o.n, i + chunk);
+    hnsw.add(ids.slice(i, end), data.subarray(i * o.dims, end * o.dims));
+    log(`  built ${end}/${o.n} (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+  }
+  const hnswBuildMs = performance.now() - t;
+
+  // Ground truth and exact QPS in the same pass.
+  const query = (i: number) => queries.subarray(i * o.dims, (i + 1) * o.dims);
+  t = performance.now();
+  const truth: SearchHit[][] = [];
+  for (let i = 0; i < o.queries; i++) truth.push(exact.search(query(i), o.k));
+  const exactQps = o.queries / ((performance.now() - t) / 1000);
+
+  // Convert every query once; the sweep below reuses the arrays for every ef.
+  t = performance.now();
+  const plain = Array.from({ length: o.queries }, (_, i) => Array.from(query(i)));
+  const convertQueryUs = ((performance.now() - t) * 1000) / o.queries;
+
+  const rows: Record<string, number | string>[] = [
+    { index: 'exact', ef: '-', recall: 1, qps: round(exactQps), speedup: 1 },
+  ];
+  for (const ef of efs) {
+    hnsw.searchArray(plain[0]!, o.k, { ef }); // warm-up
+    t = performance.now();
+    const results = plain.map((q) => hnsw.searchArray(q, o.k, { ef }));
+    const qps = o.queries / ((performance.now() - t) / 1000);
+    let found = 0;
+    results.forEach((hits, i) => {
+      const want = new Set(truth[i]!.map((h) => h.id));
+      found += hits.filter((h) => want.has(h.id)).length;
+    });
+    const recall = found / (o.queries * o.k);
+    rows.push({
+      index: 'hnsw',
+      ef,
+      recall: round(recall, 4),
+      qps: round(qps),
+      speedup: round(qps / exactQps, 1),
+    });
+  }
+
+  // The same sweep point through search(), which converts the Float32Array on each call.
+  t = performance.now();
+  for (let i = 0; i < o.queries; i++) hnsw.search(query(i), o.k, { ef: 64 });
+  const withConversionQps = o.queries / ((performance.now() - t) / 1000);
+
+  const reached = rows.find((r) => r.index === 'hnsw' && (r.recall as number) >= RECALL);
+  const value = reached ? (reached.speedup as number) : 0;
+
+  console.log();
+  console.table(rows);
+  console.log(
+    [
+      `build: hnsw ${(hnswBuildMs / 1000).toFixed(1)} s (${round(o.n / (hnswBuildMs / 1000))} vectors/s), exact ${(exactBuildMs / 1000).toFixed(2)} s`,
+      `Float32Array -> number[]: ${(convertAllMs / 1000).toFixed(2)} s for all ${o.n} vectors (${((convertAllMs / hnswBuildMs) * 100).toFixed(1)}% of the build), ${convertQueryUs.toFixed(1)} us per query`,
+      `ef=64 through search() (converting each query): ${round(withConversionQps)} qps`,
+      `speedup_at_recall_${RECALL}: ${reached ? `${value}x at ef=${reached.ef}` : 'recall never reached'} (target ${TARGET})`,
+    ].join('\n'),
+  );
+  if (o.json) {
+    await writeFile(
+      o.json,
+      `${JSON.stringify(
+        {
+          metric: `speedup_at_recall_${RECALL}`,
+          value,
+          target: TARGET,
+          rows,
+          n: o.n,
+          dims: o.dims,
+          queries: o.queries,
+          k: o.k,
+          m,
+          efConstruction,
+          hnswBuildMs: round(hnswBuildMs),
+          exactBuildMs: round(exactBuildMs),
+          convertAllMs: round(convertAllMs),
+          convertQueryUs: round(convertQueryUs, 2),
+          qpsEf64WithConversion: round(withConversionQps),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  }
+});
+
+/** Unit vectors around `clusters` random centres: points = normalise(centre + noise). */
+function clustered(n: number, dims: number, clusters: number, seed: number, stream: string): Float32Array {
+  const centres = new Float32Array(clusters * dims);
+  const c = createRng(deriveSeed(seed, 'centres'));
+  for (let i = 0; i < centres.length; i++) centres[i] = c.normal();
+  normalise(centres, dims);
+  const rng = createRng(deriveSeed(seed, stream));
+  const sigma = 1 / Math.sqrt(dims);
+  const out = new Float32Array(n * dims);
+  for (let i = 0; i < n; i++) {
+    const centre = rng.int(clusters);
+    for (let d = 0; d < dims; d++)
+      out[i * dims + d] = (centres[centre * dims + d] as number) + sigma * rng.normal();
+  }
+  normalise(out, dims);
+  return out;
+}
+
+function normalise(rows: Float32Array, dims: number): void {
+  for (let i = 0; i < rows.length / dims; i++) {
+    let norm = 0;
+    for (let d = 0; d < dims; d++) norm += (rows[i * dims + d] as number) ** 2;
+    norm = Math.sqrt(norm) || 1;
+    for (let d = 0; d < dims; d++) rows[i * dims + d] = (rows[i * dims + d] as number) / norm;
+  }
+}
+
+function round(v: number, digits = 0): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
