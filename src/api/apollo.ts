@@ -1,0 +1,48 @@
+/**
+ * The Apollo Server: schema.graphql + resolvers, our error formatting, limits and metrics, CSRF
+ * prevention on, and no landing page (Apollo's loads from a CDN; we serve our own playground).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { ApiContext } from './context.ts';
+import { createFormatError } from './format-error.ts';
+import { metricsPlugin, type ApiMetrics } from './metrics.ts';
+import { queryLimitsPlugin } from './query-limits.ts';
+import { resolvers } from './resolvers.ts';
+
+export const SCHEMA_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schema.graphql');
+
+export async function createApollo(
+  config: Readonly<Config>,
+  logger: Logger,
+  metrics: ApiMetrics,
+): Promise<ApolloServer<ApiContext>> {
+  const production = config.server.production;
+  const apollo = new ApolloServer<ApiContext>({
+    typeDefs: readFileSync(SCHEMA_PATH, 'utf8'),
+    resolvers,
+    csrfPrevention: true,
+    introspection: true,
+    includeStacktraceInErrorResponses: !production,
+    status400ForVariableCoercionErrors: true,
+    formatError: createFormatError(logger, production),
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      queryLimitsPlugin({ maxDepth: config.limits.maxQueryDepth, maxComplexity: config.limits.maxQueryComplexity }),
+      metricsPlugin(metrics),
+    ],
+    logger: {
+      debug: (m) => logger.debug(m),
+      info: (m) => logger.info(m),
+      warn: (m) => logger.warn(m),
+      error: (m) => logger.error(m),
+    },
+  });
+  await apollo.start();
+  return apollo;
+}

@@ -1,0 +1,31 @@
+/**
+ * What every resolver receives: the engine, the mutation writer, per-request loaders and the
+ * caller's authorisation. Built once per HTTP request.
+ */
+import type { Logger } from '../logger.ts';
+import type { SearchEngine } from '../search/engine.ts';
+import type { CaptionRecord } from '../store/captions.repository.ts';
+
+/** Mutations go through the same pipeline as the batch indexer (wired in main.ts). */
+export interface IndexWriter {
+  addImage(input: {
+    bytes: Buffer;
+    captions: string[];
+    metadata: Record<string, unknown>;
+    filename?: string;
+  }): Promise<{ status: 'indexed' | 'duplicate'; imageId: number }>;
+  addCaptions(imageId: number, texts: string[]): Promise<CaptionRecord[]>;
+  deleteImage(id: number): Promise<boolean>;
+}
+
+export interface ApiContext {
+  engine: SearchEngine;
+  writer: IndexWriter | undefined;
+  logger: Logger;
+  /** Throws UNAUTHENTICATED / FORBIDDEN unless this request may mutate. */
+  requireMutationAccess(): void;
+  /** Captions per image id, batched across one request. */
+  loadCaptions(imageId: number): Promise<CaptionRecord[]>;
+  /** Absolute base URL of this server for thumbnail links, e.g. http://127.0.0.1:4000. */
+  baseUrl: string;
+}

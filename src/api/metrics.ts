@@ -1,0 +1,100 @@
+/**
+ * Prometheus metrics on a registry of our own (several servers can live in one process in tests):
+ * GraphQL latency per operation, HTTP latency per route, encoder batch sizes, index sizes.
+ */
+import type { ApolloServerPlugin } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { Kind } from 'graphql';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AppError } from '../errors.ts';
+
+export interface ApiMetrics {
+  registry: Registry;
+  operationSeconds: Histogram<'operation' | 'outcome'>;
+  httpSeconds: Histogram<'route' | 'status'>;
+  encoderBatchSize: Histogram<'kind'>;
+  errors: Counter<'code'>;
+  /** Called by the engine for every encoder call a query makes. */
+  observeEncode(kind: 'text' | 'image', batchSize: number): void;
+}
+
+export function createMetrics(indexSizes: () => Record<'image' | 'caption', number>): ApiMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const operationSeconds = new Histogram({
+    name: 'graphql_operation_duration_seconds',
+    help: 'GraphQL operation latency by root field(s)',
+    labelNames: ['operation', 'outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const httpSeconds = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP latency by route',
+    labelNames: ['route', 'status'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [registry],
+  });
+  const encoderBatchSize = new Histogram({
+    name: 'encoder_batch_size',
+    help: 'Inputs per encoder call made by queries',
+    labelNames: ['kind'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'graphql_errors_total',
+    help: 'GraphQL errors by extensions.code',
+    labelNames: ['code'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'index_vectors',
+    help: 'Live vectors per index',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      const sizes = indexSizes();
+      this.set({ kind: 'image' }, sizes.image);
+      this.set({ kind: 'caption' }, sizes.caption);
+    },
+  });
+  return {
+    registry,
+    operationSeconds,
+    httpSeconds,
+    encoderBatchSize,
+    errors,
+    observeEncode: (kind, n) => encoderBatchSize.observe({ kind }, n),
+  };
+}
+
+/** Times each operation, labelled by its root fields (`searchImages`, `addImage+deleteImage`). */
+export function metricsPlugin<C extends object>(metrics: ApiMetrics): ApolloServerPlugin<C> {
+  return {
+    async requestDidStart() {
+      const start = process.hrtime.bigint();
+      let operation = 'unknown';
+      return {
+        async didResolveOperation({ operation: op }) {
+          operation =
+            (op?.selectionSet.selections ?? [])
+              .map((s) => (s.kind === Kind.FIELD ? s.name.value : '_'))
+              .sort()
+              .join('+') || 'empty';
+        },
+        async didEncounterErrors({ errors }) {
+          for (const e of errors) {
+            const original = unwrapResolverError(e);
+            const code = original instanceof AppError ? original.code : e.extensions?.code;
+            metrics.errors.inc({ code: String(code ?? 'INTERNAL_SERVER_ERROR') });
+          }
+        },
+        async willSendResponse({ errors }) {
+          const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+          metrics.operationSeconds.observe({ operation, outcome: errors?.length ? 'error' : 'ok' }, seconds);
+        },
+      };
+    },
+  };
+}

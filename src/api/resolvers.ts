@@ -1,0 +1,103 @@
+/**
+ * Thin resolvers: validate and translate arguments, call the engine or the writer. Typed against
+ * schema.graphql through the generated `Resolvers` type.
+ */
+import { AppError } from '../errors.ts';
+import type { CaptionNode, ImageNode } from '../search/types.ts';
+import type { Resolvers } from './generated/resolvers.ts';
+import { parseId, toFilter, toImageInput, toQuery, toSearchOptions } from './inputs.ts';
+import { DateTimeScalar, JsonScalar } from './scalars.ts';
+import { decodeBase64Image } from '../search/encode-query.ts';
+
+function isCaption(node: ImageNode | CaptionNode): node is CaptionNode {
+  return 'text' in node && 'imageId' in node;
+}
+
+export const resolvers: Resolvers = {
+  JSON: JsonScalar,
+  DateTime: DateTimeScalar,
+
+  Query: {
+    searchImages: (_p, args, ctx) => ctx.engine.searchImages(args.text, toSearchOptions(args)),
+    searchCaptions: (_p, args, ctx) => ctx.engine.searchCaptions(toImageInput(args.image), toSearchOptions(args)),
+    similarImages: (_p, args, ctx) => ctx.engine.similarImages(toImageInput(args.image), toSearchOptions(args)),
+    search: (_p, args, ctx) =>
+      ctx.engine.search({
+        ...toSearchOptions(args),
+        target: args.target === 'CAPTIONS' ? 'caption' : 'image',
+        query: toQuery(args.query),
+      }),
+    image: async (_p, args, ctx) => (await ctx.engine.getImage(parseId(args.id))) ?? null,
+    images: (_p, args, ctx) => ctx.engine.listImages(toFilter(args.filter), args.first, args.after),
+    indexInfo: (_p, _a, ctx) => ctx.engine.indexInfo(),
+  },
+
+  Mutation: {
+    addImage: async (_p, { input }, ctx) => {
+      ctx.requireMutationAccess();
+      const writer = requireWriter(ctx.writer);
+      const captions = (input.captions ?? []).map((c) => c.trim()).filter((c) => c !== '');
+      for (const c of captions) checkCaption(c, ctx.engine.limits.maxQueryText);
+      const metadata = input.metadata ?? {};
+      if (typeof metadata !== 'object' || Array.isArray(metadata) || metadata === null) {
+        throw new AppError('INVALID_INPUT', 'metadata must be a JSON object');
+      }
+      const bytes = decodeBase64Image(input.base64, ctx.engine.limits.maxImageBytes);
+      const result = await writer.addImage({
+        bytes,
+        captions,
+        metadata: metadata as Record<string, unknown>,
+        ...(input.filename ? { filename: input.filename } : {}),
+      });
+      const image = await ctx.engine.getImage(result.imageId);
+      if (!image) throw new AppError('NOT_FOUND', `Image ${result.imageId} vanished while being added`);
+      return { status: result.status === 'indexed' ? 'INDEXED' : 'DUPLICATE', image };
+    },
+    addCaptions: async (_p, args, ctx) => {
+      ctx.requireMutationAccess();
+      const writer = requireWriter(ctx.writer);
+      const imageId = parseId(args.imageId, 'imageId');
+      const texts = args.captions.map((c) => c.trim());
+      if (texts.length === 0 || texts.length > 100) {
+        throw new AppError('INVALID_INPUT', 'captions must hold 1..100 texts');
+      }
+      for (const c of texts) checkCaption(c, ctx.engine.limits.maxQueryText);
+      if (!(await ctx.engine.getImage(imageId))) throw new AppError('NOT_FOUND', `No image with id ${imageId}`);
+      return writer.addCaptions(imageId, texts);
+    },
+    deleteImage: async (_p, args, ctx) => {
+      ctx.requireMutationAccess();
+      const writer = requireWriter(ctx.writer);
+      const id = parseId(args.id);
+      return { id: String(id), deleted: await writer.deleteImage(id) };
+    },
+  },
+
+  Image: {
+    captions: (image, _a, ctx) => image.captions ?? ctx.loadCaptions(image.id),
+    thumbnailUrl: (image, _a, ctx) => `${ctx.baseUrl}/media/${image.id}/thumbnail`,
+  },
+
+  Caption: {
+    image: async (caption, _a, ctx) => {
+      if (caption.image) return caption.image;
+      const image = await ctx.engine.getImage(caption.imageId);
+      if (!image) throw new AppError('NOT_FOUND', `Image ${caption.imageId} of caption ${caption.id} is gone`);
+      return image;
+    },
+  },
+
+  SearchResult: {
+    __resolveType: (node) => (isCaption(node) ? 'Caption' : 'Image'),
+  },
+};
+
+function requireWriter<T>(writer: T | undefined): T {
+  if (!writer) throw new AppError('FORBIDDEN', 'This server was started read-only: mutations are unavailable');
+  return writer;
+}
+
+function checkCaption(text: string, max: number): void {
+  if (text === '') throw new AppError('INVALID_INPUT', 'A caption must not be empty');
+  if (text.length > max) throw new AppError('LIMIT_EXCEEDED', `A caption is longer than ${max} characters`);
+}

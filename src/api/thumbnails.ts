@@ -1,0 +1,45 @@
+/**
+ * Thumbnails by image id: rendered once with sharp from the stored original and cached on disk
+ * under DATA_DIR/cache/thumbs, keyed by content hash (an image's bytes never change under its hash).
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { AppError } from '../errors.ts';
+import type { ImageRecord } from '../store/images.repository.ts';
+
+export const THUMBNAIL_SIZE = 256;
+
+/** Where the original bytes of an image live on this machine, if anywhere. */
+export function localSource(uri: string): string | undefined {
+  if (uri.startsWith('file://')) return fileURLToPath(uri);
+  if (path.isAbsolute(uri)) return uri;
+  return undefined;
+}
+
+export async function thumbnail(
+  image: ImageRecord,
+  options: { cacheDir: string; maxPixels: number },
+): Promise<Buffer> {
+  const file = path.join(options.cacheDir, 'thumbs', `${image.sha256}-${THUMBNAIL_SIZE}.webp`);
+  const cached = await readFile(file).catch(() => undefined);
+  if (cached) return cached;
+  const source = localSource(image.uri);
+  if (!source) throw new AppError('NOT_FOUND', `Image ${image.id} has no local original to render`);
+  let body: Buffer;
+  try {
+    body = await sharp(source, { limitInputPixels: options.maxPixels, failOn: 'truncated' })
+      .rotate()
+      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
+      .webp({ quality: 80 })
+      .toBuffer();
+  } catch (cause) {
+    throw new AppError('NOT_FOUND', `The original of image ${image.id} cannot be read`, { cause });
+  }
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(tmp, body);
+  await rename(tmp, file);
+  return body;
+}

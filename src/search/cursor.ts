@@ -1,0 +1,76 @@
+/**
+ * Cursors for ranked results. A cursor names the last edge a client saw by (score, id) and its
+ * rank, plus a hash of the query it belongs to. The next page re-runs the search with a window
+ * reaching just past that rank and cuts strictly after (score, id) in (score desc, id asc) order,
+ * so pages never repeat an item even when the index changed in between.
+ */
+import { createHash } from 'node:crypto';
+import { AppError } from '../errors.ts';
+import type { ScoredId } from './types.ts';
+
+export interface Cursor {
+  /** Query hash (shortened). */
+  q: string;
+  score: number;
+  id: number;
+  /** How many edges came before and including this one. */
+  offset: number;
+}
+
+export function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify([cursor.q, cursor.score, cursor.id, cursor.offset])).toString('base64url');
+}
+
+export function decodeCursor(raw: string, queryHash: string): Cursor {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== 4 ||
+    typeof parsed[0] !== 'string' ||
+    typeof parsed[1] !== 'number' ||
+    !Number.isFinite(parsed[1]) ||
+    !Number.isSafeInteger(parsed[2]) ||
+    !Number.isSafeInteger(parsed[3]) ||
+    (parsed[3] as number) < 1
+  ) {
+    throw new AppError('INVALID_INPUT', 'Malformed cursor: pass an endCursor returned by this API');
+  }
+  if (parsed[0] !== queryHash) {
+    throw new AppError('INVALID_INPUT', 'This cursor belongs to a different query (query, filter or options changed)');
+  }
+  return { q: parsed[0], score: parsed[1], id: parsed[2] as number, offset: parsed[3] as number };
+}
+
+/** A stable short hash of anything JSON-like, independent of key order. */
+export function hashQuery(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('base64url').slice(0, 16);
+}
+
+function canonicalJson(value: unknown): string {
+  if (value === undefined || value === null) return 'null';
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined && v !== null)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The ranking order every stage agrees on: score descending, then id ascending. */
+export function compareRanked(a: ScoredId, b: ScoredId): number {
+  return b.score - a.score || a.id - b.id;
+}
+
+/** Items strictly after the cursor in ranking order. */
+export function afterCursor(ranked: readonly ScoredId[], cursor: Cursor | undefined): ScoredId[] {
+  if (!cursor) return ranked.slice();
+  return ranked.filter((r) => r.score < cursor.score || (r.score === cursor.score && r.id > cursor.id));
+}

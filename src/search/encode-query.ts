@@ -1,0 +1,135 @@
+/**
+ * Stage 1 of a search: turn the query (texts, an image by id, bytes, URL or path) into one
+ * L2-normalised vector in the shared space. Composed queries are a weighted sum, re-normalised.
+ */
+import { AppError } from '../errors.ts';
+import type { PixelTensor, PreprocessSpec } from '../models/types.ts';
+import type { ImagesRepository } from '../store/images.repository.ts';
+import type { VectorsRepository } from '../store/vectors.repository.ts';
+import { readLocalImage } from './local-image.ts';
+import { fetchRemoteImage } from './remote-image.ts';
+import type { ComposedQuerySpec, ImageQueryInput, QueryEmbedder } from './types.ts';
+
+export type DecodeImage = (
+  bytes: Uint8Array,
+  spec: PreprocessSpec,
+  limits: { maxBytes: number; maxPixels: number },
+) => Promise<PixelTensor>;
+
+export interface QueryEncoderDeps {
+  embedder: QueryEmbedder;
+  images: ImagesRepository;
+  vectors: VectorsRepository;
+  decodeImage: DecodeImage;
+  limits: { maxImageBytes: number; maxImagePixels: number; maxQueryText: number; requestTimeoutMs: number };
+  remoteImageHosts: readonly string[];
+  localImageRoots: readonly string[];
+  onEncode?: (kind: 'text' | 'image', batchSize: number) => void;
+}
+
+export function checkText(text: string, field: string, maxChars: number): string {
+  const trimmed = text.trim();
+  if (trimmed === '') throw new AppError('INVALID_INPUT', `${field} must not be empty`);
+  if (text.length > maxChars) {
+    throw new AppError('LIMIT_EXCEEDED', `${field} is ${text.length} characters; the limit is ${maxChars}`);
+  }
+  return trimmed;
+}
+
+export async function embedText(text: string, deps: QueryEncoderDeps): Promise<Float32Array> {
+  deps.onEncode?.('text', 1);
+  const { vectors } = await deps.embedder.embedTexts([text]);
+  return vectors[0]!;
+}
+
+export function decodeBase64Image(raw: string, maxBytes: number): Buffer {
+  const body = raw.replace(/^data:[\w.+/-]+;base64,/, '').replace(/\s+/g, '');
+  if (Math.floor((body.length * 3) / 4) > maxBytes + 3) {
+    throw new AppError('LIMIT_EXCEEDED', `Image is larger than ${maxBytes} bytes`);
+  }
+  if (body === '' || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(body)) {
+    throw new AppError('INVALID_INPUT', 'image.base64 is not valid base64');
+  }
+  const bytes = Buffer.from(body, 'base64');
+  if (bytes.length > maxBytes) throw new AppError('LIMIT_EXCEEDED', `Image is larger than ${maxBytes} bytes`);
+  return bytes;
+}
+
+/** The image's vector: stored for an indexed id, else decoded and embedded. */
+export async function embedImage(
+  input: ImageQueryInput,
+  deps: QueryEncoderDeps,
+): Promise<{ vector: Float32Array; imageId?: number }> {
+  const given = (['id', 'base64', 'url', 'path'] as const).filter((k) => input[k] !== undefined && input[k] !== null);
+  if (given.length !== 1) {
+    throw new AppError('INVALID_INPUT', 'An image input needs exactly one of id, base64, url or path');
+  }
+  if (input.id !== undefined && input.id !== null) {
+    const id = input.id;
+    const [live] = await deps.images.getByIds([id]);
+    const stored = live ? (await deps.vectors.get('image', deps.embedder.fingerprint, [id])).get(id) : undefined;
+    if (!stored) throw new AppError('NOT_FOUND', `No indexed image with id ${id}`);
+    return { vector: stored, imageId: id };
+  }
+  const maxBytes = deps.limits.maxImageBytes;
+  let bytes: Buffer;
+  if (input.base64 !== undefined) bytes = decodeBase64Image(input.base64, maxBytes);
+  else if (input.url !== undefined) {
+    bytes = await fetchRemoteImage(input.url, {
+      allowedHosts: deps.remoteImageHosts,
+      maxBytes,
+      timeoutMs: Math.min(10_000, deps.limits.requestTimeoutMs),
+    });
+  } else bytes = await readLocalImage(input.path!, deps.localImageRoots, maxBytes);
+  const pixels = await deps.decodeImage(bytes, deps.embedder.preprocess, {
+    maxBytes,
+    maxPixels: deps.limits.maxImagePixels,
+  });
+  deps.onEncode?.('image', 1);
+  const [vector] = await deps.embedder.embedPixels([pixels]);
+  return { vector: vector! };
+}
+
+function weight(value: number | undefined, fallback: number, field: string): number {
+  const w = value ?? fallback;
+  if (!Number.isFinite(w) || Math.abs(w) > 100) throw new AppError('INVALID_INPUT', `${field} must be a number in -100..100`);
+  return w;
+}
+
+/** One normalised query vector for a composed query; `queryImageId` set when the image came by id. */
+export async function encodeQuery(
+  spec: ComposedQuerySpec,
+  deps: QueryEncoderDeps,
+): Promise<{ vector: Float32Array; queryImageId?: number }> {
+  const max = deps.limits.maxQueryText;
+  const parts: { vector: Float32Array; weight: number }[] = [];
+  let queryImageId: number | undefined;
+  if (spec.text !== undefined && spec.text !== null) {
+    const text = checkText(spec.text, 'text', max);
+    parts.push({ vector: await embedText(text, deps), weight: weight(spec.textWeight, 1, 'textWeight') });
+  }
+  if (spec.image) {
+    const image = await embedImage(spec.image, deps);
+    queryImageId = image.imageId;
+    parts.push({ vector: image.vector, weight: weight(spec.imageWeight, 1, 'imageWeight') });
+  }
+  if (spec.negativeText !== undefined && spec.negativeText !== null) {
+    const text = checkText(spec.negativeText, 'negativeText', max);
+    parts.push({ vector: await embedText(text, deps), weight: -weight(spec.negativeWeight, 0.5, 'negativeWeight') });
+  }
+  if (!parts.some((p) => p.weight > 0)) {
+    throw new AppError('INVALID_INPUT', 'A query needs a text or an image with a positive weight');
+  }
+  const dims = deps.embedder.dims;
+  const sum = new Float32Array(dims);
+  for (const { vector, weight: w } of parts) {
+    if (vector.length !== dims) {
+      throw new AppError('MODEL_MISMATCH', `Query vector has ${vector.length} dims; the index has ${dims}`);
+    }
+    for (let i = 0; i < dims; i++) sum[i]! += w * vector[i]!;
+  }
+  const norm = Math.hypot(...sum);
+  if (!(norm > 1e-6)) throw new AppError('INVALID_INPUT', 'The weighted query cancels out to nothing');
+  for (let i = 0; i < dims; i++) sum[i]! /= norm;
+  return queryImageId === undefined ? { vector: sum } : { vector: sum, queryImageId };
+}

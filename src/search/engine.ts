@@ -1,0 +1,302 @@
+/**
+ * The search engine shared by the GraphQL API and the CLIs. One search reads top to bottom:
+ * encode the query -> retrieve neighbours (+ filter) -> rerank (hybrid, collapse, minScore)
+ * -> cut the page after the cursor -> hydrate.
+ */
+import { createHash } from 'node:crypto';
+import type { Config } from '../config.ts';
+import { AppError } from '../errors.ts';
+import type { CaptionsRepository } from '../store/captions.repository.ts';
+import type { ImageFilter } from '../store/image-filter.ts';
+import type { ImagesRepository } from '../store/images.repository.ts';
+import type { VectorsRepository } from '../store/vectors.repository.ts';
+import { afterCursor, decodeCursor, encodeCursor, hashQuery } from './cursor.ts';
+import { encodeQuery, type DecodeImage, type QueryEncoderDeps } from './encode-query.ts';
+import { hydrateCaptions, hydrateImages } from './hydrate.ts';
+import { retrieve, type RetrieveDeps } from './retrieve.ts';
+import { collapseDuplicates, fuseRrf } from './rerank.ts';
+import type {
+  CaptionNode,
+  ComposedQuerySpec,
+  Edge,
+  ImageNode,
+  ImagePage,
+  ImageQueryInput,
+  IndexInfoModel,
+  MixedPage,
+  Page,
+  QueryEmbedder,
+  ScoredId,
+  SearchableIndex,
+  SearchRequest,
+  Target,
+} from './types.ts';
+
+export interface EngineDeps {
+  embedder: QueryEmbedder;
+  indexes: { image: SearchableIndex; caption: SearchableIndex };
+  images: ImagesRepository;
+  captions: CaptionsRepository;
+  vectors: VectorsRepository;
+  decodeImage: DecodeImage;
+  config: Pick<Config, 'limits' | 'remoteImageHosts' | 'localImageRoots' | 'hnsw'>;
+  /** What `indexInfo` reports about the models. */
+  models: { profile: string; textEncoder: string; imageEncoder: string; projection: string; projectionTrained: boolean };
+  /** Called per encoder call made for a query (for metrics). */
+  onEncode?: (kind: 'text' | 'image', batchSize: number) => void;
+}
+
+export interface EngineOptions {
+  /** Filtered searches over at most this many allowed ids run exactly. @default 2000 */
+  exactThreshold?: number;
+  /** Deepest rank paging can reach. @default 1000 */
+  maxWindow?: number;
+}
+
+/** Options shared by every search call. */
+export type SearchOptions = Omit<SearchRequest, 'target' | 'query'>;
+
+export class SearchEngine {
+  readonly exactThreshold: number;
+  readonly maxWindow: number;
+  private readonly encoderDeps: QueryEncoderDeps;
+
+  constructor(
+    private readonly deps: EngineDeps,
+    options: EngineOptions = {},
+  ) {
+    this.exactThreshold = options.exactThreshold ?? 2000;
+    this.maxWindow = options.maxWindow ?? 1000;
+    this.encoderDeps = {
+      embedder: deps.embedder,
+      images: deps.images,
+      vectors: deps.vectors,
+      decodeImage: deps.decodeImage,
+      limits: deps.config.limits,
+      remoteImageHosts: deps.config.remoteImageHosts,
+      localImageRoots: deps.config.localImageRoots,
+      ...(deps.onEncode ? { onEncode: deps.onEncode } : {}),
+    };
+  }
+
+  get limits(): Config['limits'] {
+    return this.deps.config.limits;
+  }
+
+  /** Text -> image. */
+  searchImages(text: string, options: SearchOptions): Promise<ImagePage> {
+    return this.search({ ...options, target: 'image', query: { text } }) as Promise<ImagePage>;
+  }
+
+  /** Image -> text. */
+  searchCaptions(image: ImageQueryInput, options: SearchOptions): Promise<Page<CaptionNode>> {
+    return this.search({ ...options, target: 'caption', query: { image } }) as Promise<Page<CaptionNode>>;
+  }
+
+  /** Image -> image; an image given by id is left out of its own results. */
+  similarImages(image: ImageQueryInput, options: SearchOptions): Promise<ImagePage> {
+    return this.search({ ...options, target: 'image', query: { image }, excludeQueryImage: true }) as Promise<ImagePage>;
+  }
+
+  async search(request: SearchRequest): Promise<MixedPage> {
+    const first = this.checkFirst(request.first);
+    this.checkOptions(request);
+    const queryHash = hashQuery({ ...request, first: undefined, after: undefined, query: describeQuery(request.query) });
+    const cursor = request.after ? decodeCursor(request.after, queryHash) : undefined;
+
+    // Encode
+    const { vector, queryImageId } = await encodeQuery(request.query, this.encoderDeps);
+    const exclude = request.excludeQueryImage && request.target === 'image' ? queryImageId : undefined;
+
+    // Retrieve + rerank, over a window reaching one past the requested page
+    const window = Math.min(this.maxWindow, (cursor?.offset ?? 0) + first + 1);
+    const ranked = await this.rank(vector, request, window, exclude);
+
+    // Page
+    const rest = afterCursor(ranked, cursor);
+    const pageItems = rest.slice(0, first);
+    const base = cursor?.offset ?? 0;
+
+    // Hydrate
+    const nodes =
+      request.target === 'image'
+        ? await hydrateImages(pageItems.map((r) => r.id), this.deps)
+        : await hydrateCaptions(pageItems.map((r) => r.id), this.deps);
+    const edges: Edge<ImageNode | CaptionNode>[] = [];
+    pageItems.forEach((item, i) => {
+      const node = nodes.get(item.id);
+      const edgeCursor = encodeCursor({ q: queryHash, score: item.score, id: item.id, offset: base + i + 1 });
+      if (node) edges.push({ cursor: edgeCursor, score: item.score, node });
+    });
+    const last = pageItems.at(-1);
+    const endCursor = last
+      ? encodeCursor({ q: queryHash, score: last.score, id: last.id, offset: base + pageItems.length })
+      : (request.after ?? null);
+    return { edges, pageInfo: { hasNextPage: rest.length > first, endCursor } };
+  }
+
+  private async rank(
+    vector: Float32Array,
+    request: SearchRequest,
+    window: number,
+    exclude: number | undefined,
+  ): Promise<ScoredId[]> {
+    const kind = request.target;
+    const collapse = request.collapseThreshold ?? undefined;
+    // Collapsing removes hits, so look further ahead to still fill the window.
+    const fetchK = Math.min(2 * this.maxWindow, (collapse === undefined ? window : window * 2) + (exclude ? 1 : 0));
+    const { results } = await retrieve(vector, fetchK, request.filter, this.retrieveDeps(kind));
+    let ranked = results.filter((r) => r.id !== exclude);
+    if (request.hybrid) {
+      const keywords = request.hybrid.keywords ?? request.query.text;
+      if (!keywords || keywords.trim() === '') {
+        throw new AppError('INVALID_INPUT', 'Hybrid search needs hybrid.keywords or a query text');
+      }
+      const keywordIds = (await this.keywordRanking(kind, keywords, fetchK, request.filter)).filter((id) => id !== exclude);
+      ranked = fuseRrf(
+        [
+          { ids: ranked.map((r) => r.id), weight: 1 },
+          { ids: keywordIds, weight: request.hybrid.keywordWeight ?? 1 },
+        ],
+        request.hybrid.rrfK ?? 60,
+      );
+    }
+    const minScore = request.minScore;
+    if (minScore !== undefined && minScore !== null) ranked = ranked.filter((r) => r.score >= minScore);
+    if (collapse !== undefined) {
+      ranked = await collapseDuplicates(ranked, collapse, (ids) =>
+        this.deps.vectors.get(kind, this.deps.embedder.fingerprint, ids),
+      );
+    }
+    return ranked.slice(0, window);
+  }
+
+  /** Full-text ranking of captions; for images, each image ranks by its best caption. */
+  private async keywordRanking(kind: Target, keywords: string, limit: number, filter?: ImageFilter | null) {
+    const hits = await this.deps.captions.searchFullText(keywords, limit * (kind === 'image' ? 3 : 1), filter ?? undefined);
+    if (kind === 'caption') return hits.map((h) => h.id);
+    const captions = await this.deps.captions.getByIds(hits.map((h) => h.id));
+    const imageOf = new Map(captions.map((c) => [c.id, c.imageId]));
+    const ids: number[] = [];
+    for (const hit of hits) {
+      const imageId = imageOf.get(hit.id);
+      if (imageId !== undefined && !ids.includes(imageId)) ids.push(imageId);
+    }
+    return ids.slice(0, limit);
+  }
+
+  private retrieveDeps(kind: Target): RetrieveDeps {
+    return {
+      kind,
+      index: this.deps.indexes[kind],
+      vectors: this.deps.vectors,
+      fingerprint: this.deps.embedder.fingerprint,
+      filterIds: (filter, limit) =>
+        kind === 'image' ? this.deps.images.filterIds(filter, limit) : this.deps.captions.filterIds(filter, limit),
+      exactThreshold: this.exactThreshold,
+    };
+  }
+
+  checkFirst(first: number): number {
+    const max = this.deps.config.limits.maxFirst;
+    if (!Number.isInteger(first) || first < 1) throw new AppError('INVALID_INPUT', '`first` must be a positive integer');
+    if (first > max) throw new AppError('LIMIT_EXCEEDED', `\`first\` is ${first}; the limit is ${max}`);
+    return first;
+  }
+
+  private checkOptions(request: SearchRequest): void {
+    if (request.minScore !== undefined && request.minScore !== null && !Number.isFinite(request.minScore)) {
+      throw new AppError('INVALID_INPUT', 'minScore must be a finite number');
+    }
+    const t = request.collapseThreshold;
+    if (t !== undefined && t !== null && !(t > 0 && t <= 1)) {
+      throw new AppError('INVALID_INPUT', 'duplicateThreshold must be in (0, 1]');
+    }
+    const h = request.hybrid;
+    if (h?.rrfK !== undefined && h.rrfK !== null && !(Number.isInteger(h.rrfK) && h.rrfK >= 1 && h.rrfK <= 10_000)) {
+      throw new AppError('INVALID_INPUT', 'hybrid.rrfK must be an integer in 1..10000');
+    }
+    if (h?.keywordWeight !== undefined && h.keywordWeight !== null && !(h.keywordWeight >= 0 && h.keywordWeight <= 100)) {
+      throw new AppError('INVALID_INPUT', 'hybrid.keywordWeight must be in 0..100');
+    }
+    if (h?.keywords && h.keywords.length > this.deps.config.limits.maxQueryText) {
+      throw new AppError('LIMIT_EXCEEDED', `hybrid.keywords is longer than ${this.deps.config.limits.maxQueryText} characters`);
+    }
+  }
+
+  async getImage(id: number): Promise<ImageNode | undefined> {
+    return (await hydrateImages([id], this.deps)).get(id);
+  }
+
+  /** Live images in id order; the cursor is the last id seen. */
+  async listImages(filter: ImageFilter | null | undefined, first: number, after?: string | null): Promise<ImagePage> {
+    this.checkFirst(first);
+    let afterId: number | undefined;
+    if (after) {
+      const match = /^i:(\d+)$/.exec(Buffer.from(after, 'base64url').toString('utf8'));
+      if (!match) throw new AppError('INVALID_INPUT', 'Malformed cursor: pass an endCursor returned by images()');
+      afterId = Number(match[1]);
+    }
+    const { rows, hasNextPage } = await this.deps.images.list(filter ?? undefined, {
+      first,
+      ...(afterId === undefined ? {} : { afterId }),
+    });
+    const captions = await this.deps.captions.getByImageIds(rows.map((r) => r.id));
+    const edges = rows.map((r) => ({
+      cursor: Buffer.from(`i:${r.id}`).toString('base64url'),
+      score: 0,
+      node: { ...r, captions: captions.get(r.id) ?? [] },
+    }));
+    return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? after ?? null } };
+  }
+
+  async indexInfo(): Promise<IndexInfoModel> {
+    const fp = this.deps.embedder.fingerprint;
+    const { hnsw, limits } = this.deps.config;
+    const [images, captions, imageVectors, captionVectors] = await Promise.all([
+      this.deps.images.countLive(),
+      this.deps.captions.countLive(),
+      this.deps.vectors.count('image', fp),
+      this.deps.vectors.count('caption', fp),
+    ]);
+    const index = (kind: Target, count: number) => ({
+      kind,
+      count,
+      dims: this.deps.embedder.dims,
+      fingerprint: fp,
+      type: 'hnsw' as const,
+      m: hnsw.m,
+      efConstruction: hnsw.efConstruction,
+      ef: hnsw.ef,
+    });
+    return {
+      images,
+      captions,
+      ...this.deps.models,
+      modelFingerprint: fp,
+      dims: this.deps.embedder.dims,
+      indexes: [index('image', imageVectors), index('caption', captionVectors)],
+      limits: {
+        maxFirst: limits.maxFirst,
+        maxQueryText: limits.maxQueryText,
+        maxImageBytes: limits.maxImageBytes,
+        maxImagePixels: limits.maxImagePixels,
+        maxQueryDepth: limits.maxQueryDepth,
+        maxQueryComplexity: limits.maxQueryComplexity,
+        maxPagingWindow: this.maxWindow,
+      },
+    };
+  }
+}
+
+/** What identifies a query for cursors: image bytes by hash, not by their (large) base64. */
+function describeQuery(query: ComposedQuerySpec): unknown {
+  const image = query.image;
+  return {
+    ...query,
+    image: image && {
+      ...image,
+      base64: image.base64 && createHash('sha256').update(image.base64).digest('hex'),
+    },
+  };
+}

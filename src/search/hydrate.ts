@@ -1,0 +1,30 @@
+/**
+ * Last stage: ranked ids -> records, in score order, in one batched round per page (records, then
+ * their captions or images). Ids whose rows vanished (deleted meanwhile) are dropped.
+ */
+import type { CaptionsRepository } from '../store/captions.repository.ts';
+import type { ImagesRepository } from '../store/images.repository.ts';
+import type { CaptionNode, ImageNode } from './types.ts';
+
+export interface HydrateDeps {
+  images: ImagesRepository;
+  captions: CaptionsRepository;
+}
+
+export async function hydrateImages(ids: readonly number[], deps: HydrateDeps): Promise<Map<number, ImageNode>> {
+  const records = await deps.images.getByIds(ids);
+  const captions = await deps.captions.getByImageIds(records.map((r) => r.id));
+  return new Map(records.map((r) => [r.id, { ...r, captions: captions.get(r.id) ?? [] }]));
+}
+
+export async function hydrateCaptions(ids: readonly number[], deps: HydrateDeps): Promise<Map<number, CaptionNode>> {
+  const captions = await deps.captions.getByIds(ids);
+  const images = await deps.images.getByIds([...new Set(captions.map((c) => c.imageId))]);
+  const imageById = new Map(images.map((i) => [i.id, i]));
+  const nodes = new Map<number, CaptionNode>();
+  for (const caption of captions) {
+    const image = imageById.get(caption.imageId);
+    if (image) nodes.set(caption.id, { ...caption, image });
+  }
+  return nodes;
+}

@@ -1,0 +1,181 @@
+/**
+ * Fetching a query image from a URL without becoming an SSRF proxy: only allowlisted hosts, DNS
+ * resolved once and checked against private/loopback ranges, the connection pinned to the checked
+ * address (no DNS rebinding), redirects followed only within the same origin, bytes and time capped.
+ */
+import { lookup } from 'node:dns/promises';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import { AppError } from '../errors.ts';
+
+export interface RemoteImageOptions {
+  /**
+   * Exact host names (or IP literals), `*.example.org` suffix patterns, or `*` for any public host.
+   * Only an exact entry may resolve to a private or loopback address.
+   */
+  allowedHosts: readonly string[];
+  maxBytes: number;
+  timeoutMs: number;
+  /** @default 3 */
+  maxRedirects?: number;
+}
+
+const privateRanges = new net.BlockList();
+for (const [net4, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const) {
+  privateRanges.addSubnet(net4, prefix, 'ipv4');
+}
+for (const [net6, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+  ['64:ff9b::', 96],
+] as const) {
+  privateRanges.addSubnet(net6, prefix, 'ipv6');
+}
+
+export function isPrivateAddress(address: string): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return privateRanges.check(mapped[1]!, 'ipv4');
+  const family = net.isIP(address);
+  if (family === 0) return true;
+  return privateRanges.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** 'exact' | 'wildcard' | undefined (not allowed). */
+function hostAllowance(host: string, allowed: readonly string[]): 'exact' | 'wildcard' | undefined {
+  let result: 'wildcard' | undefined;
+  for (const raw of allowed) {
+    const entry = raw.toLowerCase();
+    if (entry === host) return 'exact';
+    if (entry === '*' || (entry.startsWith('*.') && host.endsWith(entry.slice(1)))) result = 'wildcard';
+  }
+  return result;
+}
+
+export async function fetchRemoteImage(rawUrl: string, options: RemoteImageOptions): Promise<Buffer> {
+  let url = parseUrl(rawUrl);
+  const origin = url.origin;
+  for (let redirects = 0; ; redirects++) {
+    const address = await checkedAddress(url, options.allowedHosts);
+    const response = await request(url, address, options);
+    if (response.redirect === undefined) return response.body;
+    if (redirects >= (options.maxRedirects ?? 3)) throw new AppError('NETWORK', `Too many redirects fetching ${origin}`);
+    const next = parseUrl(new URL(response.redirect, url).toString());
+    if (next.origin !== origin) {
+      throw new AppError('FORBIDDEN', `Refused a redirect from ${origin} to another origin (${next.origin})`);
+    }
+    url = next;
+  }
+}
+
+function parseUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new AppError('INVALID_INPUT', 'image.url is not a valid URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new AppError('INVALID_INPUT', `image.url must be http or https, not ${url.protocol}`);
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new AppError('INVALID_INPUT', 'image.url must not carry credentials');
+  }
+  return url;
+}
+
+async function checkedAddress(url: URL, allowedHosts: readonly string[]): Promise<{ address: string; family: number }> {
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const allowance = hostAllowance(host, allowedHosts);
+  if (allowance === undefined) {
+    throw new AppError('FORBIDDEN', `Fetching images from host "${host}" is not allowed (see REMOTE_IMAGE_HOSTS)`);
+  }
+  let addresses: { address: string; family: number }[];
+  try {
+    addresses = net.isIP(host) ? [{ address: host, family: net.isIP(host) }] : await lookup(host, { all: true });
+  } catch (cause) {
+    throw new AppError('NETWORK', `Cannot resolve host "${host}"`, { cause });
+  }
+  if (addresses.length === 0) throw new AppError('NETWORK', `Host "${host}" has no addresses`);
+  if (allowance !== 'exact' && addresses.some((a) => isPrivateAddress(a.address))) {
+    throw new AppError(
+      'FORBIDDEN',
+      `Host "${host}" resolves to a private or loopback address; only an exact REMOTE_IMAGE_HOSTS entry may`,
+    );
+  }
+  return addresses[0]!;
+}
+
+function request(
+  url: URL,
+  pinned: { address: string; family: number },
+  options: RemoteImageOptions,
+): Promise<{ body: Buffer; redirect?: string }> {
+  const client = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = client.get(
+      url,
+      {
+        // Connect to the address we checked, not whatever DNS says a moment later.
+        lookup: (_host, opts, callback) => {
+          if ((opts as { all?: boolean }).all) callback(null, [pinned] as never, undefined as never);
+          else callback(null, pinned.address, pinned.family);
+        },
+        timeout: options.timeoutMs,
+        headers: { accept: 'image/*' },
+      },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 300 && status < 400 && res.headers.location) {
+          res.resume();
+          resolve({ body: Buffer.alloc(0), redirect: res.headers.location });
+          return;
+        }
+        if (status < 200 || status >= 300) {
+          res.resume();
+          reject(new AppError('NETWORK', `Fetching the image failed with HTTP ${status}`));
+          return;
+        }
+        const declared = Number(res.headers['content-length'] ?? 0);
+        if (declared > options.maxBytes) {
+          res.destroy();
+          reject(new AppError('LIMIT_EXCEEDED', `Remote image is larger than ${options.maxBytes} bytes`));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > options.maxBytes) {
+            res.destroy();
+            reject(new AppError('LIMIT_EXCEEDED', `Remote image is larger than ${options.maxBytes} bytes`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('end', () => resolve({ body: Buffer.concat(chunks) }));
+        res.on('error', (cause) => reject(new AppError('NETWORK', 'Reading the remote image failed', { cause })));
+      },
+    );
+    req.on('timeout', () => {
+      req.destroy();
+      reject(new AppError('TIMEOUT', `Fetching the image took longer than ${options.timeoutMs} ms`));
+    });
+    req.on('error', (cause) => reject(new AppError('NETWORK', `Fetching the image failed: ${cause.message}`, { cause })));
+  });
+}

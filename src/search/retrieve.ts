@@ -1,0 +1,78 @@
+/**
+ * Stage 2: nearest neighbours, with or without a metadata filter. A filter is first turned into the
+ * set of allowed ids (one SQL query). A small set is searched exactly over its stored vectors (exact
+ * and cheap); a large one goes through HNSW with the set as the traversal filter, over-fetching a
+ * little so the graph walk still finds k allowed neighbours.
+ */
+import type { ImageFilter } from '../store/image-filter.ts';
+import type { VectorsRepository } from '../store/vectors.repository.ts';
+import { ExactIndex } from '../store/vector/exact-index.ts';
+import { compareRanked } from './cursor.ts';
+import type { ScoredId, SearchableIndex, Target } from './types.ts';
+
+/** Largest id set the filtered search loads for HNSW traversal (the store's id batch cap). */
+const MAX_ALLOWED_IDS = 100_000;
+
+export interface RetrieveDeps {
+  kind: Target;
+  index: SearchableIndex;
+  vectors: VectorsRepository;
+  fingerprint: string;
+  /** Live ids of this kind whose image matches `filter`, ascending. */
+  filterIds: (filter: ImageFilter, limit: number) => Promise<number[]>;
+  /** Filtered sets up to this size are searched exactly. @default 2000 */
+  exactThreshold: number;
+}
+
+export type Strategy = 'hnsw' | 'exact' | 'hnsw-filtered';
+
+export function isEmptyFilter(filter: ImageFilter | null | undefined): boolean {
+  if (!filter) return true;
+  return Object.values(filter).every(
+    (v) =>
+      v === undefined ||
+      v === null ||
+      (Array.isArray(v) && v.length === 0) ||
+      (typeof v === 'string' && v.trim() === '') ||
+      (typeof v === 'object' && !(v instanceof Date) && !Array.isArray(v) && Object.keys(v).length === 0),
+  );
+}
+
+/** Exact top-k over the given vectors (the ground truth the HNSW path is tested against). */
+export function exactTopK(query: Float32Array, vectors: Map<number, Float32Array>, k: number): ScoredId[] {
+  if (vectors.size === 0) return [];
+  const index = new ExactIndex(query.length, vectors.size);
+  const ids = [...vectors.keys()];
+  const rows = new Float32Array(ids.length * query.length);
+  ids.forEach((id, i) => rows.set(vectors.get(id)!, i * query.length));
+  index.add(ids, rows);
+  return index.search(query, k);
+}
+
+export async function retrieve(
+  query: Float32Array,
+  k: number,
+  filter: ImageFilter | null | undefined,
+  deps: RetrieveDeps,
+): Promise<{ results: ScoredId[]; strategy: Strategy }> {
+  if (k <= 0) return { results: [], strategy: 'hnsw' };
+  if (isEmptyFilter(filter)) {
+    const results = await deps.index.search(query, k);
+    return { results: results.slice().sort(compareRanked), strategy: 'hnsw' };
+  }
+  const small = await deps.filterIds(filter!, deps.exactThreshold + 1);
+  if (small.length <= deps.exactThreshold) {
+    const vectors = await deps.vectors.get(deps.kind, deps.fingerprint, small);
+    return { results: exactTopK(query, vectors, k), strategy: 'exact' };
+  }
+  const allowed = new Set(await deps.filterIds(filter!, MAX_ALLOWED_IDS));
+  const overFetch = Math.min(allowed.size, Math.ceil(k * 1.5) + 10);
+  const results = await deps.index.search(query, overFetch, { filter: allowed, ef: Math.max(overFetch, 64) });
+  return {
+    results: results
+      .filter((r) => allowed.has(r.id))
+      .sort(compareRanked)
+      .slice(0, k),
+    strategy: 'hnsw-filtered',
+  };
+}

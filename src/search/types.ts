@@ -1,0 +1,125 @@
+/**
+ * The engine's vocabulary: what a search asks for, what it returns, and the narrow seams it needs
+ * (an embedder and two vector indexes). GraphQL mappers point at the node and page types here.
+ */
+import type { PixelTensor, PreprocessSpec } from '../models/types.ts';
+import type { CaptionRecord } from '../store/captions.repository.ts';
+import type { ImageFilter } from '../store/image-filter.ts';
+import type { ImageRecord } from '../store/images.repository.ts';
+import type { VectorIndex } from '../store/vector/types.ts';
+
+export type { ImageFilter };
+export type Target = 'image' | 'caption';
+
+/** What the engine needs from the models layer (satisfied by `createEmbedder`). Rows are L2-normalised. */
+export interface QueryEmbedder {
+  readonly fingerprint: string;
+  readonly dims: number;
+  readonly preprocess: PreprocessSpec;
+  embedTexts(texts: string[]): Promise<{ vectors: Float32Array[]; truncated: number }>;
+  embedPixels(pixels: PixelTensor[]): Promise<Float32Array[]>;
+}
+
+export interface ScoredId {
+  id: number;
+  score: number;
+}
+
+/** What the engine needs from a vector index (`HnswIndex`, `ExactIndex`). */
+export type SearchableIndex = Pick<VectorIndex, 'search' | 'size'>;
+
+/** An image given to a query: exactly one field is set. */
+export interface ImageQueryInput {
+  id?: number;
+  base64?: string;
+  url?: string;
+  path?: string;
+}
+
+export interface ComposedQuerySpec {
+  text?: string;
+  /** @default 1 */
+  textWeight?: number;
+  image?: ImageQueryInput;
+  /** @default 1 */
+  imageWeight?: number;
+  negativeText?: string;
+  /** @default 0.5 */
+  negativeWeight?: number;
+}
+
+export interface HybridSpec {
+  /** Keyword query; defaults to the query text. */
+  keywords?: string;
+  /** @default 60 */
+  rrfK?: number;
+  /** @default 1 */
+  keywordWeight?: number;
+}
+
+export interface SearchRequest {
+  target: Target;
+  query: ComposedQuerySpec;
+  first: number;
+  after?: string | null;
+  filter?: ImageFilter | null;
+  minScore?: number | null;
+  hybrid?: HybridSpec | null;
+  /** Cosine threshold for near-duplicate collapsing; unset = no collapsing. */
+  collapseThreshold?: number | null;
+  /** Leave the query image out of image -> image results. */
+  excludeQueryImage?: boolean;
+}
+
+/** An image hit, hydrated. `captions` is filled when the hydration loaded them. */
+export type ImageNode = ImageRecord & { captions?: CaptionRecord[] };
+/** A caption hit, hydrated with its (live) image. */
+export type CaptionNode = CaptionRecord & { image?: ImageRecord };
+
+export interface Edge<N> {
+  cursor: string;
+  score: number;
+  node: N;
+}
+
+export interface Page<N> {
+  edges: Edge<N>[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+export type ImagePage = Page<ImageNode>;
+export type CaptionPage = Page<CaptionNode>;
+export type MixedPage = Page<ImageNode | CaptionNode>;
+
+export interface VectorIndexInfoModel {
+  kind: Target;
+  count: number;
+  dims: number;
+  fingerprint: string;
+  type: 'hnsw' | 'exact';
+  m: number | null;
+  efConstruction: number | null;
+  ef: number | null;
+}
+
+export interface IndexInfoModel {
+  images: number;
+  captions: number;
+  profile: string;
+  modelFingerprint: string;
+  textEncoder: string;
+  imageEncoder: string;
+  projection: string;
+  projectionTrained: boolean;
+  dims: number;
+  indexes: VectorIndexInfoModel[];
+  limits: {
+    maxFirst: number;
+    maxQueryText: number;
+    maxImageBytes: number;
+    maxImagePixels: number;
+    maxQueryDepth: number;
+    maxQueryComplexity: number;
+    maxPagingWindow: number;
+  };
+}
