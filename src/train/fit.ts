@@ -30,6 +30,19 @@ export interface FitOptions {
   seed?: number;
 }
 
+export const FIT_DEFAULTS = {
+  epochs: 40,
+  dims: 256,
+  head: 'mlp' as HeadKind,
+  hiddenDims: 512,
+  batchSize: 256,
+  lr: 0.002,
+  weightDecay: 0.05,
+  warmup: 0.05,
+  patience: 6,
+  seed: 42,
+};
+
 export interface StepEvent {
   epoch: number;
   step: number;
@@ -68,9 +81,9 @@ export async function fitProjection(
   runtime: ProjectionRuntime,
   hooks: { onStep?: (e: StepEvent) => void; onEpoch?: (e: EpochEvent) => void } = {},
 ): Promise<FitResult> {
-  const { epochs = 40, dims = 256, head = 'mlp', hiddenDims = 512, lr = 0.002, weightDecay = 0.05, warmup = 0.05, patience = 6, seed = 42 } = options;
+  const { epochs, dims, head, hiddenDims, lr, weightDecay, warmup, patience, seed } = { ...FIT_DEFAULTS, ...definedOnly(options) };
   const n = train.imageCaptions.length;
-  const batch = Math.min(options.batchSize ?? 256, n);
+  const batch = Math.min(options.batchSize ?? FIT_DEFAULTS.batchSize, n);
   if (batch < 2) throw new AppError('INVALID_INPUT', `training needs at least 2 paired images, got ${n}`);
   if (!Number.isInteger(epochs) || epochs < 1) throw new AppError('INVALID_INPUT', `epochs must be a positive integer, got ${epochs}`);
 
@@ -163,6 +176,10 @@ export async function scoreSubset(weights: ProjectionWeights, subset: FeatureSub
   } finally {
     await projection.close();
   }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function standardise(x: Float32Array, mean: Float32Array, invStd: Float32Array): Float32Array {

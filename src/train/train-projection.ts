@@ -7,7 +7,7 @@ import { loadEncoders } from '../models/load.ts';
 import { projectionDir, writeProjection, type HeadKind, type ProjectionRuntime, type ProjectionWeights } from '../models/projection.ts';
 import type { Encoders } from '../models/types.ts';
 import { cachedFeatures, type PairedFeatures } from './feature-cache.ts';
-import { fitProjection, type EpochEvent, type FitOptions, type StepEvent } from './fit.ts';
+import { FIT_DEFAULTS, fitProjection, type EpochEvent, type FitOptions, type StepEvent } from './fit.ts';
 import type { RetrievalScores } from './metrics.ts';
 import { loadPairedData, type PairedDataOptions } from './paired-data.ts';
 import { selectSplit } from './subset.ts';
@@ -99,9 +99,9 @@ export async function trainProjection(
         train: count('train'), val: count('val'), test: count('test'), cacheKey: features.key,
       },
       training: {
-        epochsPlanned: options.epochs ?? 40, epochsRun: fit.epochsRun, bestEpoch: fit.bestEpoch,
-        batchSize: Math.min(options.batchSize ?? 256, train.imageCaptions.length), lr: options.lr ?? 0.002,
-        weightDecay: options.weightDecay ?? 0.05, seed, pairsPerSecond: Math.round(fit.pairsPerSecond), seconds: Number(fit.seconds.toFixed(2)),
+        epochsPlanned: options.epochs ?? FIT_DEFAULTS.epochs, epochsRun: fit.epochsRun, bestEpoch: fit.bestEpoch,
+        batchSize: Math.min(options.batchSize ?? FIT_DEFAULTS.batchSize, train.imageCaptions.length), lr: options.lr ?? FIT_DEFAULTS.lr,
+        weightDecay: options.weightDecay ?? FIT_DEFAULTS.weightDecay, seed, pairsPerSecond: Math.round(fit.pairsPerSecond), seconds: Number(fit.seconds.toFixed(2)),
       },
       validation: fit.validation,
     };

@@ -1,0 +1,64 @@
+import { writeFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { loadConfig } from '../src/config.ts';
+import { createLogger } from '../src/logger.ts';
+import { evaluate, type Evaluation } from '../src/train/evaluate.ts';
+import type { RetrievalScores } from '../src/train/metrics.ts';
+import { runCli } from './lib/cli.ts';
+
+const program = new Command('eval')
+  .description('Recall@1/5/10 (and attribute Precision@10 on synthetic data) of the trained and the untrained projection, side by side')
+  .option('--data <path>', 'JSONL manifest, COCO captions JSON or Flickr30k results.csv (default DATA_DIR/samples/manifest.jsonl)')
+  .option('--images <dir>', 'image folder for COCO / Flickr30k files')
+  .addOption(new Option('--split <split>', 'which split to score').choices(['train', 'val', 'test', 'all']).default('test'))
+  .option('--projection <dir>', 'trained projection folder (default DATA_DIR/projections/<profile>)')
+  .option('--json <path>', 'write the scores as JSON here')
+  .option('--data-dir <dir>', 'data directory (DATA_DIR)');
+
+const pct = (v: number | undefined) => (v === undefined ? '   -  ' : `${(100 * v).toFixed(1).padStart(5)}%`);
+
+export function formatEvaluation(e: Evaluation): string {
+  const lines = [`split ${e.split}: ${e.images} images, ${e.captions} captions`, ''];
+  lines.push('projection   direction    R@1     R@5     R@10    P@10   (P@10 chance)');
+  const rows = (name: string, s: RetrievalScores | undefined) => {
+    if (s === undefined) return;
+    for (const dir of ['t2i', 'i2t'] as const) {
+      const d = s[dir];
+      lines.push(`${name.padEnd(12)} ${dir.padEnd(9)} ${pct(d.r1)}  ${pct(d.r5)}  ${pct(d.r10)}  ${pct(d.p10)}  ${pct(d.p10Chance)}`);
+    }
+  };
+  rows('untrained', e.untrained);
+  rows('trained', e.trained);
+  const per = e.trained?.perAttribute ?? e.untrained.perAttribute;
+  if (per !== undefined) {
+    lines.push('', 'attribute P@10      untrained t2i  i2t    trained t2i  i2t    (captions)');
+    for (const key of Object.keys(per)) {
+      const u = e.untrained.perAttribute?.[key];
+      const t = e.trained?.perAttribute?.[key];
+      lines.push(`${key.padEnd(18)}  ${pct(u?.t2i)}  ${pct(u?.i2t)}    ${pct(t?.t2i)}  ${pct(t?.i2t)}   ${per[key]?.captions}`);
+    }
+  }
+  if (e.trained?.t2i.p10 !== undefined && e.untrained.t2i.p10 !== undefined) {
+    const ratio = (a = 0, b = 0) => (b > 0 ? (a / b).toFixed(1) : 'inf');
+    lines.push('', `trained / untrained P@10: t2i ${ratio(e.trained.t2i.p10, e.untrained.t2i.p10)}x, i2t ${ratio(e.trained.i2t.p10, e.untrained.i2t.p10)}x`);
+  }
+  return lines.join('\n');
+}
+
+runCli(async () => {
+  const o = program.parse().opts<Record<string, string | undefined>>();
+  const config = loadConfig({ overrides: { DATA_DIR: o['dataDir'] } });
+  const logger = createLogger(config.logLevel);
+  const result = await evaluate(
+    config,
+    {
+      dataPath: o['data'] ?? `${config.paths.samples}/manifest.jsonl`,
+      split: o['split'] as 'test',
+      ...(o['images'] ? { imagesDir: o['images'] } : {}),
+      ...(o['projection'] ? { projectionDir: o['projection'] } : {}),
+    },
+    logger,
+  );
+  console.log(formatEvaluation(result));
+  if (o['json']) await writeFile(o['json'], `${JSON.stringify(result, null, 2)}\n`);
+});

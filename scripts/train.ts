@@ -1,0 +1,83 @@
+import { writeFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { MultiBar, Presets } from 'cli-progress';
+import { loadConfig } from '../src/config.ts';
+import { AppError } from '../src/errors.ts';
+import { createLogger } from '../src/logger.ts';
+import { FIT_DEFAULTS } from '../src/train/fit.ts';
+import { trainProjection } from '../src/train/train-projection.ts';
+import { runCli } from './lib/cli.ts';
+
+const program = new Command('train')
+  .description('Train the fusion projection (symmetric InfoNCE) on paired data and write it under DATA_DIR/projections/<profile>/')
+  .option('--data <path>', 'JSONL manifest, COCO captions JSON or Flickr30k results.csv (default DATA_DIR/samples/manifest.jsonl)')
+  .option('--images <dir>', 'image folder for COCO / Flickr30k files')
+  .option('--epochs <n>', 'maximum epochs', String(FIT_DEFAULTS.epochs))
+  .option('--dims <n>', 'shared-space dimensions', String(FIT_DEFAULTS.dims))
+  .addOption(new Option('--head <kind>', 'projection head').choices(['mlp', 'linear']).default(FIT_DEFAULTS.head))
+  .option('--hidden <n>', 'MLP hidden width', String(FIT_DEFAULTS.hiddenDims))
+  .option('--batch <n>', 'pairs per step', String(FIT_DEFAULTS.batchSize))
+  .option('--lr <rate>', 'peak learning rate', String(FIT_DEFAULTS.lr))
+  .option('--weight-decay <wd>', 'AdamW weight decay', String(FIT_DEFAULTS.weightDecay))
+  .option('--patience <n>', 'epochs without validation gain before stopping', String(FIT_DEFAULTS.patience))
+  .option('--seed <n>', 'random seed (default SEED)')
+  .option('--json <path>', 'also write the card as JSON here')
+  .option('--data-dir <dir>', 'data directory (DATA_DIR)');
+
+function positive(name: string, value: string, integer = true): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new AppError('INVALID_INPUT', `--${name} must be a positive ${integer ? 'integer' : 'number'}, got "${value}"`);
+  return n;
+}
+
+runCli(async () => {
+  const o = program.parse().opts<Record<string, string | undefined>>();
+  const config = loadConfig({ overrides: { DATA_DIR: o['dataDir'], SEED: o['seed'] } });
+  const logger = createLogger(config.logLevel);
+  // Bars only on a terminal; piped output gets one line per epoch instead.
+  const tty = process.stderr.isTTY === true;
+  const bars = new MultiBar({ hideCursor: true, clearOnComplete: false, format: '{task} [{bar}] {value}/{total} {info}' }, Presets.shades_classic);
+  let encodeBar: ReturnType<MultiBar['create']> | undefined;
+  let trainBar: ReturnType<MultiBar['create']> | undefined;
+  let last = { loss: 0, pairsPerSecond: 0 };
+  const { card } = await trainProjection(
+    config,
+    {
+      dataPath: o['data'] ?? `${config.paths.samples}/manifest.jsonl`,
+      ...(o['images'] ? { imagesDir: o['images'] } : {}),
+      epochs: positive('epochs', o['epochs']!),
+      dims: positive('dims', o['dims']!),
+      head: o['head'] as 'mlp' | 'linear',
+      hiddenDims: positive('hidden', o['hidden']!),
+      batchSize: positive('batch', o['batch']!),
+      lr: positive('lr', o['lr']!, false),
+      weightDecay: Number(o['weightDecay']),
+      patience: positive('patience', o['patience']!),
+      seed: config.seed,
+      onEncodeProgress: (done, total) => {
+        if (!tty) return;
+        encodeBar ??= bars.create(total, 0, { task: 'encode', info: 'images' });
+        encodeBar.update(done);
+      },
+      onStep: (e) => {
+        last = e;
+        if (!tty) return;
+        trainBar ??= bars.create(e.totalSteps, 0, { task: 'train ', info: '' });
+        trainBar.update(e.step, { info: `epoch ${e.epoch} loss ${e.loss.toFixed(3)} T ${e.temperature.toFixed(3)} ${Math.round(e.pairsPerSecond)} pairs/s` });
+      },
+      onEpoch: (e) => {
+        const line = `epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${e.valScore !== undefined ? ` val ${e.valScore.toFixed(4)}` : ''}${e.best ? ' (best)' : ''} ${Math.round(last.pairsPerSecond)} pairs/s\n`;
+        if (tty) bars.log(line);
+        else process.stderr.write(line);
+      },
+    },
+    logger,
+  ).finally(() => bars.stop());
+  const v = card.validation;
+  console.log(`projection ${card.fingerprint}: ${card.training.epochsRun} epochs (best ${card.training.bestEpoch}), ${card.training.pairsPerSecond} pairs/s, ${card.training.seconds}s of steps`);
+  if (v) {
+    const fmt = (d: typeof v.t2i) => `R@1 ${d.r1.toFixed(3)} R@5 ${d.r5.toFixed(3)} R@10 ${d.r10.toFixed(3)}${d.p10 !== undefined ? ` P@10 ${d.p10.toFixed(3)}` : ''}`;
+    console.log(`validation t2i: ${fmt(v.t2i)}\nvalidation i2t: ${fmt(v.i2t)}`);
+  }
+  if (o['json']) await writeFile(o['json'], `${JSON.stringify(card, null, 2)}\n`);
+});
