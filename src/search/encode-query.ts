@@ -11,7 +11,7 @@ import { fetchRemoteImage } from './remote-image.ts';
 import type { ComposedQuerySpec, ImageQueryInput, QueryEmbedder } from './types.ts';
 
 export type DecodeImage = (
-  bytes: Uint8Array,
+  bytes: Buffer,
   spec: PreprocessSpec,
   limits: { maxBytes: number; maxPixels: number },
 ) => Promise<PixelTensor>;

@@ -2,7 +2,7 @@
  * The engine's vocabulary: what a search asks for, what it returns, and the narrow seams it needs
  * (an embedder and two vector indexes). GraphQL mappers point at the node and page types here.
  */
-import type { PixelTensor, PreprocessSpec } from '../models/types.ts';
+import type { Embedder } from '../models/types.ts';
 import type { CaptionRecord } from '../store/captions.repository.ts';
 import type { ImageFilter } from '../store/image-filter.ts';
 import type { ImageRecord } from '../store/images.repository.ts';
@@ -11,14 +11,8 @@ import type { VectorIndex } from '../store/vector/types.ts';
 export type { ImageFilter };
 export type Target = 'image' | 'caption';
 
-/** What the engine needs from the models layer (satisfied by `createEmbedder`). Rows are L2-normalised. */
-export interface QueryEmbedder {
-  readonly fingerprint: string;
-  readonly dims: number;
-  readonly preprocess: PreprocessSpec;
-  embedTexts(texts: string[]): Promise<{ vectors: Float32Array[]; truncated: number }>;
-  embedPixels(pixels: PixelTensor[]): Promise<Float32Array[]>;
-}
+/** What the engine needs from the models layer: `createEmbedder(...)`. Rows are L2-normalised. */
+export type QueryEmbedder = Embedder;
 
 export interface ScoredId {
   id: number;

@@ -73,7 +73,7 @@ function showImages(connection, append) {
 async function run(append = false) {
   const variables = { ...current.variables, after: append ? current.cursor : null };
   setStatus('Searching…');
-  const started = performance.now();
+  const started = Date.now();
   try {
     if (current.kind === 'text') {
       const data = await graphql(TEXT_QUERY, variables);
@@ -95,7 +95,7 @@ async function run(append = false) {
       }
       showImages(data.similarImages, append);
     }
-    setStatus(`${$('results').children.length} results in ${Math.round(performance.now() - started)} ms`);
+    setStatus(`${$('results').children.length} results in ${Math.round(Date.now() - started)} ms`);
   } catch (error) {
     setStatus(error.message, true);
   }

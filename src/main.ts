@@ -1,0 +1,143 @@
+/**
+ * The one place that wires the application: config -> database -> encoders -> projection ->
+ * embedder -> indexes -> engine -> HTTP server. Everything else receives narrow dependencies.
+ */
+import type { ApiServer } from './api/http-server.ts';
+import { startApiServer } from './api/http-server.ts';
+import type { IndexWriter } from './api/context.ts';
+import { createMetrics } from './api/metrics.ts';
+import type { Config } from './config.ts';
+import type { Logger } from './logger.ts';
+import { decodeImage } from './media/image-decode.ts';
+import { createEmbedder } from './models/embedder.ts';
+import { loadEncoders } from './models/load.ts';
+import { loadProjection } from './models/projection.ts';
+import type { Embedder, Encoders } from './models/types.ts';
+import { SearchEngine, type EngineOptions } from './search/engine.ts';
+import { CaptionsRepository } from './store/captions.repository.ts';
+import type { Db } from './store/db.ts';
+import { ImagesRepository } from './store/images.repository.ts';
+import { openDb } from './store/open-db.ts';
+import { openIndexes, type IndexSet } from './store/vector/index-set.ts';
+import { VectorsRepository } from './store/vectors.repository.ts';
+
+export interface Core {
+  config: Readonly<Config>;
+  db: Db;
+  encoders: Encoders;
+  embedder: Embedder;
+  indexes: IndexSet;
+  engine: SearchEngine;
+  repositories: { images: ImagesRepository; captions: CaptionsRepository; vectors: VectorsRepository };
+  /** Checkpoints the indexes, then releases the models and the database. */
+  close(): Promise<void>;
+}
+
+export interface App extends Core {
+  server: ApiServer;
+}
+
+/** Everything but the HTTP server: what the API and the CLIs (search, bench) share. */
+export async function openCore(
+  config: Readonly<Config>,
+  logger: Logger,
+  options: { engine?: EngineOptions; onEncode?: (kind: 'text' | 'image', n: number) => void } = {},
+): Promise<Core> {
+  const db = await openDb(config, logger);
+  const cleanups: (() => Promise<unknown>)[] = [() => db.close()];
+  const release = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => logger.error({ err }, 'cleanup failed'));
+  };
+  try {
+    const encoders = await loadEncoders(config, logger);
+    cleanups.push(() => encoders.close());
+    const projection = await loadProjection(config, encoders, logger);
+    const embedder = createEmbedder(encoders, projection);
+    const indexes = await openIndexes({ config, db, fingerprint: embedder.fingerprint, dims: embedder.dims, logger });
+    cleanups.push(() => indexes.close());
+    const repositories = {
+      images: new ImagesRepository(db),
+      captions: new CaptionsRepository(db),
+      vectors: new VectorsRepository(db),
+    };
+    const engine = new SearchEngine(
+      {
+        embedder,
+        indexes: { image: indexes.images, caption: indexes.captions },
+        ...repositories,
+        decodeImage,
+        config,
+        models: {
+          profile: encoders.profile,
+          textEncoder: encoders.text.fingerprint,
+          imageEncoder: encoders.image.fingerprint,
+          projection: projection.fingerprint,
+          projectionTrained: projection.trained,
+        },
+        ...(options.onEncode ? { onEncode: options.onEncode } : {}),
+      },
+      options.engine,
+    );
+    return { config, db, encoders, embedder, indexes, engine, repositories, close: release };
+  } catch (error) {
+    await release();
+    throw error;
+  }
+}
+
+/** Opens the core and serves it over HTTP on config.server (port 0 = any free port). */
+export async function startApp(
+  config: Readonly<Config>,
+  logger: Logger,
+  options: { engine?: EngineOptions; createWriter?: (core: Core) => IndexWriter } = {},
+): Promise<App> {
+  // The metrics exist before the indexes do (the engine reports encoder calls into them).
+  const opened: { indexes?: IndexSet } = {};
+  const metrics = createMetrics(() => ({
+    image: opened.indexes?.images.size ?? 0,
+    caption: opened.indexes?.captions.size ?? 0,
+  }));
+  const core = await openCore(config, logger, { ...options, onEncode: metrics.observeEncode });
+  opened.indexes = core.indexes;
+  if (config.auth.apiKey === undefined) {
+    if (config.auth.allowUnauthenticatedMutations) {
+      logger.warn('mutations are open to anyone: no API_KEY and ALLOW_UNAUTHENTICATED_MUTATIONS=true (development only)');
+    } else logger.info('mutations are disabled: set API_KEY to enable them');
+  }
+  const writer = options.createWriter?.(core);
+  let server: ApiServer;
+  try {
+    server = await startApiServer(
+      {
+        config,
+        logger,
+        engine: core.engine,
+        ...(writer ? { writer } : {}),
+        captions: core.repositories.captions,
+        metrics,
+        checkReady: async () => {
+          await core.db.query('SELECT 1');
+        },
+      },
+      config.server,
+    );
+  } catch (error) {
+    await core.close();
+    throw error;
+  }
+  // Save what mutations added now and then, so a crash loses little reconcile work.
+  const checkpoints = setInterval(() => {
+    core.indexes.checkpoint().catch((err: unknown) => logger.error({ err }, 'index checkpoint failed'));
+  }, 60_000);
+  checkpoints.unref();
+  logger.info({ url: server.url }, 'serving');
+  return {
+    ...core,
+    server,
+    async close() {
+      clearInterval(checkpoints);
+      await server.close();
+      await core.close();
+    },
+  };
+}
