@@ -38,7 +38,8 @@ export async function decodeImage(bytes: Buffer, spec: PreprocessSpec, limits: D
 
   let meta: Metadata;
   try {
-    meta = await sharp(bytes, options).metadata();
+    // Header only: the pixel limit is checked below with the real numbers in the message.
+    meta = await sharp(bytes, { ...options, limitInputPixels: false }).metadata();
   } catch (error) {
     throw new AppError('INVALID_IMAGE', `not a readable image: ${sharpReason(error)}`, { cause: error });
   }
