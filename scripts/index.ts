@@ -1,0 +1,208 @@
+import { writeFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { loadConfig } from '../src/config.ts';
+import {
+  dryRunIngest,
+  openEmbedder,
+  openIngestContext,
+  runIngest,
+  type IngestProgress,
+  type IngestSummary,
+} from '../src/ingest/index.ts';
+import { createLogger } from '../src/logger.ts';
+import { openSource } from '../src/media/sources/index.ts';
+import { runCli } from './lib/cli.ts';
+
+const int = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${v}`);
+  return n;
+};
+
+const program = new Command('index')
+  .description(
+    'Index a source of images and captions: a directory (sidecar .txt captions), a JSONL manifest, ' +
+      'COCO captions_*.json or Flickr30k results.csv / *.token. Re-running the same source resumes where it stopped.',
+  )
+  .argument(
+    '<source>',
+    'directory, manifest.jsonl, captions_<split>.json, results.csv or results_20130124.token',
+  )
+  .option(
+    '--batch <n>',
+    'images per encoder call and per database transaction (INGEST_BATCH, default 32)',
+    int('--batch'),
+  )
+  .option(
+    '--concurrency <n>',
+    'images read and decoded at once (INGEST_CONCURRENCY, default 4)',
+    int('--concurrency'),
+  )
+  .addOption(
+    new Option('--device <device>', 'where the encoders run (DEVICE, default auto)').choices([
+      'auto',
+      'cpu',
+      'cuda',
+      'webgpu',
+    ]),
+  )
+  .option('--limit <n>', 'process at most this many items not finished by earlier runs', int('--limit'))
+  .option('--dry-run', 'read, hash and decode everything and report; write nothing')
+  .option('--json <path>', 'also write the summary as JSON (indexed, duplicates, failed, elapsedMs, ...)')
+  .addOption(
+    new Option('--format <format>', 'source format (default: guessed from the path)').choices([
+      'dir',
+      'jsonl',
+      'coco',
+      'flickr30k',
+    ]),
+  )
+  .option('--images <dir>', 'image directory for COCO / Flickr30k (default: guessed)')
+  .option('--retry-failed', 'retry items that earlier runs recorded as failed')
+  .option('--checkpoint-every <seconds>', 'save the HNSW files at most this often (default 60)', Number)
+  .option('--data-dir <dir>', 'data directory (DATA_DIR, default ./data)')
+  .option('--database-url <url>', 'PostgreSQL URL (DATABASE_URL); unset = embedded PGlite under DATA_DIR/pg');
+
+interface Flags {
+  batch?: number;
+  concurrency?: number;
+  device?: string;
+  limit?: number;
+  dryRun?: boolean;
+  json?: string;
+  format?: 'dir' | 'jsonl' | 'coco' | 'flickr30k';
+  images?: string;
+  retryFailed?: boolean;
+  checkpointEvery?: number;
+  dataDir?: string;
+  databaseUrl?: string;
+}
+
+runCli(async () => {
+  program.parse();
+  const flags = program.opts<Flags>();
+  const config = loadConfig({
+    overrides: {
+      INGEST_BATCH: flags.batch,
+      INGEST_CONCURRENCY: flags.concurrency,
+      DEVICE: flags.device,
+      DATA_DIR: flags.dataDir,
+      DATABASE_URL: flags.databaseUrl,
+    },
+  });
+  const logger = createLogger(config.logLevel, 'index');
+  const source = await openSource(program.args[0]!, {
+    maxBytes: config.limits.maxImageBytes,
+    ...(flags.format ? { format: flags.format } : {}),
+    ...(flags.images ? { imagesDir: flags.images } : {}),
+  });
+  const abort = new AbortController();
+  process.once('SIGINT', () => {
+    process.stderr.write('\nstopping after the batches in flight (Ctrl-C again to kill)\n');
+    abort.abort();
+  });
+  const progress = createProgress(source.count().catch(() => undefined));
+  const common = {
+    concurrency: config.ingest.concurrency,
+    ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
+    onProgress: progress.update,
+    signal: abort.signal,
+  };
+
+  let summary: IngestSummary;
+  if (flags.dryRun) {
+    const closers: (() => Promise<void>)[] = [];
+    const { embedder } = await openEmbedder(config, logger, closers);
+    const limits = { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels };
+    try {
+      summary = await dryRunIngest(source, { preprocess: embedder.preprocess, limits }, common);
+    } finally {
+      for (const c of closers.reverse()) await c();
+    }
+  } else {
+    const context = await openIngestContext(config, logger);
+    try {
+      summary = await runIngest(source, context, {
+        ...common,
+        batchSize: config.ingest.batchSize,
+        retryFailed: flags.retryFailed ?? false,
+        ...(flags.checkpointEvery !== undefined ? { checkpointEveryMs: flags.checkpointEvery * 1000 } : {}),
+      });
+    } finally {
+      await context.close();
+    }
+  }
+  progress.stop();
+  printSummary(summary, flags.dryRun ?? false);
+  if (flags.json) await writeFile(flags.json, `${JSON.stringify(summary, null, 2)}\n`);
+  return summary.failed > 0 && summary.indexed === 0 && summary.duplicates === 0 ? 1 : 0;
+});
+
+/** A bar on a terminal; elsewhere (CI, logs, pipes) a plain line every few seconds. */
+function createProgress(total: Promise<number | undefined>): {
+  update: (p: IngestProgress) => void;
+  stop: () => void;
+} {
+  let known: number | undefined;
+  void total.then((n) => (known = n));
+  const remaining = (p: IngestProgress) => (known === undefined ? undefined : Math.max(0, known - p.skipped));
+  if (process.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      {
+        format:
+          'indexing [{bar}] {value}/{total} | {rate}/s | ETA {eta_formatted} | {failed} failed, {duplicates} dup',
+        stream: process.stderr,
+        hideCursor: true,
+        etaBuffer: 50,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    let started = false;
+    return {
+      update(p) {
+        const total = remaining(p) ?? p.done;
+        const payload = { rate: p.rate.toFixed(1), failed: p.failed, duplicates: p.duplicates };
+        if (!started) {
+          bar.start(total, p.done, payload);
+          started = true;
+        } else {
+          bar.setTotal(total);
+          bar.update(p.done, payload);
+        }
+      },
+      stop: () => {
+        if (started) bar.stop();
+      },
+    };
+  }
+  let last = 0;
+  return {
+    update(p) {
+      if (p.elapsedMs - last < 2000) return;
+      last = p.elapsedMs;
+      const total = remaining(p);
+      const eta = total !== undefined && p.rate > 0 ? `, ETA ${Math.round((total - p.done) / p.rate)} s` : '';
+      process.stderr.write(
+        `indexed ${p.indexed}, duplicates ${p.duplicates}, failed ${p.failed}` +
+          `${total !== undefined ? ` of ${total}` : ''} (${p.rate.toFixed(1)}/s${eta}; ${p.skipped} done earlier)\n`,
+      );
+    },
+    stop() {},
+  };
+}
+
+function printSummary(s: IngestSummary, dryRun: boolean): void {
+  const lines = [
+    dryRun
+      ? `dry run of ${s.source} (nothing written)`
+      : `source ${s.source} (run ${s.runId}, models ${s.fingerprint})`,
+    `  ${dryRun ? 'would index' : 'indexed'}:   ${s.indexed} images, ${s.captions} captions${s.truncatedCaptions ? ` (${s.truncatedCaptions} truncated)` : ''}`,
+    `  duplicates: ${s.duplicates}`,
+    `  failed:     ${s.failed}`,
+    ...s.topFailures.map((f) => `    ${f.count} x ${f.code} (e.g. ${f.example})`),
+    `  skipped:    ${s.skipped} (finished by earlier runs)`,
+    `  elapsed:    ${(s.elapsedMs / 1000).toFixed(1)} s, ${s.imagesPerSecond.toFixed(1)} images/s`,
+  ];
+  console.log(lines.join('\n'));
+}

@@ -1,0 +1,55 @@
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import { createEmbedder } from '../models/embedder.ts';
+import { loadEncoders } from '../models/load.ts';
+import { loadProjection } from '../models/projection.ts';
+import type { Embedder } from '../models/types.ts';
+import { openDb } from '../store/open-db.ts';
+import { openIndexes } from '../store/vector/index-set.ts';
+import type { IngestDeps } from './pipeline.ts';
+
+export interface IngestContext extends IngestDeps {
+  close(): Promise<void>;
+}
+
+/**
+ * Everything the indexer CLI needs, wired from the config: encoders and projection (the current
+ * models), the database, and the index set of the current fingerprint, reconciled with Postgres.
+ */
+export async function openIngestContext(config: Config, logger: Logger): Promise<IngestContext> {
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await c();
+  };
+  try {
+    const { embedder } = await openEmbedder(config, logger, closers);
+    const db = await openDb(config, logger);
+    closers.push(() => db.close());
+    const indexes = await openIndexes({
+      config,
+      db,
+      fingerprint: embedder.fingerprint,
+      dims: embedder.dims,
+      logger,
+    });
+    closers.push(() => indexes.close());
+    const limits = { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels };
+    return { db, embedder, indexes, limits, logger, close };
+  } catch (error) {
+    await close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The current models as one embedder; what they hold is released by the closers. */
+export async function openEmbedder(
+  config: Config,
+  logger: Logger,
+  closers: (() => Promise<void>)[],
+): Promise<{ embedder: Embedder }> {
+  const encoders = await loadEncoders(config, logger);
+  closers.push(() => encoders.close());
+  const projection = await loadProjection(config, encoders, logger);
+  closers.push(() => projection.close());
+  return { embedder: createEmbedder(encoders, projection) };
+}

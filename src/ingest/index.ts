@@ -1,0 +1,6 @@
+export { runIngest, type IngestDeps, type IngestOptions } from './pipeline.ts';
+export { ingestOne, type NewItem, type IngestOneResult } from './ingest-one.ts';
+export { dryRunIngest } from './dry-run.ts';
+export { openIngestContext, openEmbedder, type IngestContext } from './context.ts';
+export type { IngestProgress, IngestSummary } from './progress.ts';
+export type { ItemOutcome } from './items.ts';

@@ -1,0 +1,44 @@
+import type { PixelTensor } from '../models/types.ts';
+
+/** What a source item carries once read, hashed and decoded. Raw bytes are dropped after decoding. */
+export interface Decoded {
+  key: string;
+  uri: string;
+  captions: string[];
+  metadata: Record<string, unknown>;
+  sha256: string;
+  pixels: PixelTensor;
+}
+
+/** An item that already failed; it travels on so its reason is stored in the batch's transaction. */
+export interface Failed {
+  key: string;
+  failed: string;
+  /** Stable code for grouping in the summary (AppError code, or INTERNAL). */
+  code: string;
+}
+
+/** A decoded item whose content is already stored, or repeated earlier in the same batch. */
+export interface Duplicate {
+  key: string;
+  sha256: string;
+  /** The stored image's id; undefined for an in-batch repeat (known once the first copy is stored). */
+  duplicateOf: number | undefined;
+}
+
+export interface Embedded extends Decoded {
+  imageVector: Float32Array;
+  captionVectors: Float32Array[];
+}
+
+export type Stage<T> = T | Failed | Duplicate;
+
+export const isFailed = (v: object): v is Failed => 'failed' in v;
+export const isDuplicate = (v: object): v is Duplicate => 'duplicateOf' in v;
+export const isLive = <T extends object>(v: T | Failed | Duplicate): v is T =>
+  !isFailed(v) && !isDuplicate(v);
+
+export type ItemOutcome =
+  | { key: string; status: 'indexed'; imageId: number; captionIds: number[] }
+  | { key: string; status: 'duplicate'; imageId: number }
+  | { key: string; status: 'failed'; error: string; code: string };

@@ -1,0 +1,142 @@
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../logger.ts';
+import type { DecodeLimits } from '../media/image-decode.ts';
+import type { Source, SourceItem } from '../media/sources/types.ts';
+import type { Embedder } from '../models/types.ts';
+import type { Db } from '../store/db.ts';
+import { IngestRepository } from '../store/ingest.repository.ts';
+import type { IndexSet } from '../store/vector/index-set.ts';
+import type { ItemOutcome } from './items.ts';
+import { Tally, type IngestProgress, type IngestSummary } from './progress.ts';
+import { assertSameSpace, embedBatch, markDuplicates, readAndDecode, storeBatch } from './steps.ts';
+import { batches, mapConcurrent, prefetch, take } from './streams.ts';
+
+export interface IngestDeps {
+  db: Db;
+  embedder: Embedder;
+  indexes: IndexSet;
+  limits: DecodeLimits;
+  logger: Logger;
+}
+
+export interface IngestOptions {
+  /** Images per encoder call and per database transaction. @default 32 */
+  batchSize?: number;
+  /** Images read and decoded at once. @default 4 */
+  concurrency?: number;
+  /** Process at most this many items not finished by earlier runs. */
+  limit?: number;
+  /** Try again items an earlier run recorded as failed. @default false */
+  retryFailed?: boolean;
+  /** Save the HNSW files at most this often (they are also saved at the end). @default 60000 */
+  checkpointEveryMs?: number;
+  /** Called after each stored batch. */
+  onProgress?: (progress: IngestProgress) => void;
+  /** Stops reading new items; what is in flight is still stored. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Indexes a source: list -> read + hash + decode -> batch -> drop duplicates -> embed -> store ->
+ * index -> checkpoint. Each stage is one call below; bounded queues between them keep memory
+ * flat. Resumable: items recorded by earlier runs of the same source are skipped.
+ */
+export async function runIngest(
+  source: Source,
+  deps: IngestDeps,
+  options: IngestOptions = {},
+): Promise<IngestSummary> {
+  const { db, embedder, indexes, limits, logger } = deps;
+  const batchSize = options.batchSize ?? 32;
+  const concurrency = options.concurrency ?? 4;
+  const checkpointEveryMs = options.checkpointEveryMs ?? 60_000;
+  assertSameSpace(embedder, indexes);
+  const ledger = new IngestRepository(db);
+  const runId = await ledger.startRun(source.id, {
+    batchSize,
+    concurrency,
+    limit: options.limit,
+    fingerprint: embedder.fingerprint,
+  });
+  const tally = new Tally(source.id, runId, embedder.fingerprint);
+
+  // 1. List lazily, skipping what earlier runs finished.
+  const unfinished = skipFinished(source.items(), ledger, source.id, tally, options);
+  const pending = take(unfinished, options.limit);
+  // 2. Read, hash and decode, a few at a time.
+  const decoded = mapConcurrent(pending, concurrency, (item) =>
+    readAndDecode(item, embedder.preprocess, limits),
+  );
+  // 3. Batch, and drop content already stored before the encoder sees it.
+  const fresh = mapConcurrent(batches(decoded, batchSize), 1, (batch) => markDuplicates(db, batch));
+  // 4. Embed images and captions; one batch runs ahead of the store.
+  const embedded = prefetch(
+    mapConcurrent(fresh, 1, (batch) => embedBatch(embedder, batch, logger)),
+    1,
+  );
+  // 5. Store each batch in one transaction, then add it to the indexes; checkpoint now and then.
+  let lastCheckpoint = performance.now();
+  for await (const { items, truncated } of embedded) {
+    const { outcomes, captions } = await storeBatch(
+      { db, indexes, ledger: { runId, source: source.id } },
+      items,
+    );
+    tally.record(outcomes, captions, truncated);
+    options.onProgress?.(tally.progress());
+    if (performance.now() - lastCheckpoint >= checkpointEveryMs) {
+      await indexes.checkpoint();
+      lastCheckpoint = performance.now();
+    }
+  }
+  // 6. Save the indexes and close the run's ledger entry.
+  await indexes.checkpoint();
+  const summary = tally.summary();
+  await ledger.finishRun(runId, { ...summary });
+  logOutcomes(logger, summary);
+  return summary;
+}
+
+/** Yields items the ledger has no final word on; looks keys up in chunks to keep queries few. */
+async function* skipFinished(
+  items: AsyncIterable<SourceItem>,
+  ledger: IngestRepository,
+  sourceId: string,
+  tally: Tally,
+  options: Pick<IngestOptions, 'retryFailed' | 'signal'>,
+): AsyncGenerator<SourceItem> {
+  const CHUNK = 256;
+  let chunk: SourceItem[] = [];
+  const flush = async function* () {
+    const known = await ledger.statuses(
+      sourceId,
+      chunk.map((i) => i.key),
+    );
+    for (const item of chunk) {
+      const status = known.get(item.key)?.status;
+      if (status === undefined || (status === 'failed' && options.retryFailed)) yield item;
+      else tally.skip();
+    }
+    chunk = [];
+  };
+  for await (const item of items) {
+    if (options.signal?.aborted) break;
+    chunk.push(item);
+    if (chunk.length >= CHUNK) yield* flush();
+  }
+  if (chunk.length > 0) yield* flush();
+}
+
+function logOutcomes(logger: Logger, summary: IngestSummary): void {
+  logger.info(
+    {
+      indexed: summary.indexed,
+      duplicates: summary.duplicates,
+      failed: summary.failed,
+      skipped: summary.skipped,
+      elapsedMs: summary.elapsedMs,
+    },
+    'ingest finished',
+  );
+}
+
+export type { IngestProgress, IngestSummary, ItemOutcome };
