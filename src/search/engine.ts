@@ -13,7 +13,7 @@ import type { VectorsRepository } from '../store/vectors.repository.ts';
 import { afterCursor, decodeCursor, encodeCursor, hashQuery } from './cursor.ts';
 import { encodeQuery, type DecodeImage, type QueryEncoderDeps } from './encode-query.ts';
 import { hydrateCaptions, hydrateImages } from './hydrate.ts';
-import { retrieve, type RetrieveDeps } from './retrieve.ts';
+import { retrieve, type RetrieveDeps, type Strategy } from './retrieve.ts';
 import { collapseDuplicates, fuseRrf } from './rerank.ts';
 import type {
   CaptionNode,
@@ -51,6 +51,10 @@ export interface EngineOptions {
   exactThreshold?: number;
   /** Deepest rank paging can reach. @default 1000 */
   maxWindow?: number;
+  /** Depth of each ranking fused by hybrid search (fixed, so pages stay stable). @default 200 */
+  hybridDepth?: number;
+  /** Told which retrieval path each search took (metrics, tests). */
+  onRetrieve?: (info: { kind: Target; strategy: Strategy; k: number }) => void;
 }
 
 /** Options shared by every search call. */
@@ -59,14 +63,18 @@ export type SearchOptions = Omit<SearchRequest, 'target' | 'query'>;
 export class SearchEngine {
   readonly exactThreshold: number;
   readonly maxWindow: number;
+  readonly hybridDepth: number;
+  onRetrieve: EngineOptions['onRetrieve'];
   private readonly encoderDeps: QueryEncoderDeps;
 
   constructor(
-    private readonly deps: EngineDeps,
+    readonly deps: EngineDeps,
     options: EngineOptions = {},
   ) {
     this.exactThreshold = options.exactThreshold ?? 2000;
     this.maxWindow = options.maxWindow ?? 1000;
+    this.hybridDepth = options.hybridDepth ?? 200;
+    this.onRetrieve = options.onRetrieve;
     this.encoderDeps = {
       embedder: deps.embedder,
       images: deps.images,
@@ -143,9 +151,12 @@ export class SearchEngine {
   ): Promise<ScoredId[]> {
     const kind = request.target;
     const collapse = request.collapseThreshold ?? undefined;
-    // Collapsing removes hits, so look further ahead to still fill the window.
-    const fetchK = Math.min(2 * this.maxWindow, (collapse === undefined ? window : window * 2) + (exclude ? 1 : 0));
-    const { results } = await retrieve(vector, fetchK, request.filter, this.retrieveDeps(kind));
+    // Collapsing removes hits, so look further ahead to still fill the window. Hybrid fuses two
+    // lists of a fixed depth: RRF scores must not change as a client pages deeper.
+    const ahead = (collapse === undefined ? window : window * 2) + (exclude ? 1 : 0);
+    const fetchK = Math.min(2 * this.maxWindow, request.hybrid ? Math.max(ahead, this.hybridDepth) : ahead);
+    const { results, strategy } = await retrieve(vector, fetchK, request.filter, this.retrieveDeps(kind));
+    this.onRetrieve?.({ kind, strategy, k: fetchK });
     let ranked = results.filter((r) => r.id !== exclude);
     if (request.hybrid) {
       const keywords = request.hybrid.keywords ?? request.query.text;
