@@ -16,7 +16,18 @@ import { loadEncoders } from '../src/models/load.ts';
 import { PROFILES } from '../src/models/profiles.ts';
 import { writeTinyModels } from '../src/models/tiny/generate.ts';
 
-const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.jxl']);
+const IMAGE_EXTENSIONS = new Set([
+  '.jpg',
+  '.jpeg',
+  '.png',
+  '.webp',
+  '.gif',
+  '.tif',
+  '.tiff',
+  '.avif',
+  '.heic',
+  '.jxl',
+]);
 
 const program = new Command('models').description('generate, fetch and try the encoder models');
 
@@ -31,7 +42,8 @@ program
     const sizes = await writeTinyModels(dir, config.seed);
     const ms = Math.round(performance.now() - started);
     console.log(`tiny models (seed ${config.seed}) written to ${dir} in ${ms} ms`);
-    for (const [file, bytes] of Object.entries(sizes)) console.log(`  ${file.padEnd(34)} ${bytes.toLocaleString('en-US').padStart(12)} bytes`);
+    for (const [file, bytes] of Object.entries(sizes))
+      console.log(`  ${file.padEnd(34)} ${bytes.toLocaleString('en-US').padStart(12)} bytes`);
   });
 
 program
@@ -43,7 +55,8 @@ program
     const config = loadConfig({ overrides: { MODELS: profile } });
     const logger = createLogger(config.logLevel);
     const files = await fetchProfile(config, config.profile, { hubUrl: opts.hubUrl, logger });
-    for (const f of files) console.log(`${f.status.padEnd(10)} ${f.path}${f.bytes !== undefined ? ` (${f.bytes} bytes)` : ''}`);
+    for (const f of files)
+      console.log(`${f.status.padEnd(10)} ${f.path}${f.bytes !== undefined ? ` (${f.bytes} bytes)` : ''}`);
   });
 
 program
@@ -60,7 +73,12 @@ program
       const files = (await listImages(path.resolve(dir))).slice(0, Number(opts.limit));
       let t = performance.now();
       const bytes = await Promise.all(files.map((f) => readFile(f)));
-      const decoded = await decodeMany(bytes, encoders.image.preprocess, { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels }, config.ingest.concurrency);
+      const decoded = await decodeMany(
+        bytes,
+        encoders.image.preprocess,
+        { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels },
+        config.ingest.concurrency,
+      );
       const decodeMs = performance.now() - t;
       decoded.forEach((r, i) => {
         if (!r.ok) console.log(`failed   ${files[i]}: ${r.error.code}: ${r.error.message}`);
@@ -69,12 +87,20 @@ program
       t = performance.now();
       const features = await encoders.image.encode(pixels);
       const encodeMs = performance.now() - t;
-      console.log(`profile ${encoders.profile}: ${files.length} files, ${pixels.length} decoded in ${decodeMs.toFixed(0)} ms, ` +
-        `image features [${pixels.length}, ${encoders.image.dims}] (${features.length} floats) in ${encodeMs.toFixed(0)} ms`);
-      const captions = ['a photo of a landscape', 'a red circle on a white background', 'mountains and a lake at sunset'];
+      console.log(
+        `profile ${encoders.profile}: ${files.length} files, ${pixels.length} decoded in ${decodeMs.toFixed(0)} ms, ` +
+          `image features [${pixels.length}, ${encoders.image.dims}] (${features.length} floats) in ${encodeMs.toFixed(0)} ms`,
+      );
+      const captions = [
+        'a photo of a landscape',
+        'a red circle on a white background',
+        'mountains and a lake at sunset',
+      ];
       t = performance.now();
       const text = await encoders.text.encode(captions);
-      console.log(`text features [${captions.length}, ${encoders.text.dims}] in ${(performance.now() - t).toFixed(0)} ms, truncated ${text.truncated}`);
+      console.log(
+        `text features [${captions.length}, ${encoders.text.dims}] in ${(performance.now() - t).toFixed(0)} ms, truncated ${text.truncated}`,
+      );
       console.log(`fingerprints: text ${encoders.text.fingerprint}, image ${encoders.image.fingerprint}`);
     } finally {
       await encoders.close();
@@ -84,7 +110,8 @@ program
 async function listImages(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile() && IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) out.push(path.join(entry.parentPath, entry.name));
+    if (entry.isFile() && IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase()))
+      out.push(path.join(entry.parentPath, entry.name));
   }
   return out.sort();
 }
@@ -93,4 +120,3 @@ program.parseAsync().catch((error: unknown) => {
   console.error(isAppError(error) ? `${error.code}: ${error.message}` : describeError(error));
   process.exitCode = 1;
 });
-

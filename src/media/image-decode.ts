@@ -1,6 +1,6 @@
 import sharp, { type Metadata, type SharpOptions } from 'sharp';
 import { AppError, describeError } from '../errors.ts';
-import type { PixelTensor, PreprocessSpec } from '../models/types.ts';
+import type { PixelTensor, PreprocessSpec } from './pixel-types.ts';
 
 export interface DecodeLimits {
   /** Larger inputs are refused before sharp sees them. */
@@ -27,14 +27,26 @@ const DECODE_TIMEOUT_SECONDS = 30;
  * Zero bytes, non-images, truncated files and unsupported formats -> AppError INVALID_IMAGE;
  * more than `limits.maxBytes` bytes or `limits.maxPixels` pixels -> AppError LIMIT_EXCEEDED.
  */
-export async function decodeImage(bytes: Buffer, spec: PreprocessSpec, limits: DecodeLimits): Promise<PixelTensor> {
+export async function decodeImage(
+  bytes: Buffer,
+  spec: PreprocessSpec,
+  limits: DecodeLimits,
+): Promise<PixelTensor> {
   if (bytes.length === 0) throw new AppError('INVALID_IMAGE', 'image is empty (0 bytes)');
   if (bytes.length > limits.maxBytes) {
-    throw new AppError('LIMIT_EXCEEDED', `image is ${bytes.length} bytes, more than the limit of ${limits.maxBytes} bytes`, {
-      details: { bytes: bytes.length, maxBytes: limits.maxBytes },
-    });
+    throw new AppError(
+      'LIMIT_EXCEEDED',
+      `image is ${bytes.length} bytes, more than the limit of ${limits.maxBytes} bytes`,
+      {
+        details: { bytes: bytes.length, maxBytes: limits.maxBytes },
+      },
+    );
   }
-  const options: SharpOptions = { failOn: 'truncated', limitInputPixels: limits.maxPixels, sequentialRead: true };
+  const options: SharpOptions = {
+    failOn: 'truncated',
+    limitInputPixels: limits.maxPixels,
+    sequentialRead: true,
+  };
 
   let meta: Metadata;
   try {
@@ -45,7 +57,10 @@ export async function decodeImage(bytes: Buffer, spec: PreprocessSpec, limits: D
   }
   const format = String(meta.format ?? 'unknown');
   if (!ALLOWED_FORMATS.has(format)) {
-    throw new AppError('INVALID_IMAGE', `unsupported image format "${format}" (accepted: ${[...ALLOWED_FORMATS].join(', ')})`);
+    throw new AppError(
+      'INVALID_IMAGE',
+      `unsupported image format "${format}" (accepted: ${[...ALLOWED_FORMATS].join(', ')})`,
+    );
   }
   const width = meta.autoOrient?.width ?? meta.width;
   const height = meta.autoOrient?.height ?? meta.height;
@@ -61,9 +76,10 @@ export async function decodeImage(bytes: Buffer, spec: PreprocessSpec, limits: D
   // Hugging Face resizes the shortest edge to `shortest_edge` (truncating the other side), then
   // crops the centre; resizing below the crop would need padding, so never go under it.
   const edge = Math.max(spec.shortestEdge, spec.cropHeight, spec.cropWidth);
-  const [rw, rh] = width <= height
-    ? [edge, Math.max(edge, Math.floor((edge * height) / width))]
-    : [Math.max(edge, Math.floor((edge * width) / height)), edge];
+  const [rw, rh] =
+    width <= height
+      ? [edge, Math.max(edge, Math.floor((edge * height) / width))]
+      : [Math.max(edge, Math.floor((edge * width) / height)), edge];
   const left = Math.floor((rw - spec.cropWidth) / 2);
   const top = Math.floor((rh - spec.cropHeight) / 2);
 
@@ -82,12 +98,19 @@ export async function decodeImage(bytes: Buffer, spec: PreprocessSpec, limits: D
       .toBuffer();
   } catch (error) {
     const reason = sharpReason(error);
-    const code = /pixel limit/i.test(reason) ? 'LIMIT_EXCEEDED' : /timeout/i.test(reason) ? 'TIMEOUT' : 'INVALID_IMAGE';
+    const code = /pixel limit/i.test(reason)
+      ? 'LIMIT_EXCEEDED'
+      : /timeout/i.test(reason)
+        ? 'TIMEOUT'
+        : 'INVALID_IMAGE';
     throw new AppError(code, `could not decode ${format} image: ${reason}`, { cause: error });
   }
   const pixels = spec.cropHeight * spec.cropWidth;
   if (raw.length !== pixels * 3) {
-    throw new AppError('INVALID_IMAGE', `decoder returned ${raw.length} bytes for a ${spec.cropWidth}x${spec.cropHeight} RGB crop`);
+    throw new AppError(
+      'INVALID_IMAGE',
+      `decoder returned ${raw.length} bytes for a ${spec.cropWidth}x${spec.cropHeight} RGB crop`,
+    );
   }
   return {
     data: toChwFloat(raw, spec),
@@ -115,7 +138,13 @@ export async function decodeMany(
       try {
         results[index] = { ok: true, value: await decodeImage(items[index]!, spec, limits) };
       } catch (error) {
-        results[index] = { ok: false, error: error instanceof AppError ? error : new AppError('INVALID_IMAGE', describeError(error), { cause: error }) };
+        results[index] = {
+          ok: false,
+          error:
+            error instanceof AppError
+              ? error
+              : new AppError('INVALID_IMAGE', describeError(error), { cause: error }),
+        };
       }
     }
   };

@@ -37,7 +37,10 @@ export function createEmbedder(encoders: Encoders, projection: Projection): Embe
 /** Rows of a [n, dims] matrix, each scaled to unit length (a zero row stays zero). */
 export function splitNormalised(matrix: Float32Array, n: number, dims: number): Float32Array[] {
   if (matrix.length !== n * dims) {
-    throw new AppError('MODEL_INVALID', `projection returned ${matrix.length} values for ${n} rows of ${dims}`);
+    throw new AppError(
+      'MODEL_INVALID',
+      `projection returned ${matrix.length} values for ${n} rows of ${dims}`,
+    );
   }
   const rows: Float32Array[] = [];
   for (let i = 0; i < n; i++) {

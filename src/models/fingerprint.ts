@@ -13,7 +13,11 @@ export function shortHash(...parts: readonly string[]): string {
  * Fingerprint of an encoder: the bytes of its files plus the settings that change its output
  * (pooling, preprocessing). Same files and settings -> same id on any machine.
  */
-export async function fingerprintFiles(dir: string, files: readonly string[], settings: unknown): Promise<string> {
+export async function fingerprintFiles(
+  dir: string,
+  files: readonly string[],
+  settings: unknown,
+): Promise<string> {
   const digests: string[] = [];
   for (const rel of [...files].sort()) digests.push(`${rel}=${await sha256File(path.join(dir, rel))}`);
   return shortHash(...digests, JSON.stringify(settings));

@@ -29,13 +29,20 @@ export interface FetchedFile {
 }
 
 /** Every file a profile needs: where it goes locally and where it comes from on the hub. */
-export function profileFiles(config: Pick<Config, 'paths'>, profile: Profile, hubUrl = 'https://huggingface.co'): { path: string; url: string }[] {
+export function profileFiles(
+  config: Pick<Config, 'paths'>,
+  profile: Profile,
+  hubUrl = 'https://huggingface.co',
+): { path: string; url: string }[] {
   const spec = PROFILES[profile];
   const files: { path: string; url: string }[] = [];
   for (const role of ['text', 'image'] as const) {
     const part: ModelPart = spec[role];
     for (const rel of part.files) {
-      files.push({ path: path.join(partDir(config, profile, role), rel), url: `${hubUrl}/${part.repo}/resolve/main/${rel}` });
+      files.push({
+        path: path.join(partDir(config, profile, role), rel),
+        url: `${hubUrl}/${part.repo}/resolve/main/${rel}`,
+      });
     }
   }
   return files;
@@ -46,7 +53,11 @@ export function profileFiles(config: Pick<Config, 'paths'>, profile: Profile, hu
  * tiny profile is generated instead). Files already present are kept. Offline, it fails with
  * AppError NETWORK naming the profile, every file and where to put it by hand.
  */
-export async function fetchProfile(config: Pick<Config, 'paths' | 'seed'>, profile: Profile, options: FetchProfileOptions = {}): Promise<FetchedFile[]> {
+export async function fetchProfile(
+  config: Pick<Config, 'paths' | 'seed'>,
+  profile: Profile,
+  options: FetchProfileOptions = {},
+): Promise<FetchedFile[]> {
   if (profile === 'tiny') {
     await ensureTinyModels(config, options.logger);
     return profileFiles(config, 'tiny').map((f) => ({ path: f.path, url: '(generated)', status: 'present' }));
@@ -71,7 +82,12 @@ export async function fetchProfile(config: Pick<Config, 'paths' | 'seed'>, profi
   return results;
 }
 
-async function download(doFetch: typeof fetch, url: string, target: string, timeoutMs: number): Promise<number> {
+async function download(
+  doFetch: typeof fetch,
+  url: string,
+  target: string,
+  timeoutMs: number,
+): Promise<number> {
   const response = await doFetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
   if (!response.ok || response.body === null) throw new Error(`HTTP ${response.status} for ${url}`);
   await mkdir(path.dirname(target), { recursive: true });
@@ -88,7 +104,12 @@ async function download(doFetch: typeof fetch, url: string, target: string, time
   return bytes;
 }
 
-function offlineError(config: Pick<Config, 'paths'>, profile: Profile, files: { path: string; url: string }[], cause: unknown): AppError {
+function offlineError(
+  config: Pick<Config, 'paths'>,
+  profile: Profile,
+  files: { path: string; url: string }[],
+  cause: unknown,
+): AppError {
   const missing = files.filter((f) => !existsSync(f.path));
   const lines = missing.map((f) => `  ${f.path}\n      <- ${f.url}`);
   return new AppError(
@@ -96,13 +117,17 @@ function offlineError(config: Pick<Config, 'paths'>, profile: Profile, files: { 
     `Cannot download the "${profile}" model profile (${networkReason(cause)}). ` +
       `The hub is not reachable from this machine (offline?). Download these files elsewhere and put them here by hand, ` +
       `then run again (or use MODELS=tiny, which needs no download):\n${lines.join('\n')}`,
-    { cause, details: { profile, missing: missing.map((f) => f.path), dir: path.join(config.paths.models, profile) } },
+    {
+      cause,
+      details: { profile, missing: missing.map((f) => f.path), dir: path.join(config.paths.models, profile) },
+    },
   );
 }
 
 /** `fetch failed` alone says little; the cause's code (ENOTFOUND, ECONNREFUSED...) says why. */
 function networkReason(error: unknown): string {
-  const cause = error instanceof Error ? (error.cause as { code?: string; message?: string } | undefined) : undefined;
+  const cause =
+    error instanceof Error ? (error.cause as { code?: string; message?: string } | undefined) : undefined;
   const detail = cause?.code ?? cause?.message;
   return detail !== undefined ? `${describeError(error)}: ${detail}` : describeError(error);
 }

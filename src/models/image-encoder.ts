@@ -43,32 +43,54 @@ export class OrtImageEncoder implements ImageEncoder {
   ): Promise<OrtImageEncoder> {
     const io = describeIo(session);
     if (session.inputNames.length !== 1 || session.inputNames[0] !== 'pixel_values') {
-      throw new AppError('MODEL_INVALID', `${meta.where}: an image encoder needs exactly one input, pixel_values; this graph has ${io}`);
+      throw new AppError(
+        'MODEL_INVALID',
+        `${meta.where}: an image encoder needs exactly one input, pixel_values; this graph has ${io}`,
+      );
     }
     const input = session.inputMetadata[0];
     const { cropHeight: h, cropWidth: w } = meta.preprocess;
     if (input?.isTensor && input.shape.length === 4) {
       const [, c, gh, gw] = input.shape;
-      const clash = (dim: number | string | undefined, want: number) => typeof dim === 'number' && dim !== want;
+      const clash = (dim: number | string | undefined, want: number) =>
+        typeof dim === 'number' && dim !== want;
       if (clash(c, 3) || clash(gh, h) || clash(gw, w)) {
-        throw new AppError('MODEL_INVALID', `${meta.where}: pixel_values is [${input.shape.join(',')}] but preprocessor_config.json crops to 3x${h}x${w}`);
+        throw new AppError(
+          'MODEL_INVALID',
+          `${meta.where}: pixel_values is [${input.shape.join(',')}] but preprocessor_config.json crops to 3x${h}x${w}`,
+        );
       }
     }
     const output = FEATURE_OUTPUTS.find((n) => session.outputNames.includes(n));
     if (output === undefined) {
-      throw new AppError('MODEL_INVALID', `${meta.where}: no feature output (${FEATURE_OUTPUTS.join(', ')}); this graph has ${io}`);
+      throw new AppError(
+        'MODEL_INVALID',
+        `${meta.where}: no feature output (${FEATURE_OUTPUTS.join(', ')}); this graph has ${io}`,
+      );
     }
     if (output === 'logits') {
-      meta.logger?.warn({ where: meta.where }, 'image model has only classifier logits; using them as features (a feature-extraction export is better)');
+      meta.logger?.warn(
+        { where: meta.where },
+        'image model has only classifier logits; using them as features (a feature-extraction export is better)',
+      );
     }
     const batchSize = options.batchSize ?? 32;
     const probe = new OrtImageEncoder(session, output, batchSize, { ...meta, dims: 0 });
-    const blank: PixelTensor = { data: new Float32Array(3 * h * w), height: h, width: w, source: { width: w, height: h, format: 'raw', bytes: 0 } };
+    const blank: PixelTensor = {
+      data: new Float32Array(3 * h * w),
+      height: h,
+      width: w,
+      source: { width: w, height: h, format: 'raw', bytes: 0 },
+    };
     let dims: number;
     try {
       dims = (await probe.encode([blank])).length;
     } catch (error) {
-      throw new AppError('MODEL_INVALID', `${meta.where}: a test run failed (${describeError(error)}); ${io}`, { cause: error });
+      throw new AppError(
+        'MODEL_INVALID',
+        `${meta.where}: a test run failed (${describeError(error)}); ${io}`,
+        { cause: error },
+      );
     }
     return new OrtImageEncoder(session, output, batchSize, { ...meta, dims });
   }
@@ -93,11 +115,16 @@ export class OrtImageEncoder implements ImageEncoder {
     const stacked = new Float32Array(batch.length * plane);
     batch.forEach((p, i) => {
       if (p.height !== h || p.width !== w || p.data.length !== plane) {
-        throw new AppError('INVALID_INPUT', `pixel tensor ${i} is ${p.width}x${p.height} (${p.data.length} values); the encoder wants 3x${h}x${w}`);
+        throw new AppError(
+          'INVALID_INPUT',
+          `pixel tensor ${i} is ${p.width}x${p.height} (${p.data.length} values); the encoder wants 3x${h}x${w}`,
+        );
       }
       stacked.set(p.data, i * plane);
     });
-    const result = await this.session.run({ pixel_values: new ort.Tensor('float32', stacked, [batch.length, 3, h, w]) });
+    const result = await this.session.run({
+      pixel_values: new ort.Tensor('float32', stacked, [batch.length, 3, h, w]),
+    });
     const out = result[this.output];
     if (out === undefined) throw new AppError('MODEL_INVALID', `image encoder produced no ${this.output}`);
     return toVectors(out.data as Float32Array, out.dims, batch.length);

@@ -26,7 +26,11 @@ type LoadConfig = Pick<Config, 'paths' | 'seed' | 'profile' | 'device' | 'ort'>;
  * (`npm run models -- fetch <profile>`) or copied there: nothing here touches the network.
  * A missing or malformed directory is MODEL_MISSING / MODEL_INVALID with what to do about it.
  */
-export async function loadEncoders(config: LoadConfig, logger: Logger, options: LoadEncodersOptions = {}): Promise<Encoders> {
+export async function loadEncoders(
+  config: LoadConfig,
+  logger: Logger,
+  options: LoadEncodersOptions = {},
+): Promise<Encoders> {
   const profile = options.profile ?? config.profile;
   if (profile === 'tiny') await ensureTinyModels(config, logger);
   const spec = PROFILES[profile];
@@ -51,7 +55,11 @@ export async function loadEncoders(config: LoadConfig, logger: Logger, options: 
     const text = await OrtTextEncoder.create(
       textSession,
       tokenizer,
-      { maxLength, fingerprint: await fingerprintFiles(textDir, spec.text.files, { pooling, maxLength }), where: `${profile} text model (${textDir})` },
+      {
+        maxLength,
+        fingerprint: await fingerprintFiles(textDir, spec.text.files, { pooling, maxLength }),
+        where: `${profile} text model (${textDir})`,
+      },
       options.text,
     );
 
@@ -59,12 +67,20 @@ export async function loadEncoders(config: LoadConfig, logger: Logger, options: 
     const imageDir = partDir(config, profile, 'image');
     assertPartFiles(imageDir, spec.image, profile, 'image');
     const where = `${profile} image model (${imageDir})`;
-    const preprocess = parsePreprocessorConfig(await readJson(path.join(imageDir, 'preprocessor_config.json')), where);
+    const preprocess = parsePreprocessorConfig(
+      await readJson(path.join(imageDir, 'preprocessor_config.json')),
+      where,
+    );
     const imageSession = await createSession(path.join(imageDir, spec.image.onnx), sessionOptions);
     sessions.push(imageSession);
     const image = await OrtImageEncoder.create(
       imageSession,
-      { preprocess, fingerprint: await fingerprintFiles(imageDir, spec.image.files, { preprocess }), where, logger },
+      {
+        preprocess,
+        fingerprint: await fingerprintFiles(imageDir, spec.image.files, { preprocess }),
+        where,
+        logger,
+      },
       options.image,
     );
 
@@ -86,7 +102,12 @@ export async function loadEncoders(config: LoadConfig, logger: Logger, options: 
 /** The shorter of the tokenizer's and the position table's limits (CLIP nests it in text_config). */
 function textMaxLength(config: Record<string, unknown>, tokenizerConfig: Record<string, unknown>): number {
   const nested = config.text_config as Record<string, unknown> | undefined;
-  const positions = [config.max_position_embeddings, nested?.max_position_embeddings].find((v) => typeof v === 'number') as number | undefined;
-  const fromTokenizer = typeof tokenizerConfig.model_max_length === 'number' && tokenizerConfig.model_max_length < 1e6 ? tokenizerConfig.model_max_length : undefined;
+  const positions = [config.max_position_embeddings, nested?.max_position_embeddings].find(
+    (v) => typeof v === 'number',
+  ) as number | undefined;
+  const fromTokenizer =
+    typeof tokenizerConfig.model_max_length === 'number' && tokenizerConfig.model_max_length < 1e6
+      ? tokenizerConfig.model_max_length
+      : undefined;
   return Math.min(positions ?? 512, fromTokenizer ?? 512);
 }

@@ -26,7 +26,8 @@ export async function readJson(file: string): Promise<Record<string, unknown>> {
   }
   try {
     const value: unknown = JSON.parse(text);
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not a JSON object');
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      throw new Error('not a JSON object');
     return value as Record<string, unknown>;
   } catch (error) {
     throw new AppError('MODEL_INVALID', `${file} is not a valid JSON object`, { cause: error });
@@ -34,7 +35,10 @@ export async function readJson(file: string): Promise<Record<string, unknown>> {
 }
 
 /** Symbolic-or-fixed shape of a session input/output, `undefined` when the graph does not say. */
-export function shapeOf(metadata: readonly InferenceSession.ValueMetadata[], name: string): readonly (number | string)[] | undefined {
+export function shapeOf(
+  metadata: readonly InferenceSession.ValueMetadata[],
+  name: string,
+): readonly (number | string)[] | undefined {
   const m = metadata.find((v) => v.name === name);
   return m !== undefined && m.isTensor ? m.shape : undefined;
 }

@@ -12,9 +12,16 @@ export function parsePreprocessorConfig(raw: Record<string, unknown>, where: str
   const size = raw.size as Size;
   const crop = raw.crop_size as Size;
   const edgeOf = (s: Size): number | undefined =>
-    typeof s === 'number' ? s : (s?.shortest_edge ?? (s?.height !== undefined && s.width !== undefined ? Math.min(s.height, s.width) : undefined));
+    typeof s === 'number'
+      ? s
+      : (s?.shortest_edge ??
+        (s?.height !== undefined && s.width !== undefined ? Math.min(s.height, s.width) : undefined));
   const hwOf = (s: Size): [number, number] | undefined =>
-    typeof s === 'number' ? [s, s] : s?.height !== undefined && s.width !== undefined ? [s.height, s.width] : undefined;
+    typeof s === 'number'
+      ? [s, s]
+      : s?.height !== undefined && s.width !== undefined
+        ? [s.height, s.width]
+        : undefined;
 
   let shortestEdge = edgeOf(size);
   let cropHW = raw.do_center_crop === false ? undefined : hwOf(crop);
@@ -27,7 +34,10 @@ export function parsePreprocessorConfig(raw: Record<string, unknown>, where: str
   const mean = triple(raw.image_mean);
   const std = triple(raw.image_std);
   if (shortestEdge === undefined || cropHW === undefined || mean === undefined || std === undefined) {
-    throw new AppError('MODEL_INVALID', `${where}: preprocessor_config.json needs size, image_mean and image_std (got ${JSON.stringify({ size, crop_size: crop, image_mean: raw.image_mean, image_std: raw.image_std })})`);
+    throw new AppError(
+      'MODEL_INVALID',
+      `${where}: preprocessor_config.json needs size, image_mean and image_std (got ${JSON.stringify({ size, crop_size: crop, image_mean: raw.image_mean, image_std: raw.image_std })})`,
+    );
   }
   const normalize = raw.do_normalize !== false;
   return {
@@ -36,7 +46,8 @@ export function parsePreprocessorConfig(raw: Record<string, unknown>, where: str
     cropWidth: cropHW[1],
     mean: normalize ? mean : [0, 0, 0],
     std: normalize ? std : [1, 1, 1],
-    rescaleFactor: raw.do_rescale === false ? 1 : typeof raw.rescale_factor === 'number' ? raw.rescale_factor : 1 / 255,
+    rescaleFactor:
+      raw.do_rescale === false ? 1 : typeof raw.rescale_factor === 'number' ? raw.rescale_factor : 1 / 255,
   };
 }
 

@@ -42,8 +42,16 @@ export const PROFILES: Readonly<Record<Profile, ProfileSpec>> = {
   clip: {
     name: 'clip',
     description: 'CLIP ViT-B/32 text and vision towers (512-d, already aligned)',
-    text: { repo: 'Xenova/clip-vit-base-patch32', files: textFiles('onnx/text_model.onnx'), onnx: 'onnx/text_model.onnx' },
-    image: { repo: 'Xenova/clip-vit-base-patch32', files: imageFiles('onnx/vision_model.onnx'), onnx: 'onnx/vision_model.onnx' },
+    text: {
+      repo: 'Xenova/clip-vit-base-patch32',
+      files: textFiles('onnx/text_model.onnx'),
+      onnx: 'onnx/text_model.onnx',
+    },
+    image: {
+      repo: 'Xenova/clip-vit-base-patch32',
+      files: imageFiles('onnx/vision_model.onnx'),
+      onnx: 'onnx/vision_model.onnx',
+    },
   },
 };
 

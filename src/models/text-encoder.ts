@@ -35,7 +35,9 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
   try {
     return (await AutoTokenizer.from_pretrained(path.basename(dir))) as unknown as Tokenizer;
   } catch (error) {
-    throw new AppError('MODEL_INVALID', `cannot load the tokenizer in ${dir}: ${describeError(error)}`, { cause: error });
+    throw new AppError('MODEL_INVALID', `cannot load the tokenizer in ${dir}: ${describeError(error)}`, {
+      cause: error,
+    });
   }
 }
 
@@ -71,11 +73,17 @@ export class OrtTextEncoder implements TextEncoder {
   ): Promise<OrtTextEncoder> {
     const io = describeIo(session);
     if (!session.inputNames.includes('input_ids') || session.inputNames.some((n) => !KNOWN_INPUTS.has(n))) {
-      throw new AppError('MODEL_INVALID', `${meta.where}: a text encoder needs input_ids (and optionally attention_mask, token_type_ids); this graph has ${io}`);
+      throw new AppError(
+        'MODEL_INVALID',
+        `${meta.where}: a text encoder needs input_ids (and optionally attention_mask, token_type_ids); this graph has ${io}`,
+      );
     }
     const output = ['text_embeds', 'last_hidden_state'].find((n) => session.outputNames.includes(n));
     if (output === undefined) {
-      throw new AppError('MODEL_INVALID', `${meta.where}: a text encoder must output last_hidden_state or text_embeds; this graph has ${io}`);
+      throw new AppError(
+        'MODEL_INVALID',
+        `${meta.where}: a text encoder must output last_hidden_state or text_embeds; this graph has ${io}`,
+      );
     }
     const full = { pooling: options.pooling ?? 'mean', batchSize: options.batchSize ?? 32 };
     const probe = new OrtTextEncoder(session, tokenizer, full, { ...meta, dims: 0, output });
@@ -83,7 +91,11 @@ export class OrtTextEncoder implements TextEncoder {
     try {
       dims = (await probe.encode(['probe'])).vectors.length;
     } catch (error) {
-      throw new AppError('MODEL_INVALID', `${meta.where}: a test run failed (${describeError(error)}); ${io}`, { cause: error });
+      throw new AppError(
+        'MODEL_INVALID',
+        `${meta.where}: a test run failed (${describeError(error)}); ${io}`,
+        { cause: error },
+      );
     }
     return new OrtTextEncoder(session, tokenizer, full, { ...meta, dims, output });
   }
@@ -107,7 +119,12 @@ export class OrtTextEncoder implements TextEncoder {
   }
 
   private async encodeBatch(texts: readonly string[]): Promise<TextEncoding> {
-    const { input_ids: tokenized } = this.tokenizer([...texts], { add_special_tokens: true, padding: false, truncation: false, return_tensor: false });
+    const { input_ids: tokenized } = this.tokenizer([...texts], {
+      add_special_tokens: true,
+      padding: false,
+      truncation: false,
+      return_tensor: false,
+    });
     let truncated = 0;
     const ids = tokenized.map((row) => {
       if (row.length <= this.maxLength) return row;
@@ -126,7 +143,11 @@ export class OrtTextEncoder implements TextEncoder {
       });
     });
     const feeds: Record<string, ort.Tensor> = {};
-    const all: Record<string, BigInt64Array> = { input_ids: inputIds, attention_mask: mask, token_type_ids: new BigInt64Array(n * T) };
+    const all: Record<string, BigInt64Array> = {
+      input_ids: inputIds,
+      attention_mask: mask,
+      token_type_ids: new BigInt64Array(n * T),
+    };
     for (const name of this.session.inputNames) feeds[name] = new ort.Tensor('int64', all[name]!, [n, T]);
     const out = (await this.session.run(feeds))[this.output];
     if (out === undefined) throw new AppError('MODEL_INVALID', `text encoder produced no ${this.output}`);
@@ -138,7 +159,14 @@ export class OrtTextEncoder implements TextEncoder {
 }
 
 /** [n, T, H] token states -> [n, H]: mean over attended tokens, or the first ([CLS]) token. */
-function pool(states: Float32Array, mask: BigInt64Array, n: number, T: number, H: number, pooling: TextPooling): Float32Array {
+function pool(
+  states: Float32Array,
+  mask: BigInt64Array,
+  n: number,
+  T: number,
+  H: number,
+  pooling: TextPooling,
+): Float32Array {
   const out = new Float32Array(n * H);
   for (let i = 0; i < n; i++) {
     const row = out.subarray(i * H, (i + 1) * H);

@@ -3,26 +3,10 @@
  * Vectors travel as row-major Float32Arrays: `n` rows of `dims` floats.
  */
 
-/** What `preprocessor_config.json` says about turning an image into `pixel_values`. */
-export interface PreprocessSpec {
-  /** Shortest edge after resize (ResNet/CLIP style), before the centre crop. */
-  shortestEdge: number;
-  cropHeight: number;
-  cropWidth: number;
-  mean: readonly [number, number, number];
-  std: readonly [number, number, number];
-  /** Multiply 0..255 values by this before normalising (HF `rescale_factor`, usually 1/255). */
-  rescaleFactor: number;
-}
-
-/** A decoded image ready for the image encoder: CHW float32, `3 * cropHeight * cropWidth` long. */
-export interface PixelTensor {
-  data: Float32Array;
-  height: number;
-  width: number;
-  /** What the source image was, for metadata. */
-  source: { width: number; height: number; format: string; bytes: number };
-}
+// The pixel seam is defined beside the decoder (media sits below models); re-exported here so
+// every encoder-facing type can still be imported from one place.
+import type { PixelTensor, PreprocessSpec } from '../media/pixel-types.ts';
+export type { PixelTensor, PreprocessSpec };
 
 export interface TextEncoding {
   /** [n, dims] */

@@ -49,11 +49,16 @@ export interface TensorAttr {
  * arrays with a fraction FLOATS; strings become STRING. Use `float()`/`floats()` when a float
  * attribute happens to hold whole numbers (`Gemm alpha=1`, `LeakyRelu alpha`...).
  */
-export type AttrValue = number | string | readonly number[] | readonly string[] | FloatAttr | FloatsAttr | TensorAttr;
+export type AttrValue =
+  number | string | readonly number[] | readonly string[] | FloatAttr | FloatsAttr | TensorAttr;
 
 export const float = (value: number): FloatAttr => ({ kind: 'float', value });
 export const floats = (value: readonly number[]): FloatsAttr => ({ kind: 'floats', value });
-export const tensorAttr = (dims: readonly number[], data: TensorData): TensorAttr => ({ kind: 'tensor', dims, data });
+export const tensorAttr = (dims: readonly number[], data: TensorData): TensorAttr => ({
+  kind: 'tensor',
+  dims,
+  data,
+});
 
 export interface GraphBuilderOptions {
   /** Default-domain opset. @default 17 */
@@ -107,7 +112,10 @@ export class GraphBuilder {
   /** Adds a constant weight tensor (stored as little-endian raw data). Returns its name. */
   initializer(name: string, dims: readonly number[], data: TensorData): string {
     const count = dims.reduce((a, b) => a * b, 1);
-    invariant(data.length === count, `initializer "${name}": dims [${dims.join(',')}] need ${count} values, got ${data.length}`);
+    invariant(
+      data.length === count,
+      `initializer "${name}": dims [${dims.join(',')}] need ${count} values, got ${data.length}`,
+    );
     this.define(name);
     this.initializers.push(tensorProto(name, dims, data));
     return name;
@@ -149,7 +157,12 @@ export class GraphBuilder {
   }
 
   /** Shorthand: one-output node whose output gets a fresh name. Returns that name. */
-  op(opType: string, inputs: readonly string[], attrs: Readonly<Record<string, AttrValue>> = {}, prefix?: string): string {
+  op(
+    opType: string,
+    inputs: readonly string[],
+    attrs: Readonly<Record<string, AttrValue>> = {},
+    prefix?: string,
+  ): string {
     const out = this.tmp(prefix ?? opType.toLowerCase());
     this.node(opType, inputs, [out], attrs);
     return out;
@@ -222,7 +235,8 @@ function valueInfo(name: string, elemType: ElemType, dims: readonly Dim[]): Reco
 }
 
 function attribute(name: string, value: AttrValue): Record<string, unknown> {
-  if (typeof value === 'string') return { name, type: ATTRIBUTE_TYPE.STRING, s: new TextEncoder().encode(value) };
+  if (typeof value === 'string')
+    return { name, type: ATTRIBUTE_TYPE.STRING, s: new TextEncoder().encode(value) };
   if (typeof value === 'number') {
     return Number.isInteger(value)
       ? { name, type: ATTRIBUTE_TYPE.INT, i: value }
@@ -230,7 +244,11 @@ function attribute(name: string, value: AttrValue): Record<string, unknown> {
   }
   if (isArray(value)) {
     if (value.length > 0 && typeof value[0] === 'string') {
-      return { name, type: ATTRIBUTE_TYPE.STRINGS, strings: (value as string[]).map((s) => new TextEncoder().encode(s)) };
+      return {
+        name,
+        type: ATTRIBUTE_TYPE.STRINGS,
+        strings: (value as string[]).map((s) => new TextEncoder().encode(s)),
+      };
     }
     const nums = value as readonly number[];
     return nums.every((v) => Number.isInteger(v))

@@ -42,7 +42,8 @@ export function probeBackends(): BackendProbe {
   const require = createRequire(import.meta.url);
   const pkgDir = path.dirname(require.resolve('onnxruntime-node/package.json'));
   const binDir = path.join(pkgDir, 'bin', 'napi-v6', process.platform, process.arch);
-  const cudaLib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+  const cudaLib =
+    process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
   return {
     cudaInstalled: existsSync(path.join(binDir, cudaLib)),
     webgpuBundled: backends.some((b) => b.name === 'webgpu'),
@@ -54,18 +55,27 @@ export function probeBackends(): BackendProbe {
  * are exact; `auto` lists the GPU providers this build has, then CPU as the fallback. An explicit
  * `cuda` on a build without the CUDA provider fails here with the fix in the message.
  */
-export function chooseExecutionProviders(device: Device, probe: BackendProbe = probeBackends()): ProviderChoice {
+export function chooseExecutionProviders(
+  device: Device,
+  probe: BackendProbe = probeBackends(),
+): ProviderChoice {
   switch (device) {
     case 'cpu':
       return { candidates: ['cpu'], reason: 'DEVICE=cpu' };
     case 'cuda':
       if (!probe.cudaInstalled) {
-        throw new AppError('DEVICE_UNAVAILABLE', `DEVICE=cuda but this onnxruntime-node has no CUDA provider: ${CUDA_FIX}`);
+        throw new AppError(
+          'DEVICE_UNAVAILABLE',
+          `DEVICE=cuda but this onnxruntime-node has no CUDA provider: ${CUDA_FIX}`,
+        );
       }
       return { candidates: ['cuda'], reason: 'DEVICE=cuda' };
     case 'webgpu':
       if (!probe.webgpuBundled) {
-        throw new AppError('DEVICE_UNAVAILABLE', 'DEVICE=webgpu but this onnxruntime-node build has no WebGPU provider; use DEVICE=auto or cpu');
+        throw new AppError(
+          'DEVICE_UNAVAILABLE',
+          'DEVICE=webgpu but this onnxruntime-node build has no WebGPU provider; use DEVICE=auto or cpu',
+        );
       }
       return { candidates: ['webgpu'], reason: 'DEVICE=webgpu' };
     case 'auto': {
@@ -93,7 +103,10 @@ let autoLogged = false;
  * asks for. `auto` tries the GPU providers the build has and falls back to CPU, saying once in
  * the log what it chose and why; an explicit GPU device that cannot start is DEVICE_UNAVAILABLE.
  */
-export async function createSession(model: Uint8Array | string, options: SessionOptions): Promise<InferenceSession> {
+export async function createSession(
+  model: Uint8Array | string,
+  options: SessionOptions,
+): Promise<InferenceSession> {
   const choice = chooseExecutionProviders(options.device);
   const base: InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
@@ -114,7 +127,10 @@ export async function createSession(model: Uint8Array | string, options: Session
       if (options.device === 'auto' && !autoLogged) {
         autoLogged = true;
         const why = [choice.reason, ...tried].join('; ');
-        options.logger.info({ device: 'auto', provider, tried }, `DEVICE=auto chose ${provider}${why ? ` (${why})` : ''}`);
+        options.logger.info(
+          { device: 'auto', provider, tried },
+          `DEVICE=auto chose ${provider}${why ? ` (${why})` : ''}`,
+        );
       }
       return session;
     } catch (error) {
@@ -136,7 +152,10 @@ export async function createSession(model: Uint8Array | string, options: Session
   throw new AppError('DEVICE_UNAVAILABLE', `no execution provider could run the model (${tried.join('; ')})`);
 }
 
-async function openSession(model: Uint8Array | string, options: InferenceSession.SessionOptions): Promise<InferenceSession> {
+async function openSession(
+  model: Uint8Array | string,
+  options: InferenceSession.SessionOptions,
+): Promise<InferenceSession> {
   return typeof model === 'string'
     ? ort.InferenceSession.create(model, options)
     : ort.InferenceSession.create(model, options);

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.ts';
 import { decodeImage, decodeMany } from '../../src/media/image-decode.ts';
@@ -25,7 +25,10 @@ const norm = (v: number, c: number) => (v / 255 - spec.mean[c]!) / spec.std[c]!;
 const centre = (data: Float32Array, c: number) => data[c * 64 * 64 + 32 * 64 + 32]!;
 
 async function expectAppError(promise: Promise<unknown>, code: string, message: RegExp): Promise<void> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(AppError);
   expect((error as AppError).code).toBe(code);
   expect((error as AppError).message).toMatch(message);
@@ -33,7 +36,11 @@ async function expectAppError(promise: Promise<unknown>, code: string, message: 
 
 /** A real 8x8 PNG whose IHDR (CRC fixed up) claims width x height: a decompression-bomb header. */
 async function pngClaiming(width: number, height: number): Promise<Buffer> {
-  const png = Buffer.from(await sharp({ create: { width: 8, height: 8, channels: 3, background: '#ff0000' } }).png().toBuffer());
+  const png = Buffer.from(
+    await sharp({ create: { width: 8, height: 8, channels: 3, background: '#ff0000' } })
+      .png()
+      .toBuffer(),
+  );
   png.writeUInt32BE(width, 16);
   png.writeUInt32BE(height, 20);
   png.writeUInt32BE(crc32(png.subarray(12, 29)) >>> 0, 29);
@@ -46,7 +53,7 @@ const solid = (width = 96, height = 80, channels: 3 | 4 = 3) =>
 
 describe('decodeImage', () => {
   it('decodes every format sharp writes to a 3x64x64 normalised CHW tensor', async () => {
-    const encoders: Record<string, (s: sharp.Sharp) => sharp.Sharp> = {
+    const encoders: Record<string, (s: Sharp) => Sharp> = {
       jpeg: (s) => s.jpeg({ quality: 95 }),
       png: (s) => s.png(),
       webp: (s) => s.webp({ lossless: true }),
@@ -62,7 +69,10 @@ describe('decodeImage', () => {
       expect(px.data.length).toBe(3 * 64 * 64);
       expect([px.height, px.width]).toEqual([64, 64]);
       // Lossy codecs and the GIF palette move colours a little; 12/255 covers them.
-      for (const [c, v] of [red.r, red.g, red.b].entries()) expect(Math.abs(centre(px.data, c) - norm(v, c)), `${format} channel ${c}`).toBeLessThan(12 / 255 / spec.std[c]!);
+      for (const [c, v] of [red.r, red.g, red.b].entries())
+        expect(Math.abs(centre(px.data, c) - norm(v, c)), `${format} channel ${c}`).toBeLessThan(
+          12 / 255 / spec.std[c]!,
+        );
     }
   });
 
@@ -72,7 +82,11 @@ describe('decodeImage', () => {
     const rgb16 = await solid().png().toColourspace('rgb16').toBuffer();
     expect((await sharp(rgb16).metadata()).depth).toBe('ushort');
     const gray = await solid().grayscale().png().toBuffer();
-    const transparent = await sharp({ create: { width: 40, height: 40, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
+    const transparent = await sharp({
+      create: { width: 40, height: 40, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } },
+    })
+      .png()
+      .toBuffer();
 
     for (const bytes of [cmyk, rgb16]) {
       const px = await decodeImage(bytes, spec, limits);
@@ -90,12 +104,18 @@ describe('decodeImage', () => {
 
   it('applies EXIF orientation so a rotated photo decodes like its upright twin', async () => {
     // Left half red, right half blue: any rotation or mirror would swap or move the halves.
-    const upright = await sharp({ create: { width: 120, height: 80, channels: 3, background: { r: 0, g: 0, b: 255 } } })
+    const upright = await sharp({
+      create: { width: 120, height: 80, channels: 3, background: { r: 0, g: 0, b: 255 } },
+    })
       .composite([{ input: await solid(60, 80).png().toBuffer(), left: 0, top: 0 }])
       .png()
       .toBuffer();
     // Stored turned 90 degrees counter-clockwise; orientation 6 tells viewers to turn it back.
-    const stored = await sharp(upright).rotate(-90).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer();
+    const stored = await sharp(upright)
+      .rotate(-90)
+      .jpeg({ quality: 95 })
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
     expect((await sharp(stored).metadata()).orientation).toBe(6);
     const a = await decodeImage(upright, spec, limits);
     const b = await decodeImage(stored, spec, limits);
@@ -108,7 +128,10 @@ describe('decodeImage', () => {
   });
 
   it('refuses bad inputs with AppError, never a crash', async () => {
-    const noisy = await sharp(Buffer.from(Array.from({ length: 200 * 200 * 3 }, (_, i) => (i * 7919) % 256)), { raw: { width: 200, height: 200, channels: 3 } })
+    const noisy = await sharp(
+      Buffer.from(Array.from({ length: 200 * 200 * 3 }, (_, i) => (i * 7919) % 256)),
+      { raw: { width: 200, height: 200, channels: 3 } },
+    )
       .jpeg()
       .toBuffer();
     const dir = await mkdtemp(path.join(os.tmpdir(), 'decode-'));
@@ -116,11 +139,29 @@ describe('decodeImage', () => {
       const textFile = path.join(dir, 'holiday.jpg');
       await writeFile(textFile, 'this is a text file, not a JPEG\n');
       await expectAppError(decodeImage(Buffer.alloc(0), spec, limits), 'INVALID_IMAGE', /empty/);
-      await expectAppError(decodeImage(noisy.subarray(0, Math.floor(noisy.length * 0.6)), spec, limits), 'INVALID_IMAGE', /premature end|truncated|corrupt/i);
-      await expectAppError(decodeImage(await readFile(textFile), spec, limits), 'INVALID_IMAGE', /unsupported image format/);
-      await expectAppError(decodeImage(await pngClaiming(30000, 30000), spec, limits), 'LIMIT_EXCEEDED', /30000x30000 = 900000000 pixels, more than the limit of 50000000/);
-      await expectAppError(decodeImage(noisy, spec, { ...limits, maxBytes: 1000 }), 'LIMIT_EXCEEDED', /more than the limit of 1000 bytes/);
-      const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>');
+      await expectAppError(
+        decodeImage(noisy.subarray(0, Math.floor(noisy.length * 0.6)), spec, limits),
+        'INVALID_IMAGE',
+        /premature end|truncated|corrupt/i,
+      );
+      await expectAppError(
+        decodeImage(await readFile(textFile), spec, limits),
+        'INVALID_IMAGE',
+        /unsupported image format/,
+      );
+      await expectAppError(
+        decodeImage(await pngClaiming(30000, 30000), spec, limits),
+        'LIMIT_EXCEEDED',
+        /30000x30000 = 900000000 pixels, more than the limit of 50000000/,
+      );
+      await expectAppError(
+        decodeImage(noisy, spec, { ...limits, maxBytes: 1000 }),
+        'LIMIT_EXCEEDED',
+        /more than the limit of 1000 bytes/,
+      );
+      const svg = Buffer.from(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>',
+      );
       await expectAppError(decodeImage(svg, spec, limits), 'INVALID_IMAGE', /unsupported image format "svg"/);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -149,7 +190,8 @@ describe('real photos (Debian mate-backgrounds, gnome-backgrounds)', () => {
   it('decodes large JPEG, PNG and WebP wallpapers; other formats fail cleanly', async (ctx) => {
     if ('skipped' in photos) return ctx.skip();
     const byExt = new Map<string, string[]>();
-    for (const f of photos.files) byExt.set(path.extname(f).toLowerCase(), [...(byExt.get(path.extname(f).toLowerCase()) ?? []), f]);
+    for (const f of photos.files)
+      byExt.set(path.extname(f).toLowerCase(), [...(byExt.get(path.extname(f).toLowerCase()) ?? []), f]);
     // Two of each kind keeps the test short on a small machine; include the biggest JPEG.
     const picked = [...byExt.values()].flatMap((files) => files.slice(0, 2));
     const biggest = photos.files.find((f) => f.includes('5640x3172'));

@@ -31,12 +31,15 @@ const row = (m: Float32Array, i: number, d: number) => m.subarray(i * d, (i + 1)
 
 /** A fixed linear map per modality, enough to exercise the embedder seam (the real one is trained). */
 function linearProjection(textDims: number, imageDims: number, dims: number): Projection {
-  const weights = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 0.1);
+  const weights = (n: number, seed: number) =>
+    Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 0.1);
   const wt = weights(textDims * dims, 1);
   const wi = weights(imageDims * dims, 2);
   const apply = (x: Float32Array, n: number, w: Float32Array, inDims: number) => {
     const out = new Float32Array(n * dims);
-    for (let r = 0; r < n; r++) for (let k = 0; k < inDims; k++) for (let j = 0; j < dims; j++) out[r * dims + j]! += x[r * inDims + k]! * w[k * dims + j]!;
+    for (let r = 0; r < n; r++)
+      for (let k = 0; k < inDims; k++)
+        for (let j = 0; j < dims; j++) out[r * dims + j]! += x[r * inDims + k]! * w[k * dims + j]!;
     return out;
   };
   return {
@@ -53,7 +56,11 @@ function linearProjection(textDims: number, imageDims: number, dims: number): Pr
 describe('tiny encoders on onnxruntime-node', () => {
   let dataDir: string;
   let encoders: Encoders;
-  const config = () => loadConfig({ env: {}, overrides: { DATA_DIR: dataDir, DEVICE: 'cpu', ORT_INTRA_THREADS: 1, ORT_INTER_THREADS: 1 } });
+  const config = () =>
+    loadConfig({
+      env: {},
+      overrides: { DATA_DIR: dataDir, DEVICE: 'cpu', ORT_INTRA_THREADS: 1, ORT_INTER_THREADS: 1 },
+    });
 
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'encoders-'));
@@ -107,7 +114,15 @@ describe('tiny encoders on onnxruntime-node', () => {
   it('encodes images in batches with the same features as one at a time', async () => {
     const colours = ['#ff0000', '#00aa00', '#0000ff'];
     const pixels = await Promise.all(
-      colours.map(async (c) => decodeImage(await sharp({ create: { width: 90, height: 70, channels: 3, background: c } }).png().toBuffer(), encoders.image.preprocess, limits)),
+      colours.map(async (c) =>
+        decodeImage(
+          await sharp({ create: { width: 90, height: 70, channels: 3, background: c } })
+            .png()
+            .toBuffer(),
+          encoders.image.preprocess,
+          limits,
+        ),
+      ),
     );
     const batch = await encoders.image.encode(pixels);
     expect(batch).toBeInstanceOf(Float32Array);
@@ -118,10 +133,24 @@ describe('tiny encoders on onnxruntime-node', () => {
   });
 
   it('embeds an EXIF-rotated photo and every format like the upright PNG (cosine > 0.99)', async () => {
-    const scene = await sharp({ create: { width: 128, height: 96, channels: 3, background: { r: 30, g: 60, b: 160 } } })
+    const scene = await sharp({
+      create: { width: 128, height: 96, channels: 3, background: { r: 30, g: 60, b: 160 } },
+    })
       .composite([
-        { input: await sharp({ create: { width: 40, height: 40, channels: 3, background: '#e02020' } }).png().toBuffer(), left: 10, top: 10 },
-        { input: await sharp({ create: { width: 30, height: 50, channels: 3, background: '#f0e040' } }).png().toBuffer(), left: 80, top: 30 },
+        {
+          input: await sharp({ create: { width: 40, height: 40, channels: 3, background: '#e02020' } })
+            .png()
+            .toBuffer(),
+          left: 10,
+          top: 10,
+        },
+        {
+          input: await sharp({ create: { width: 30, height: 50, channels: 3, background: '#f0e040' } })
+            .png()
+            .toBuffer(),
+          left: 80,
+          top: 30,
+        },
       ])
       .png()
       .toBuffer();
@@ -136,13 +165,21 @@ describe('tiny encoders on onnxruntime-node', () => {
       rgb16: await sharp(scene).png().toColourspace('rgb16').toBuffer(),
       alpha: await sharp(scene).ensureAlpha(1).png().toBuffer(),
     };
-    const reference = await encoders.image.encode([await decodeImage(scene, encoders.image.preprocess, limits)]);
+    const reference = await encoders.image.encode([
+      await decodeImage(scene, encoders.image.preprocess, limits),
+    ]);
     const names = Object.keys(variants);
-    const pixels = await Promise.all(names.map((n) => decodeImage(variants[n]!, encoders.image.preprocess, limits)));
+    const pixels = await Promise.all(
+      names.map((n) => decodeImage(variants[n]!, encoders.image.preprocess, limits)),
+    );
     const features = await encoders.image.encode(pixels);
     names.forEach((name, i) => expect(cosine(reference, row(features, i, 1248)), name).toBeGreaterThan(0.99));
     // The threshold discriminates: the same turned pixels without the EXIF tag land far below it.
-    const unoriented = await decodeImage(await sharp(scene).rotate(-90).png().toBuffer(), encoders.image.preprocess, limits);
+    const unoriented = await decodeImage(
+      await sharp(scene).rotate(-90).png().toBuffer(),
+      encoders.image.preprocess,
+      limits,
+    );
     expect(cosine(reference, await encoders.image.encode([unoriented]))).toBeLessThan(0.95);
   });
 
@@ -152,8 +189,16 @@ describe('tiny encoders on onnxruntime-node', () => {
       console.warn(`[encoders] real-photo test skipped: ${photos.skipped}`);
       return ctx.skip();
     }
-    const picked = photos.files.filter((f) => /\.(jpe?g|png|webp)$/i.test(f)).filter((_, i) => i % 5 === 0).slice(0, 8);
-    const decoded = await decodeMany(await Promise.all(picked.map((f) => readFile(f))), encoders.image.preprocess, limits, 2);
+    const picked = photos.files
+      .filter((f) => /\.(jpe?g|png|webp)$/i.test(f))
+      .filter((_, i) => i % 5 === 0)
+      .slice(0, 8);
+    const decoded = await decodeMany(
+      await Promise.all(picked.map((f) => readFile(f))),
+      encoders.image.preprocess,
+      limits,
+      2,
+    );
     const pixels = decoded.map((r, i) => {
       if (!r.ok) throw new Error(`${picked[i]}: ${r.error.message}`);
       return r.value;
@@ -173,12 +218,20 @@ describe('tiny encoders on onnxruntime-node', () => {
     expect(truncated).toBe(0);
     expect(vectors).toHaveLength(2);
     for (const v of vectors) expect(Math.hypot(...v)).toBeCloseTo(1, 5);
-    const px = await decodeImage(await sharp({ create: { width: 64, height: 64, channels: 3, background: '#123456' } }).png().toBuffer(), embedder.preprocess, limits);
+    const px = await decodeImage(
+      await sharp({ create: { width: 64, height: 64, channels: 3, background: '#123456' } })
+        .png()
+        .toBuffer(),
+      embedder.preprocess,
+      limits,
+    );
     const [image] = await embedder.embedPixels([px]);
     expect(image).toHaveLength(32);
     expect(Math.hypot(...image!)).toBeCloseTo(1, 5);
     expect(await embedder.embedPixels([])).toEqual([]);
-    expect(() => createEmbedder(encoders, linearProjection(768, 1248, 32))).toThrow(expect.objectContaining({ code: 'MODEL_MISMATCH' }));
+    expect(() => createEmbedder(encoders, linearProjection(768, 1248, 32))).toThrow(
+      expect.objectContaining({ code: 'MODEL_MISMATCH' }),
+    );
   });
 });
 
@@ -190,10 +243,14 @@ describe('loading a bad model directory', () => {
   afterAll(async () => {
     await rm(dataDir, { recursive: true, force: true });
   });
-  const config = (profile: 'tiny' | 'bert-resnet' | 'clip' = 'tiny') => loadConfig({ env: {}, overrides: { DATA_DIR: dataDir, DEVICE: 'cpu', MODELS: profile } });
+  const config = (profile: 'tiny' | 'bert-resnet' | 'clip' = 'tiny') =>
+    loadConfig({ env: {}, overrides: { DATA_DIR: dataDir, DEVICE: 'cpu', MODELS: profile } });
 
   async function loadError(profile: 'tiny' | 'bert-resnet' | 'clip' = 'tiny'): Promise<AppError> {
-    const error = await loadEncoders(config(profile), silentLogger).then((e) => e.close(), (e: unknown) => e);
+    const error = await loadEncoders(config(profile), silentLogger).then(
+      (e) => e.close(),
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(AppError);
     return error as AppError;
   }
@@ -201,7 +258,9 @@ describe('loading a bad model directory', () => {
   it('says which files of a profile are missing and how to get them', async () => {
     const error = await loadError('bert-resnet');
     expect(error.code).toBe('MODEL_MISSING');
-    expect(error.message).toContain('missing config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx');
+    expect(error.message).toContain(
+      'missing config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx',
+    );
     expect(error.message).toContain('npm run models -- fetch bert-resnet');
     expect(error.message).toContain('Xenova/bert-base-uncased');
   });
@@ -219,7 +278,9 @@ describe('loading a bad model directory', () => {
     await writeFile(path.join(tinyDir, 'image/onnx/model.onnx'), g.toBytes());
     let error = await loadError();
     expect(error.code).toBe('MODEL_INVALID');
-    expect(error.message).toMatch(/needs exactly one input, pixel_values; this graph has inputs x\[n,3\]:float32/);
+    expect(error.message).toMatch(
+      /needs exactly one input, pixel_values; this graph has inputs x\[n,3\]:float32/,
+    );
 
     await writeFile(path.join(tinyDir, 'image/onnx/model.onnx'), 'not a protobuf');
     error = await loadError();
@@ -227,7 +288,10 @@ describe('loading a bad model directory', () => {
     expect(error.message).toMatch(/onnxruntime could not load the model/);
 
     await cp(good, path.join(tinyDir, 'image/onnx/model.onnx'));
-    await writeFile(path.join(tinyDir, 'image/preprocessor_config.json'), JSON.stringify({ do_resize: true }));
+    await writeFile(
+      path.join(tinyDir, 'image/preprocessor_config.json'),
+      JSON.stringify({ do_resize: true }),
+    );
     error = await loadError();
     expect(error.code).toBe('MODEL_INVALID');
     expect(error.message).toMatch(/preprocessor_config.json needs size, image_mean and image_std/);

@@ -26,7 +26,10 @@ describe('fetchProfile', () => {
   it('offline, names the profile, every file and where to put it by hand', async () => {
     const config = loadConfig({ env: {}, overrides: { DATA_DIR: dataDir } });
     const hubUrl = `http://127.0.0.1:${closedPort}`;
-    const error = await fetchProfile(config, 'clip', { hubUrl }).then(() => undefined, (e: unknown) => e);
+    const error = await fetchProfile(config, 'clip', { hubUrl }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).code).toBe('NETWORK');
     const message = (error as AppError).message;
@@ -44,9 +47,14 @@ describe('fetchProfile', () => {
   it('reports an HTTP error from the hub the same way', async () => {
     const config = loadConfig({ env: {}, overrides: { DATA_DIR: dataDir } });
     const notFound: typeof fetch = async () => new Response('nope', { status: 404 });
-    const error = await fetchProfile(config, 'bert-resnet', { fetchImpl: notFound }).then(() => undefined, (e: unknown) => e);
+    const error = await fetchProfile(config, 'bert-resnet', { fetchImpl: notFound }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((error as AppError).code).toBe('NETWORK');
-    expect((error as AppError).message).toMatch(/HTTP 404 for https:\/\/huggingface.co\/Xenova\/bert-base-uncased\/resolve\/main\/config.json/);
+    expect((error as AppError).message).toMatch(
+      /HTTP 404 for https:\/\/huggingface.co\/Xenova\/bert-base-uncased\/resolve\/main\/config.json/,
+    );
   });
 
   it('downloads each file into place and keeps files already present', async () => {

@@ -7,7 +7,8 @@ import { decodeModel } from '../../src/onnx/onnx-proto.ts';
 import { buildTinyModelFiles, ensureTinyModels, TINY_FILES } from '../../src/models/tiny/generate.ts';
 import { loadTokenizer } from '../../src/models/text-encoder.ts';
 
-const CAPTION_WORDS = `red crimson scarlet orange yellow gold green blue navy purple violet pink magenta brown black
+const CAPTION_WORDS =
+  `red crimson scarlet orange yellow gold green blue navy purple violet pink magenta brown black
 white grey gray circle disc square triangle star hexagon diamond cross ring small large tiny big left right top
 bottom centre center corner upper lower middle background on of the a an one two three and with`.split(/\s+/);
 
@@ -25,7 +26,8 @@ describe('tiny model generation', () => {
     const b = buildTinyModelFiles(7);
     const c = buildTinyModelFiles(8);
     expect([...a.keys()].sort()).toEqual([...TINY_FILES].sort());
-    for (const [file, bytes] of a) expect(Buffer.from(bytes).equals(Buffer.from(b.get(file)!)), file).toBe(true);
+    for (const [file, bytes] of a)
+      expect(Buffer.from(bytes).equals(Buffer.from(b.get(file)!)), file).toBe(true);
     for (const file of ['text/onnx/model.onnx', 'image/onnx/model.onnx']) {
       expect(Buffer.from(a.get(file)!).equals(Buffer.from(c.get(file)!)), file).toBe(false);
     }
@@ -41,9 +43,20 @@ describe('tiny model generation', () => {
     expect(second.generated).toBe(false);
 
     const textConfig = JSON.parse(await readFile(path.join(first.dir, 'text/config.json'), 'utf8'));
-    expect(textConfig).toMatchObject({ model_type: 'bert', hidden_size: 256, num_hidden_layers: 2, num_attention_heads: 4, max_position_embeddings: 64, tiny_seed: 3 });
+    expect(textConfig).toMatchObject({
+      model_type: 'bert',
+      hidden_size: 256,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      max_position_embeddings: 64,
+      tiny_seed: 3,
+    });
     const pre = JSON.parse(await readFile(path.join(first.dir, 'image/preprocessor_config.json'), 'utf8'));
-    expect(pre).toMatchObject({ size: { shortest_edge: 64 }, crop_size: { height: 64, width: 64 }, image_mean: [0.485, 0.456, 0.406] });
+    expect(pre).toMatchObject({
+      size: { shortest_edge: 64 },
+      crop_size: { height: 64, width: 64 },
+      image_mean: [0.485, 0.456, 0.406],
+    });
 
     const model = decodeModel(await readFile(path.join(first.dir, 'text/onnx/model.onnx'))) as {
       graph: { input: { name: string }[]; output: { name: string }[]; node: { opType: string }[] };
@@ -51,19 +64,32 @@ describe('tiny model generation', () => {
     expect(model.graph.input.map((i) => i.name)).toEqual(['input_ids', 'attention_mask', 'token_type_ids']);
     expect(model.graph.output.map((o) => o.name)).toEqual(['last_hidden_state']);
     const ops = new Set(model.graph.node.map((n) => n.opType));
-    for (const op of ['Gather', 'LayerNormalization', 'MatMul', 'Softmax', 'Erf']) expect(ops.has(op), op).toBe(true);
+    for (const op of ['Gather', 'LayerNormalization', 'MatMul', 'Softmax', 'Erf'])
+      expect(ops.has(op), op).toBe(true);
     const image = decodeModel(await readFile(path.join(first.dir, 'image/onnx/model.onnx'))) as typeof model;
     const imageOps = new Set(image.graph.node.map((n) => n.opType));
-    for (const op of ['Conv', 'BatchNormalization', 'Relu', 'Add', 'GlobalAveragePool', 'AveragePool', 'Concat']) expect(imageOps.has(op), op).toBe(true);
+    for (const op of [
+      'Conv',
+      'BatchNormalization',
+      'Relu',
+      'Add',
+      'GlobalAveragePool',
+      'AveragePool',
+      'Concat',
+    ])
+      expect(imageOps.has(op), op).toBe(true);
   });
 
   it('has a WordPiece vocabulary with every caption word as one token and ## pieces for the rest', async () => {
     const config = loadConfig({ env: {}, overrides: { DATA_DIR: dataDir, SEED: 3 } });
     const { dir } = await ensureTinyModels(config);
     const tokenizer = await loadTokenizer(path.join(dir, 'text'));
-    const ids = (text: string) => tokenizer([text], { add_special_tokens: true, padding: false, truncation: false, return_tensor: false }).input_ids[0]!;
+    const ids = (text: string) =>
+      tokenizer([text], { add_special_tokens: true, padding: false, truncation: false, return_tensor: false })
+        .input_ids[0]!;
     for (const word of CAPTION_WORDS) expect(ids(word), word).toHaveLength(3); // [CLS] word [SEP]
-    const vocab = JSON.parse(await readFile(path.join(dir, 'text/tokenizer.json'), 'utf8')).model.vocab as Record<string, number>;
+    const vocab = JSON.parse(await readFile(path.join(dir, 'text/tokenizer.json'), 'utf8')).model
+      .vocab as Record<string, number>;
     expect(Object.keys(vocab).length).toBeGreaterThan(3000);
     expect(vocab['[PAD]']).toBe(0);
     const unk = vocab['[UNK]'];

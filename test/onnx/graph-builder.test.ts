@@ -33,7 +33,11 @@ describe('GraphBuilder', () => {
   it('writes identical bytes for identical calls and a readable ModelProto', () => {
     const a = affine();
     expect(Buffer.from(a).equals(Buffer.from(affine()))).toBe(true);
-    const model = decodeModel(a) as { irVersion: number; opsetImport: { version: number }[]; graph: { node: { opType: string }[] } };
+    const model = decodeModel(a) as {
+      irVersion: number;
+      opsetImport: { version: number }[];
+      graph: { node: { opType: string }[] };
+    };
     expect(model.irVersion).toBe(8);
     expect(model.opsetImport[0]!.version).toBe(17);
     expect(model.graph.node.map((n) => n.opType)).toEqual(['MatMul', 'Add']);

@@ -2,6 +2,7 @@ import ort from 'onnxruntime-node';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.ts';
+import type { Logger } from '../../src/logger.ts';
 import { GraphBuilder } from '../../src/onnx/graph-builder.ts';
 import { chooseExecutionProviders, createSession, probeBackends } from '../../src/onnx/session.ts';
 
@@ -13,9 +14,9 @@ function relu(): Uint8Array {
   return g.toBytes();
 }
 
-function capturingLogger(): { logger: ReturnType<typeof pino>; lines: () => { msg: string; provider?: string }[] } {
+function capturingLogger(): { logger: Logger; lines: () => { msg: string; provider?: string }[] } {
   const raw: string[] = [];
-  const logger = pino({ level: 'info' }, { write: (s: string) => raw.push(s) });
+  const logger: Logger = pino({ level: 'info' }, { write: (s: string) => raw.push(s) });
   return { logger, lines: () => raw.map((s) => JSON.parse(s) as { msg: string; provider?: string }) };
 }
 
@@ -38,11 +39,18 @@ describe('chooseExecutionProviders', () => {
   it('lists the GPU providers a build has before CPU for auto, and says why', () => {
     expect(chooseExecutionProviders('auto', none)).toEqual({
       candidates: ['cpu'],
-      reason: 'CUDA provider not installed (ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci adds it); no WebGPU provider in this build',
+      reason:
+        'CUDA provider not installed (ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci adds it); no WebGPU provider in this build',
     });
-    expect(chooseExecutionProviders('auto', { cudaInstalled: true, webgpuBundled: true }).candidates).toEqual(['cuda', 'webgpu', 'cpu']);
-    expect(chooseExecutionProviders('cpu', { cudaInstalled: true, webgpuBundled: true }).candidates).toEqual(['cpu']);
-    expect(chooseExecutionProviders('cuda', { cudaInstalled: true, webgpuBundled: false }).candidates).toEqual(['cuda']);
+    expect(chooseExecutionProviders('auto', { cudaInstalled: true, webgpuBundled: true }).candidates).toEqual(
+      ['cuda', 'webgpu', 'cpu'],
+    );
+    expect(chooseExecutionProviders('cpu', { cudaInstalled: true, webgpuBundled: true }).candidates).toEqual([
+      'cpu',
+    ]);
+    expect(
+      chooseExecutionProviders('cuda', { cudaInstalled: true, webgpuBundled: false }).candidates,
+    ).toEqual(['cuda']);
   });
 });
 
@@ -67,7 +75,12 @@ describe('createSession', () => {
 
   it('with DEVICE=cuda on a build without CUDA fails with DEVICE_UNAVAILABLE, not a crash', async (ctx) => {
     if (probeBackends().cudaInstalled) return ctx.skip();
-    const error = await createSession(relu(), { device: 'cuda', intraOpThreads: 1, interOpThreads: 1, logger: capturingLogger().logger }).then(
+    const error = await createSession(relu(), {
+      device: 'cuda',
+      intraOpThreads: 1,
+      interOpThreads: 1,
+      logger: capturingLogger().logger,
+    }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -77,7 +90,12 @@ describe('createSession', () => {
   });
 
   it('turns an unreadable model into MODEL_INVALID', async () => {
-    const error = await createSession(new Uint8Array([1, 2, 3, 4]), { device: 'cpu', intraOpThreads: 1, interOpThreads: 1, logger: capturingLogger().logger }).then(
+    const error = await createSession(new Uint8Array([1, 2, 3, 4]), {
+      device: 'cpu',
+      intraOpThreads: 1,
+      interOpThreads: 1,
+      logger: capturingLogger().logger,
+    }).then(
       () => undefined,
       (e: unknown) => e,
     );

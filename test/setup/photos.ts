@@ -27,7 +27,8 @@ export async function ensurePhotos(options: { cacheDir?: string } = {}): Promise
     if (files.length > 0) return { dir: root, files };
   }
   for (const tool of ['apt-get', 'dpkg-deb']) {
-    if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0) return { skipped: `${tool} is not available on this machine` };
+    if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0)
+      return { skipped: `${tool} is not available on this machine` };
   }
   const work = path.join(cacheDir, `tmp-${process.pid}-${Date.now()}`);
   await mkdir(work, { recursive: true });
@@ -38,7 +39,10 @@ export async function ensurePhotos(options: { cacheDir?: string } = {}): Promise
       run('apt-get', ['update', '-qq'], work, 300_000);
       download = run('apt-get', ['download', ...PHOTO_PACKAGES], work, 300_000);
     }
-    if (download.status !== 0) return { skipped: `apt-get download ${PHOTO_PACKAGES.join(' ')} failed: ${download.output.trim().split('\n').slice(-2).join(' ')}` };
+    if (download.status !== 0)
+      return {
+        skipped: `apt-get download ${PHOTO_PACKAGES.join(' ')} failed: ${download.output.trim().split('\n').slice(-2).join(' ')}`,
+      };
     const extracted = path.join(work, 'root');
     for (const deb of (await readdir(work)).filter((f) => f.endsWith('.deb'))) {
       const x = run('dpkg-deb', ['-x', path.join(work, deb), extracted], work, 120_000);
@@ -53,7 +57,9 @@ export async function ensurePhotos(options: { cacheDir?: string } = {}): Promise
     await rm(work, { recursive: true, force: true });
   }
   const files = await listPhotos(root);
-  return files.length > 0 ? { dir: root, files } : { skipped: `no images found in ${PHOTO_PACKAGES.join(', ')}` };
+  return files.length > 0
+    ? { dir: root, files }
+    : { skipped: `no images found in ${PHOTO_PACKAGES.join(', ')}` };
 }
 
 async function listPhotos(dir: string): Promise<string[]> {
@@ -64,7 +70,15 @@ async function listPhotos(dir: string): Promise<string[]> {
     .sort();
 }
 
-function run(cmd: string, args: string[], cwd: string, timeout: number): { status: number | null; output: string } {
+function run(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  timeout: number,
+): { status: number | null; output: string } {
   const r = spawnSync(cmd, args, { cwd, timeout, encoding: 'utf8' });
-  return { status: r.error ? null : r.status, output: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
+  return {
+    status: r.error ? null : r.status,
+    output: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`,
+  };
 }

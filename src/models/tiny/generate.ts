@@ -37,53 +37,62 @@ export function buildTinyModelFiles(seed: number): Map<string, Uint8Array> {
   const json = (value: unknown) => new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`);
   const files = new Map<string, Uint8Array>();
 
-  files.set('text/config.json', json({
-    architectures: ['BertModel'],
-    model_type: 'bert',
-    vocab_size: bert.vocabSize,
-    hidden_size: bert.hiddenSize,
-    num_hidden_layers: bert.numLayers,
-    num_attention_heads: bert.numHeads,
-    intermediate_size: bert.intermediateSize,
-    hidden_act: 'gelu',
-    max_position_embeddings: bert.maxPositions,
-    type_vocab_size: bert.typeVocabSize,
-    layer_norm_eps: bert.layerNormEps,
-    pad_token_id: 0,
-    initializer_range: 0.02,
-    tiny_seed: seed,
-  }));
+  files.set(
+    'text/config.json',
+    json({
+      architectures: ['BertModel'],
+      model_type: 'bert',
+      vocab_size: bert.vocabSize,
+      hidden_size: bert.hiddenSize,
+      num_hidden_layers: bert.numLayers,
+      num_attention_heads: bert.numHeads,
+      intermediate_size: bert.intermediateSize,
+      hidden_act: 'gelu',
+      max_position_embeddings: bert.maxPositions,
+      type_vocab_size: bert.typeVocabSize,
+      layer_norm_eps: bert.layerNormEps,
+      pad_token_id: 0,
+      initializer_range: 0.02,
+      tiny_seed: seed,
+    }),
+  );
   files.set('text/tokenizer.json', json(tokenizerJson(vocab)));
   files.set('text/tokenizer_config.json', json(tokenizerConfigJson(bert.maxPositions)));
   files.set('text/onnx/model.onnx', buildTinyBert(bert, rng.fork('text')));
 
-  files.set('image/config.json', json({
-    architectures: ['ResNetModel'],
-    model_type: 'resnet',
-    num_channels: 3,
-    embedding_size: resnet.embeddingSize,
-    hidden_sizes: resnet.hiddenSizes,
-    depths: resnet.depths,
-    layer_type: 'basic',
-    hidden_act: 'relu',
-    image_size: resnet.imageSize,
-    pooled_size: tinyResNetFeatureDims(resnet),
-    pooling: 'concat(gap(stage 0..3), grid3x3(stage 0..2))',
-    tiny_seed: seed,
-  }));
-  files.set('image/preprocessor_config.json', json({
-    image_processor_type: 'ConvNextImageProcessor',
-    do_resize: true,
-    size: { shortest_edge: resnet.imageSize },
-    do_center_crop: true,
-    crop_size: { height: resnet.imageSize, width: resnet.imageSize },
-    do_rescale: true,
-    rescale_factor: 1 / 255,
-    do_normalize: true,
-    image_mean: [0.485, 0.456, 0.406],
-    image_std: [0.229, 0.224, 0.225],
-    resample: 3,
-  }));
+  files.set(
+    'image/config.json',
+    json({
+      architectures: ['ResNetModel'],
+      model_type: 'resnet',
+      num_channels: 3,
+      embedding_size: resnet.embeddingSize,
+      hidden_sizes: resnet.hiddenSizes,
+      depths: resnet.depths,
+      layer_type: 'basic',
+      hidden_act: 'relu',
+      image_size: resnet.imageSize,
+      pooled_size: tinyResNetFeatureDims(resnet),
+      pooling: 'concat(gap(stage 0..3), grid3x3(stage 0..2))',
+      tiny_seed: seed,
+    }),
+  );
+  files.set(
+    'image/preprocessor_config.json',
+    json({
+      image_processor_type: 'ConvNextImageProcessor',
+      do_resize: true,
+      size: { shortest_edge: resnet.imageSize },
+      do_center_crop: true,
+      crop_size: { height: resnet.imageSize, width: resnet.imageSize },
+      do_rescale: true,
+      rescale_factor: 1 / 255,
+      do_normalize: true,
+      image_mean: [0.485, 0.456, 0.406],
+      image_std: [0.229, 0.224, 0.225],
+      resample: 3,
+    }),
+  );
   files.set('image/onnx/model.onnx', buildTinyResNet(resnet, rng.fork('image')));
   return files;
 }

@@ -42,9 +42,21 @@ export function buildTinyBert(cfg: TinyBertConfig, rng: Rng): Uint8Array {
   g.input('token_type_ids', 'int64', ['batch_size', 'sequence_length']);
 
   const emb = rng.fork('embeddings');
-  const wordEmb = g.initializer('embeddings.word_embeddings.weight', [cfg.vocabSize, H], emb.normals(cfg.vocabSize * H, 0.02));
-  const posEmb = g.initializer('embeddings.position_embeddings.weight', [cfg.maxPositions, H], emb.normals(cfg.maxPositions * H, 0.02));
-  const typeEmb = g.initializer('embeddings.token_type_embeddings.weight', [cfg.typeVocabSize, H], emb.normals(cfg.typeVocabSize * H, 0.02));
+  const wordEmb = g.initializer(
+    'embeddings.word_embeddings.weight',
+    [cfg.vocabSize, H],
+    emb.normals(cfg.vocabSize * H, 0.02),
+  );
+  const posEmb = g.initializer(
+    'embeddings.position_embeddings.weight',
+    [cfg.maxPositions, H],
+    emb.normals(cfg.maxPositions * H, 0.02),
+  );
+  const typeEmb = g.initializer(
+    'embeddings.token_type_embeddings.weight',
+    [cfg.typeVocabSize, H],
+    emb.normals(cfg.typeVocabSize * H, 0.02),
+  );
 
   const i64 = (values: number[]) => new BigInt64Array(values.map((v) => BigInt(v)));
   const f32 = (value: number) => new Float32Array([value]);
@@ -62,7 +74,10 @@ export function buildTinyBert(cfg: TinyBertConfig, rng: Rng): Uint8Array {
   // Additive mask [B,1,1,T]: 0 where attended, -1e9 at padding, so padded keys get zero weight.
   const maskF = g.op('Cast', ['attention_mask'], { to: 1 });
   const inverted = g.op('Sub', [g.constant([], f32(1)), maskF]);
-  const maskBias = g.op('Unsqueeze', [g.op('Mul', [inverted, g.constant([], f32(-1e9))]), g.constant([2], i64([1, 2]))]);
+  const maskBias = g.op('Unsqueeze', [
+    g.op('Mul', [inverted, g.constant([], f32(-1e9))]),
+    g.constant([2], i64([1, 2])),
+  ]);
 
   const splitHeads = g.constant([4], i64([0, 0, heads, dh]), 'split_heads');
   const mergeHeads = g.constant([3], i64([0, 0, H]), 'merge_heads');
@@ -71,12 +86,27 @@ export function buildTinyBert(cfg: TinyBertConfig, rng: Rng): Uint8Array {
   for (let l = 0; l < cfg.numLayers; l++) {
     const p = `encoder.layer.${l}`;
     const r = rng.fork(p);
-    const q = g.op('Transpose', [g.op('Reshape', [dense(g, r, x, H, H, `${p}.attention.self.query`), splitHeads])], { perm: [0, 2, 1, 3] });
-    const k = g.op('Transpose', [g.op('Reshape', [dense(g, r, x, H, H, `${p}.attention.self.key`), splitHeads])], { perm: [0, 2, 3, 1] });
-    const v = g.op('Transpose', [g.op('Reshape', [dense(g, r, x, H, H, `${p}.attention.self.value`), splitHeads])], { perm: [0, 2, 1, 3] });
+    const q = g.op(
+      'Transpose',
+      [g.op('Reshape', [dense(g, r, x, H, H, `${p}.attention.self.query`), splitHeads])],
+      { perm: [0, 2, 1, 3] },
+    );
+    const k = g.op(
+      'Transpose',
+      [g.op('Reshape', [dense(g, r, x, H, H, `${p}.attention.self.key`), splitHeads])],
+      { perm: [0, 2, 3, 1] },
+    );
+    const v = g.op(
+      'Transpose',
+      [g.op('Reshape', [dense(g, r, x, H, H, `${p}.attention.self.value`), splitHeads])],
+      { perm: [0, 2, 1, 3] },
+    );
     const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [q, k]), scale]), maskBias]);
     const probs = g.op('Softmax', [scores], { axis: -1 });
-    const context = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, v])], { perm: [0, 2, 1, 3] }), mergeHeads]);
+    const context = g.op('Reshape', [
+      g.op('Transpose', [g.op('MatMul', [probs, v])], { perm: [0, 2, 1, 3] }),
+      mergeHeads,
+    ]);
     const attnOut = dense(g, r, context, H, H, `${p}.attention.output.dense`);
     x = layerNorm(g, g.op('Add', [attnOut, x]), H, cfg.layerNormEps, `${p}.attention.output.LayerNorm`);
 

@@ -74,18 +74,45 @@ export function buildTinyResNet(cfg: TinyResNetConfig, rng: Rng): Uint8Array {
   return g.toBytes();
 }
 
-function basicBlock(g: GraphBuilder, rng: Rng, x: string, cin: number, cout: number, stride: number, name: string): string {
+function basicBlock(
+  g: GraphBuilder,
+  rng: Rng,
+  x: string,
+  cin: number,
+  cout: number,
+  stride: number,
+  name: string,
+): string {
   const h = g.op('Relu', [convBn(g, rng, x, cin, cout, 3, stride, `${name}.layer.0`, 1)]);
   const branch = convBn(g, rng, h, cout, cout, 3, 1, `${name}.layer.1`, 0.5);
-  const shortcut = stride !== 1 || cin !== cout ? convBn(g, rng, x, cin, cout, 1, stride, `${name}.shortcut`, 1) : x;
+  const shortcut =
+    stride !== 1 || cin !== cout ? convBn(g, rng, x, cin, cout, 1, stride, `${name}.shortcut`, 1) : x;
   return g.op('Relu', [g.op('Add', [branch, shortcut])]);
 }
 
-function convBn(g: GraphBuilder, rng: Rng, x: string, cin: number, cout: number, k: number, stride: number, name: string, gammaScale: number): string {
+function convBn(
+  g: GraphBuilder,
+  rng: Rng,
+  x: string,
+  cin: number,
+  cout: number,
+  k: number,
+  stride: number,
+  name: string,
+  gammaScale: number,
+): string {
   const fanIn = cin * k * k;
-  const w = g.initializer(`${name}.convolution.weight`, [cout, cin, k, k], rng.normals(cout * fanIn, Math.sqrt(2 / fanIn)));
+  const w = g.initializer(
+    `${name}.convolution.weight`,
+    [cout, cin, k, k],
+    rng.normals(cout * fanIn, Math.sqrt(2 / fanIn)),
+  );
   const pad = Math.floor(k / 2);
-  const conv = g.op('Conv', [x, w], { kernel_shape: [k, k], strides: [stride, stride], pads: [pad, pad, pad, pad] });
+  const conv = g.op('Conv', [x, w], {
+    kernel_shape: [k, k],
+    strides: [stride, stride],
+    pads: [pad, pad, pad, pad],
+  });
   const gamma = rng.normals(cout, 0.05, 1).map((v) => v * gammaScale);
   const scale = g.initializer(`${name}.normalization.weight`, [cout], gamma);
   const bias = g.initializer(`${name}.normalization.bias`, [cout], rng.normals(cout, 0.05));

@@ -12,7 +12,32 @@ const PUNCTUATION = [...'!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~'];
 const DIGITS = [...'0123456789'];
 const LETTERS = [...'abcdefghijklmnopqrstuvwxyz'];
 /** Common English suffixes, so unseen inflections split into a known stem and a piece. */
-const SUFFIXES = ['s', 'es', 'ed', 'd', 'ing', 'er', 'ers', 'est', 'ly', 'ness', 'ful', 'less', 'ish', 'y', 'ies', 'ment', 'tion', 'able', 'al', 'ic', 'ity', 'ive', 'ous', 'en'];
+const SUFFIXES = [
+  's',
+  'es',
+  'ed',
+  'd',
+  'ing',
+  'er',
+  'ers',
+  'est',
+  'ly',
+  'ness',
+  'ful',
+  'less',
+  'ish',
+  'y',
+  'ies',
+  'ment',
+  'tion',
+  'able',
+  'al',
+  'ic',
+  'ity',
+  'ive',
+  'ous',
+  'en',
+];
 
 /** Special tokens, punctuation, digits, letters, `##` pieces, then whole words; index = id. */
 export function buildVocab(): string[] {
@@ -49,12 +74,24 @@ export function tokenizerJson(vocab: readonly string[]): Record<string, unknown>
       normalized: false,
       special: true,
     })),
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: true,
+      strip_accents: null,
+      lowercase: true,
+    },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',
       single: [special('[CLS]', 0), sequence('A', 0), special('[SEP]', 0)],
-      pair: [special('[CLS]', 0), sequence('A', 0), special('[SEP]', 0), sequence('B', 1), special('[SEP]', 1)],
+      pair: [
+        special('[CLS]', 0),
+        sequence('A', 0),
+        special('[SEP]', 0),
+        sequence('B', 1),
+        special('[SEP]', 1),
+      ],
       special_tokens: Object.fromEntries(
         ['[CLS]', '[SEP]'].map((t) => [t, { id: t, ids: [id(t)], tokens: [t] }]),
       ),
