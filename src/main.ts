@@ -4,7 +4,7 @@
  */
 import type { ApiServer } from './api/http-server.ts';
 import { startApiServer } from './api/http-server.ts';
-import type { IndexWriter } from './api/context.ts';
+import { createIndexWriter } from './api/index-writer.ts';
 import { createMetrics } from './api/metrics.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -52,6 +52,7 @@ export async function openCore(
     const encoders = await loadEncoders(config, logger);
     cleanups.push(() => encoders.close());
     const projection = await loadProjection(config, encoders, logger);
+    cleanups.push(() => projection.close());
     const embedder = createEmbedder(encoders, projection);
     const indexes = await openIndexes({ config, db, fingerprint: embedder.fingerprint, dims: embedder.dims, logger });
     cleanups.push(() => indexes.close());
@@ -89,7 +90,7 @@ export async function openCore(
 export async function startApp(
   config: Readonly<Config>,
   logger: Logger,
-  options: { engine?: EngineOptions; createWriter?: (core: Core) => IndexWriter } = {},
+  options: { engine?: EngineOptions; readOnly?: boolean } = {},
 ): Promise<App> {
   // The metrics exist before the indexes do (the engine reports encoder calls into them).
   const opened: { indexes?: IndexSet } = {};
@@ -104,7 +105,9 @@ export async function startApp(
       logger.warn('mutations are open to anyone: no API_KEY and ALLOW_UNAUTHENTICATED_MUTATIONS=true (development only)');
     } else logger.info('mutations are disabled: set API_KEY to enable them');
   }
-  const writer = options.createWriter?.(core);
+  const writer = options.readOnly
+    ? undefined
+    : createIndexWriter({ config, db: core.db, embedder: core.embedder, indexes: core.indexes, logger });
   let server: ApiServer;
   try {
     server = await startApiServer(

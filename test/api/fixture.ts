@@ -2,17 +2,15 @@
  * A real server for API tests: tiny ONNX models, a synthetic image collection indexed into PGlite
  * (or a fresh database on the test PostgreSQL server), real HNSW indexes, HTTP on port 0.
  */
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { loadConfig, type ConfigOverrides } from '../../src/config.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { startApp, type App, type Core } from '../../src/main.ts';
-import type { IndexWriter } from '../../src/api/context.ts';
-import { decodeImage } from '../../src/media/image-decode.ts';
 import type { EngineOptions } from '../../src/search/engine.ts';
+import { runIngest } from '../../src/ingest/pipeline.ts';
+import { openSource } from '../../src/media/sources/open-source.ts';
 import { generateSampleData, type ManifestLine } from '../../src/train/synthetic/generate.ts';
 import { createPostgresDatabase } from '../setup/databases.ts';
 
@@ -36,49 +34,26 @@ export interface TestAppOptions {
   n?: number;
   overrides?: ConfigOverrides;
   engine?: EngineOptions;
-  createWriter?: (core: Core) => IndexWriter;
+  readOnly?: boolean;
   /** Index the samples. @default true */
   index?: boolean;
 }
 
-/** Indexes manifest lines the way the batch pipeline does: rows, vectors, then the HNSW indexes. */
-export async function indexSamples(core: Core, samplesDir: string, lines: ManifestLine[]): Promise<void> {
-  const { images, captions: _c, vectors } = core.repositories;
-  for (let start = 0; start < lines.length; start += 16) {
-    const batch = lines.slice(start, start + 16);
-    const items = await Promise.all(
-      batch.map(async (line) => {
-        const file = path.join(samplesDir, line.image);
-        const bytes = await readFile(file);
-        const pixels = await decodeImage(bytes, core.embedder.preprocess, { maxBytes: 1 << 24, maxPixels: 1 << 24 });
-        return { line, file, bytes, pixels };
-      }),
-    );
-    const inserted = [];
-    for (const item of items) {
-      const result = await images.insertWithCaptions(
-        {
-          sha256: createHash('sha256').update(item.bytes).digest('hex'),
-          uri: pathToFileURL(item.file).toString(),
-          width: item.pixels.source.width,
-          height: item.pixels.source.height,
-          format: item.pixels.source.format,
-          bytes: item.bytes.length,
-          metadata: { split: item.line.metadata.split, name: path.basename(item.line.image) },
-        },
-        item.line.captions,
-      );
-      inserted.push(result);
-    }
-    const imageVectors = await core.embedder.embedPixels(items.map((i) => i.pixels));
-    const allCaptions = inserted.flatMap((r) => r.captions);
-    const captionVectors = (await core.embedder.embedTexts(allCaptions.map((c) => c.text))).vectors;
-    const fp = core.embedder.fingerprint;
-    await vectors.upsert('image', fp, inserted.map((r, i) => ({ id: r.image.id, vector: imageVectors[i]! })));
-    await vectors.upsert('caption', fp, allCaptions.map((c, i) => ({ id: c.id, vector: captionVectors[i]! })));
-    core.indexes.add('image', inserted.map((r) => r.image.id), imageVectors);
-    core.indexes.add('caption', allCaptions.map((c) => c.id), captionVectors);
-  }
+/** Indexes the sample manifest with the batch pipeline (`npm run index` runs the same code). */
+export async function indexSamples(core: Core, manifestPath: string): Promise<void> {
+  const source = await openSource(manifestPath);
+  const summary = await runIngest(
+    source,
+    {
+      db: core.db,
+      embedder: core.embedder,
+      indexes: core.indexes,
+      limits: { maxBytes: core.config.limits.maxImageBytes, maxPixels: core.config.limits.maxImagePixels },
+      logger: silentLogger,
+    },
+    { batchSize: 32, concurrency: 2 },
+  );
+  if (summary.failed > 0) throw new Error(`sample indexing failed for ${summary.failed} items`);
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -105,9 +80,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   });
   const app = await startApp(config, silentLogger, {
     ...(options.engine ? { engine: options.engine } : {}),
-    ...(options.createWriter ? { createWriter: options.createWriter } : {}),
+    ...(options.readOnly ? { readOnly: true } : {}),
   });
-  if (options.index !== false) await indexSamples(app, samplesDir, manifest);
+  if (options.index !== false) await indexSamples(app, manifestPath);
   const url = app.server.url;
   return {
     app,
