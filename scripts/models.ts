@@ -8,13 +8,13 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command } from 'commander';
 import { loadConfig } from '../src/config.ts';
-import { describeError, isAppError } from '../src/errors.ts';
 import { createLogger } from '../src/logger.ts';
 import { decodeMany } from '../src/media/image-decode.ts';
 import { fetchProfile } from '../src/models/hub.ts';
 import { loadEncoders } from '../src/models/load.ts';
 import { PROFILES } from '../src/models/profiles.ts';
 import { writeTinyModels } from '../src/models/tiny/generate.ts';
+import { runCli } from './lib/cli.ts';
 
 const IMAGE_EXTENSIONS = new Set([
   '.jpg',
@@ -116,7 +116,6 @@ async function listImages(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-program.parseAsync().catch((error: unknown) => {
-  console.error(isAppError(error) ? `${error.code}: ${error.message}` : describeError(error));
-  process.exitCode = 1;
+runCli(async () => {
+  await program.parseAsync();
 });

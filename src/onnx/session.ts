@@ -23,7 +23,20 @@ export interface BackendProbe {
   /** The CUDA provider library ships only with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci`. */
   cudaInstalled: boolean;
   webgpuBundled: boolean;
+  /**
+   * On Linux, WebGPU (Dawn) needs the Vulkan loader; without it `auto` skips WebGPU instead of
+   * trying it and printing Dawn's warning. Always true elsewhere.
+   */
+  vulkanLoader?: boolean;
 }
+
+const VULKAN_LOADER_PATHS = [
+  '/usr/lib/x86_64-linux-gnu/libvulkan.so.1',
+  '/usr/lib/aarch64-linux-gnu/libvulkan.so.1',
+  '/usr/lib64/libvulkan.so.1',
+  '/usr/lib/libvulkan.so.1',
+  '/usr/local/lib/libvulkan.so.1',
+];
 
 export interface ProviderChoice {
   /** Providers to try in order; the session is created with the first that works. */
@@ -47,6 +60,7 @@ export function probeBackends(): BackendProbe {
   return {
     cudaInstalled: existsSync(path.join(binDir, cudaLib)),
     webgpuBundled: backends.some((b) => b.name === 'webgpu'),
+    vulkanLoader: process.platform !== 'linux' || VULKAN_LOADER_PATHS.some((p) => existsSync(p)),
   };
 }
 
@@ -83,8 +97,9 @@ export function chooseExecutionProviders(
       const notes: string[] = [];
       if (probe.cudaInstalled) candidates.push('cuda');
       else notes.push('CUDA provider not installed (ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci adds it)');
-      if (probe.webgpuBundled) candidates.push('webgpu');
-      else notes.push('no WebGPU provider in this build');
+      if (!probe.webgpuBundled) notes.push('no WebGPU provider in this build');
+      else if (probe.vulkanLoader === false) notes.push('WebGPU skipped: no Vulkan loader (libvulkan.so.1)');
+      else candidates.push('webgpu');
       candidates.push('cpu');
       return { candidates, reason: notes.length > 0 ? notes.join('; ') : 'GPU providers installed' };
     }

@@ -45,6 +45,10 @@ describe('chooseExecutionProviders', () => {
     expect(chooseExecutionProviders('auto', { cudaInstalled: true, webgpuBundled: true }).candidates).toEqual(
       ['cuda', 'webgpu', 'cpu'],
     );
+    expect(
+      chooseExecutionProviders('auto', { cudaInstalled: false, webgpuBundled: true, vulkanLoader: false })
+        .reason,
+    ).toContain('WebGPU skipped: no Vulkan loader');
     expect(chooseExecutionProviders('cpu', { cudaInstalled: true, webgpuBundled: true }).candidates).toEqual([
       'cpu',
     ]);
