@@ -4,3 +4,4 @@ export { dryRunIngest } from './dry-run.ts';
 export { openIngestContext, openEmbedder, type IngestContext } from './context.ts';
 export type { IngestProgress, IngestSummary } from './progress.ts';
 export type { ItemOutcome } from './items.ts';
+export { reindex, type ReindexOptions, type ReindexSummary } from './reindex.ts';

@@ -64,7 +64,8 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
       { details: { indexFingerprint: manifest.fingerprint, currentFingerprint: fingerprint } },
     );
   }
-  if (!options.allowMissingVectors) await refuseUnembedded(vectors, fingerprint, config.paths.indexes);
+  if (!options.allowMissingVectors)
+    await refuseUnembedded(vectors, fingerprint, config.paths.indexes, logger);
 
   // Load what was saved (or start empty), then catch up with Postgres.
   const params = config.hnsw;
@@ -151,14 +152,26 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
   }
 }
 
-/** Models changed but the vectors were not recomputed: searching would mix two spaces. */
+/**
+ * Models changed but the vectors were never recomputed: searching would find nothing, or mix two
+ * spaces. Refused. Images left without a vector by a reindex that could not read their files are
+ * only reported: the rest of the collection stays searchable.
+ */
 async function refuseUnembedded(
   vectors: VectorsRepository,
   fingerprint: string,
   indexesDir: string,
+  logger: Logger,
 ): Promise<void> {
   const missing = await vectors.missingIds('image', fingerprint, 1);
   if (missing.length === 0) return;
+  if ((await vectors.count('image', fingerprint)) > 0) {
+    logger.warn(
+      { fingerprint },
+      'some live images have no vector for the current models and are not searchable; `npm run reindex` retries them',
+    );
+    return;
+  }
   const others = await readdir(indexesDir).catch(() => [] as string[]);
   throw new AppError(
     'MODEL_MISMATCH',

@@ -1,0 +1,88 @@
+import { writeFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { loadConfig } from '../src/config.ts';
+import { openEmbedder, reindex } from '../src/ingest/index.ts';
+
+import { createLogger } from '../src/logger.ts';
+import { openDb } from '../src/store/open-db.ts';
+import { runCli } from './lib/cli.ts';
+
+const program = new Command('reindex')
+  .description(
+    'Rebuild both HNSW indexes for the current models from Postgres. If the models changed (new encoders or ' +
+      'projection), first re-embed every live image from its uri and every caption, then rebuild. Resumable.',
+  )
+  .option('--batch <n>', 'images per page and encoder call (INGEST_BATCH, default 32)', Number)
+  .option('--concurrency <n>', 'images read and decoded at once (INGEST_CONCURRENCY, default 4)', Number)
+  .addOption(
+    new Option('--device <device>', 'where the encoders run (DEVICE)').choices([
+      'auto',
+      'cpu',
+      'cuda',
+      'webgpu',
+    ]),
+  )
+  .option('--json <path>', 'also write the summary as JSON')
+  .option('--data-dir <dir>', 'data directory (DATA_DIR, default ./data)')
+  .option('--database-url <url>', 'PostgreSQL URL (DATABASE_URL); unset = embedded PGlite under DATA_DIR/pg');
+
+runCli(async () => {
+  const flags = program.parse().opts<{
+    batch?: number;
+    concurrency?: number;
+    device?: string;
+    json?: string;
+    dataDir?: string;
+    databaseUrl?: string;
+  }>();
+  const config = loadConfig({
+    overrides: {
+      INGEST_BATCH: flags.batch,
+      INGEST_CONCURRENCY: flags.concurrency,
+      DEVICE: flags.device,
+      DATA_DIR: flags.dataDir,
+      DATABASE_URL: flags.databaseUrl,
+    },
+  });
+  const logger = createLogger(config.logLevel, 'reindex');
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    const { embedder } = await openEmbedder(config, logger, closers);
+    const db = await openDb(config, logger);
+    closers.push(() => db.close());
+    let last = 0;
+    const summary = await reindex(
+      {
+        config,
+        db,
+        embedder,
+        limits: { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels },
+        logger,
+      },
+      {
+        batchSize: config.ingest.batchSize,
+        concurrency: config.ingest.concurrency,
+        onProgress: (p) => {
+          if (Date.now() - last < 2000) return;
+          last = Date.now();
+          process.stderr.write(
+            `re-embedded ${p.images} images, ${p.captions} captions, ${p.failed} failed\n`,
+          );
+        },
+      },
+    );
+    console.log(
+      [
+        `reindex (${summary.mode}) for models ${summary.fingerprint}`,
+        `  re-embedded: ${summary.reembeddedImages} images, ${summary.reembeddedCaptions} captions`,
+        `  failed:      ${summary.failed}`,
+        ...summary.topFailures.map((f) => `    ${f.count} x ${f.code} (e.g. ${f.example})`),
+        `  indexes:     ${summary.indexedImages} images, ${summary.indexedCaptions} captions`,
+        `  elapsed:     ${(summary.elapsedMs / 1000).toFixed(1)} s`,
+      ].join('\n'),
+    );
+    if (flags.json) await writeFile(flags.json, `${JSON.stringify(summary, null, 2)}\n`);
+  } finally {
+    for (const c of closers.reverse()) await c();
+  }
+});
