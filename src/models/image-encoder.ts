@@ -26,7 +26,8 @@ export class OrtImageEncoder implements ImageEncoder {
 
   private constructor(
     private readonly session: InferenceSession,
-    private readonly output: string,
+    /** The graph output the vectors come from. */
+    readonly output: string,
     private readonly batchSize: number,
     meta: { dims: number; preprocess: PreprocessSpec; fingerprint: string },
   ) {

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Config, Profile } from '../config.ts';
+import { AppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { createSession, type InferenceSession } from '../onnx/session.ts';
 import { fingerprintFiles } from './fingerprint.ts';
@@ -63,6 +64,13 @@ export async function loadEncoders(
       options.text,
     );
 
+    assertDims(
+      text.dims,
+      expectedTextDims(textConfig, text.output),
+      `${profile} text model (${textDir})`,
+      text.output,
+    );
+
     // Image
     const imageDir = partDir(config, profile, 'image');
     assertPartFiles(imageDir, spec.image, profile, 'image');
@@ -83,6 +91,9 @@ export async function loadEncoders(
       },
       options.image,
     );
+
+    const imageConfig = await readJson(path.join(imageDir, 'config.json'));
+    assertDims(image.dims, expectedImageDims(imageConfig, image.output), where, image.output);
 
     logger.debug({ profile, textDims: text.dims, imageDims: image.dims, maxLength }, 'encoders loaded');
     return {
@@ -110,4 +121,29 @@ function textMaxLength(config: Record<string, unknown>, tokenizerConfig: Record<
       ? tokenizerConfig.model_max_length
       : undefined;
   return Math.min(positions ?? 512, fromTokenizer ?? 512);
+}
+
+/** What config.json says the chosen output's width is, when it says (BERT, CLIP, HF ResNet, tiny). */
+function expectedTextDims(config: Record<string, unknown>, output: string): number | undefined {
+  const value = output === 'text_embeds' ? config.projection_dim : config.hidden_size;
+  return typeof value === 'number' ? value : undefined;
+}
+
+function expectedImageDims(config: Record<string, unknown>, output: string): number | undefined {
+  if (typeof config.pooled_size === 'number') return config.pooled_size;
+  if (output === 'image_embeds')
+    return typeof config.projection_dim === 'number' ? config.projection_dim : undefined;
+  if (output === 'logits') return undefined;
+  const sizes = config.hidden_sizes;
+  if (Array.isArray(sizes) && typeof sizes.at(-1) === 'number') return sizes.at(-1) as number;
+  return typeof config.hidden_size === 'number' ? config.hidden_size : undefined;
+}
+
+function assertDims(actual: number, expected: number | undefined, where: string, output: string): void {
+  if (expected !== undefined && actual !== expected) {
+    throw new AppError(
+      'MODEL_INVALID',
+      `${where}: config.json says ${output} is ${expected}-d but the graph gives ${actual}-d; the files do not belong together`,
+    );
+  }
 }

@@ -50,7 +50,8 @@ export class OrtTextEncoder implements TextEncoder {
   readonly dims: number;
   readonly maxLength: number;
   readonly fingerprint: string;
-  private readonly output: string;
+  /** The graph output the vectors come from (`last_hidden_state` pooled, or `text_embeds`). */
+  readonly output: string;
 
   private constructor(
     private readonly session: InferenceSession,

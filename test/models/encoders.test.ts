@@ -296,4 +296,25 @@ describe('loading a bad model directory', () => {
     expect(error.code).toBe('MODEL_INVALID');
     expect(error.message).toMatch(/preprocessor_config.json needs size, image_mean and image_std/);
   });
+
+  it('refuses a graph whose width does not match its config.json', async () => {
+    const fresh = await mkdtemp(path.join(os.tmpdir(), 'bad-dims-'));
+    try {
+      const cfg = loadConfig({ env: {}, overrides: { DATA_DIR: fresh, DEVICE: 'cpu' } });
+      await loadEncoders(cfg, silentLogger).then((e) => e.close());
+      const file = path.join(fresh, 'models', 'tiny', 'text', 'config.json');
+      const textConfig = JSON.parse(await readFile(file, 'utf8'));
+      await writeFile(file, JSON.stringify({ ...textConfig, hidden_size: 768 }));
+      const error = await loadEncoders(cfg, silentLogger).then(
+        (e) => e.close(),
+        (e: unknown) => e,
+      );
+      expect((error as AppError).code).toBe('MODEL_INVALID');
+      expect((error as AppError).message).toMatch(
+        /config.json says last_hidden_state is 768-d but the graph gives 256-d/,
+      );
+    } finally {
+      await rm(fresh, { recursive: true, force: true });
+    }
+  });
 });
