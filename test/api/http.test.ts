@@ -1,0 +1,95 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from './fixture.ts';
+
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await startTestApp({ n: 10 });
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+describe('HTTP routes', () => {
+  it('/healthz and /readyz', async () => {
+    const health = await fetch(`${t.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${t.url}/readyz`);
+    expect(await ready.json()).toEqual({ status: 'ready' });
+  });
+
+  it('/metrics exposes operation latency, encoder batch sizes and index sizes', async () => {
+    await t.gql(`{ searchImages(text: "a red circle", first: 2) { edges { score } } }`);
+    const text = await (await fetch(`${t.url}/metrics`)).text();
+    expect(text).toMatch(/graphql_operation_duration_seconds_count\{operation="searchImages",outcome="ok"\} \d+/);
+    expect(text).toMatch(/encoder_batch_size_count\{kind="text"\} \d+/);
+    expect(text).toMatch(/index_vectors\{kind="image"\} 10/);
+    expect(text).toMatch(/index_vectors\{kind="caption"\} 20/);
+    expect(text).toMatch(/http_request_duration_seconds_count\{route="graphql",status="200"\}/);
+  });
+
+  it('/media/:id/thumbnail renders a WebP once and serves it from the disk cache', async () => {
+    const [id] = await t.app.repositories.images.filterIds({}, 1);
+    const first = await fetch(`${t.url}/media/${id}/thumbnail`);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('content-type')).toBe('image/webp');
+    const bytes = Buffer.from(await first.arrayBuffer());
+    expect(bytes.subarray(8, 12).toString('ascii')).toBe('WEBP');
+    const cached = await readdir(path.join(t.dataDir, 'cache', 'thumbs'));
+    expect(cached.some((f) => f.endsWith('-256.webp'))).toBe(true);
+    const second = Buffer.from(await (await fetch(`${t.url}/media/${id}/thumbnail`)).arrayBuffer());
+    expect(second.equals(bytes)).toBe(true);
+    expect((await fetch(`${t.url}/media/999999/thumbnail`)).status).toBe(404);
+    expect((await fetch(`${t.url}/media/abc/thumbnail`)).status).toBe(400);
+  });
+
+  it('GET /graphql in a browser is the offline playground, with every asset served locally', async () => {
+    const page = await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
+    const html = await page.text();
+    expect(html).toMatch(/graphiql/i);
+    const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    expect(refs.length).toBeGreaterThanOrEqual(5);
+    for (const ref of refs) {
+      expect(ref.startsWith('/'), ref).toBe(true);
+      expect((await fetch(`${t.url}${ref}`)).status, ref).toBe(200);
+    }
+  });
+
+  it('/ is the search page, its assets local', async () => {
+    const html = await (await fetch(`${t.url}/`)).text();
+    expect(html).toMatch(/<form id="text-form"/);
+    for (const ref of [...html.matchAll(/(?:src|href)="(\/[^"]+)"/g)].map((m) => m[1]!)) {
+      expect((await fetch(`${t.url}${ref}`, { headers: { accept: 'text/html,*/*' } })).status, ref).toBe(200);
+    }
+    expect(html).not.toMatch(/https?:\/\//);
+  });
+
+  it('unknown paths are 404 JSON; other methods 405', async () => {
+    const r = await fetch(`${t.url}/nope`);
+    expect(r.status).toBe(404);
+    expect(((await r.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('NOT_FOUND');
+    expect((await fetch(`${t.url}/graphql`, { method: 'PUT' })).status).toBe(405);
+    expect((await fetch(`${t.url}/healthz`, { method: 'POST' })).status).toBe(405);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('finishes in-flight requests, then refuses new connections and saves the index', async () => {
+    const app = await startTestApp({ n: 4 });
+    const inflight = app.gql<{ searchImages: { edges: unknown[] } }>(`{ searchImages(text: "a blue square", first: 3) { edges { score } } }`);
+    await new Promise((r) => setTimeout(r, 5));
+    const closing = app.app.close();
+    const result = await inflight;
+    expect(result.data!.searchImages.edges).toHaveLength(3);
+    await closing;
+    await expect(fetch(`${app.url}/healthz`)).rejects.toThrow();
+    const files = await readdir(path.join(app.dataDir, 'indexes'), { recursive: true });
+    expect(files.some((f) => String(f).endsWith('manifest.json'))).toBe(true);
+    await app.close().catch(() => undefined);
+  });
+});
