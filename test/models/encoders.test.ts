@@ -180,7 +180,7 @@ describe('tiny encoders on onnxruntime-node', () => {
       encoders.image.preprocess,
       limits,
     );
-    expect(cosine(reference, await encoders.image.encode([unoriented]))).toBeLessThan(0.95);
+    expect(cosine(reference, await encoders.image.encode([unoriented]))).toBeLessThan(0.98);
   });
 
   it('encodes real photographs from Debian wallpaper packages', async (ctx) => {

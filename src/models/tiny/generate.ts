@@ -5,7 +5,12 @@ import type { Config } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
 import { Rng } from './rng.ts';
 import { buildTinyBert, TINY_BERT_DEFAULTS, type TinyBertConfig } from './tiny-bert.ts';
-import { buildTinyResNet, TINY_RESNET_DEFAULTS, tinyResNetFeatureDims } from './tiny-resnet.ts';
+import {
+  buildTinyResNet,
+  describePooling,
+  TINY_RESNET_DEFAULTS,
+  tinyResNetFeatureDims,
+} from './tiny-resnet.ts';
 import { buildVocab, tokenizerConfigJson, tokenizerJson } from './tokenizer-files.ts';
 
 /** Files of the tiny profile, relative to its directory; their presence means "generated". */
@@ -73,7 +78,7 @@ export function buildTinyModelFiles(seed: number): Map<string, Uint8Array> {
       hidden_act: 'relu',
       image_size: resnet.imageSize,
       pooled_size: tinyResNetFeatureDims(resnet),
-      pooling: 'concat(gap(stage 0..3), grid3x3(stage 0..2))',
+      pooling: describePooling(resnet),
       tiny_seed: seed,
     }),
   );
