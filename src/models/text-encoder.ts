@@ -102,24 +102,26 @@ export class OrtTextEncoder implements TextEncoder {
   }
 
   async encode(texts: readonly string[]): Promise<TextEncoding> {
-    const chunks: Float32Array[] = [];
-    let truncated = 0;
-    for (let start = 0; start < texts.length; start += this.options.batchSize) {
-      const batch = texts.slice(start, start + this.options.batchSize);
-      const result = await this.encodeBatch(batch);
-      chunks.push(result.vectors);
-      truncated += result.truncated;
-    }
-    const vectors = new Float32Array(chunks.reduce((a, c) => a + c.length, 0));
-    let offset = 0;
-    for (const c of chunks) {
-      vectors.set(c, offset);
-      offset += c.length;
+    if (texts.length === 0) return { vectors: new Float32Array(0), truncated: 0 };
+    const { ids, truncated } = this.tokenize(texts);
+    // Batch texts of similar length together so each batch pads little (sentence-transformers
+    // does the same); vectors go back to input order below.
+    const order = ids.map((_, i) => i).sort((a, b) => ids[a]!.length - ids[b]!.length);
+    let vectors = new Float32Array(0);
+    for (let start = 0; start < order.length; start += this.options.batchSize) {
+      const batch = order.slice(start, start + this.options.batchSize);
+      const pooled = await this.runBatch(batch.map((i) => ids[i]!));
+      const width = pooled.length / batch.length;
+      if (vectors.length === 0) vectors = new Float32Array(texts.length * width);
+      batch.forEach((original, j) =>
+        vectors.set(pooled.subarray(j * width, (j + 1) * width), original * width),
+      );
     }
     return { vectors, truncated };
   }
 
-  private async encodeBatch(texts: readonly string[]): Promise<TextEncoding> {
+  /** Token ids with [CLS]/[SEP] (or BOS/EOS); rows over `maxLength` are cut, keeping the last token. */
+  private tokenize(texts: readonly string[]): { ids: number[][]; truncated: number } {
     const { input_ids: tokenized } = this.tokenizer([...texts], {
       add_special_tokens: true,
       padding: false,
@@ -132,6 +134,11 @@ export class OrtTextEncoder implements TextEncoder {
       truncated++;
       return [...row.slice(0, this.maxLength - 1), row[row.length - 1]!];
     });
+    return { ids, truncated };
+  }
+
+  /** One ORT run over rows padded to the longest; returns [n, dims]. */
+  private async runBatch(ids: readonly number[][]): Promise<Float32Array> {
     const n = ids.length;
     const T = Math.max(1, ...ids.map((r) => r.length));
     const pad = BigInt(this.tokenizer.pad_token_id ?? 0);
@@ -153,9 +160,8 @@ export class OrtTextEncoder implements TextEncoder {
     const out = (await this.session.run(feeds))[this.output];
     if (out === undefined) throw new AppError('MODEL_INVALID', `text encoder produced no ${this.output}`);
     const data = out.data as Float32Array;
-    if (out.dims.length === 2) return { vectors: data.slice(), truncated };
-    const H = out.dims[2]!;
-    return { vectors: pool(data, mask, n, T, H, this.options.pooling), truncated };
+    if (out.dims.length === 2) return data.slice();
+    return pool(data, mask, n, T, out.dims[2]!, this.options.pooling);
   }
 }
 

@@ -103,6 +103,27 @@ describe('tiny encoders on onnxruntime-node', () => {
     expect(cosine(row(batch.vectors, 0, 256), other)).toBeLessThan(0.999);
   });
 
+  it('returns vectors in input order when it regroups texts by length across batches', async () => {
+    const small = await loadEncoders(config(), silentLogger, { text: { batchSize: 2 } });
+    try {
+      const texts = [
+        'a very long caption about a large purple hexagon in the lower right corner of a grey background',
+        'star',
+        'a green ring',
+        'two small yellow triangles on the left and one big navy square at the top',
+        'red',
+      ];
+      const together = await small.text.encode(texts);
+      for (const [i, text] of texts.entries()) {
+        const alone = await encoders.text.encode([text]);
+        const got = row(together.vectors, i, 256);
+        for (let d = 0; d < 256; d++) expect(Math.abs(alone.vectors[d]! - got[d]!)).toBeLessThan(1e-5);
+      }
+    } finally {
+      await small.close();
+    }
+  });
+
   it('counts texts cut at the max length instead of truncating silently', async () => {
     const long = Array.from({ length: 100 }, (_, i) => (i % 2 ? 'red' : 'circle')).join(' ');
     const result = await encoders.text.encode([long, 'short one', long]);
