@@ -144,3 +144,42 @@ export async function startApp(
     },
   };
 }
+
+/**
+ * Serves until SIGINT or SIGTERM, then shuts down gracefully: stop accepting, finish in-flight
+ * requests, save the indexes, close the database. A second signal exits at once.
+ */
+export function closeOnSignal(app: App, logger: Logger): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let stoppingSince = 0;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stoppingSince > 0) {
+        // A relayed copy of the same signal (runners, process managers) arrives at once; only a later one is a person insisting.
+        if (Date.now() - stoppingSince < 1000) return;
+        logger.warn({ signal }, 'second signal: exiting without waiting');
+        process.exit(1);
+      }
+      stoppingSince = Date.now();
+      logger.info({ signal }, 'shutting down: finishing in-flight requests and saving the index');
+      app.close().then(() => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        logger.info('stopped');
+        resolve();
+      }, reject);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+/** What to tell a person who just started the server. */
+export function describeUrls(app: App): string {
+  const url = app.server.url;
+  return [
+    `search page:        ${url}/`,
+    `GraphQL playground: ${url}/graphql`,
+    `GraphQL endpoint:   POST ${url}/graphql`,
+    `health / metrics:   ${url}/healthz  ${url}/metrics`,
+  ].join('\n');
+}

@@ -29,7 +29,8 @@ export async function createApollo(
     csrfPrevention: true,
     introspection: true,
     includeStacktraceInErrorResponses: !production,
-    status400ForVariableCoercionErrors: true,
+    // main.ts owns shutdown (drain HTTP, then save the index); Apollo's own handler would race it.
+    stopOnTerminationSignals: false,
     formatError: createFormatError(logger, production),
     plugins: [
       ApolloServerPluginLandingPageDisabled(),

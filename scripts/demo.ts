@@ -1,0 +1,119 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Command } from 'commander';
+import { loadConfig, type Config } from '../src/config.ts';
+import { isAppError } from '../src/errors.ts';
+import { openEmbedder, openIngestContext, reindex, runIngest, type IngestContext } from '../src/ingest/index.ts';
+import { createLogger, type Logger } from '../src/logger.ts';
+import { closeOnSignal, describeUrls, startApp } from '../src/main.ts';
+import { openSource } from '../src/media/sources/index.ts';
+import { projectionDir, readProjection } from '../src/models/projection.ts';
+import { openDb } from '../src/store/open-db.ts';
+import { generateSampleData, MANIFEST_NAME } from '../src/train/synthetic/generate.ts';
+import { trainProjection } from '../src/train/train-projection.ts';
+import { runCli } from './lib/cli.ts';
+
+/**
+ * `npm run demo`: from a fresh clone, offline, with no database server: tiny models, synthetic
+ * sample data, a trained projection, an index, and a server. Every step is skipped when its
+ * output exists, so a second run only starts the server.
+ */
+const program = new Command('demo')
+  .description('Generate models and sample data if missing, train the projection, index, and serve')
+  .option('--images <n>', 'sample images to generate on the first run', '2400')
+  .option('--port <port>', 'port (PORT, default 4000)')
+  .option('--data-dir <dir>', 'data directory (DATA_DIR, default ./data)')
+  .option('--no-serve', 'prepare everything, then exit instead of serving');
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+async function step<T>(label: string, run: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  const result = await run();
+  say(`  ${label} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  return result;
+}
+
+async function ensureSamples(config: Config, n: number): Promise<string> {
+  const manifest = path.join(config.paths.samples, MANIFEST_NAME);
+  if (existsSync(manifest)) {
+    say(`[2/4] sample data: present (${manifest})`);
+    return manifest;
+  }
+  say(`[2/4] sample data: generating ${n} synthetic images with captions`);
+  await step('sample data written', () => generateSampleData({ outDir: config.paths.samples, n, seed: config.seed }));
+  return manifest;
+}
+
+async function ensureProjection(config: Config, manifest: string, logger: Logger): Promise<void> {
+  const dir = projectionDir(config);
+  if (await readProjection(dir)) {
+    say(`[3/4] projection: trained weights present (${dir})`);
+    return;
+  }
+  say('[3/4] projection: training on the sample data (contrastive, symmetric InfoNCE)');
+  let epochs = 0;
+  const { card } = await step('projection trained', () =>
+    trainProjection(config, { dataPath: manifest, onEpoch: () => void epochs++ }, logger),
+  );
+  const scores = JSON.stringify(card.validation ?? {}, (_k, v: unknown) => (typeof v === 'number' ? Number(v.toFixed(3)) : v));
+  say(`  ${epochs} epochs, ${card.training.pairsPerSecond} pairs/s; validation ${scores}`);
+}
+
+/** The ingest context; when the models changed since the last index, re-embed what is stored first. */
+async function openIndexing(config: Config, logger: Logger): Promise<IngestContext> {
+  try {
+    return await openIngestContext(config, logger);
+  } catch (error) {
+    if (!isAppError(error, 'MODEL_MISMATCH')) throw error;
+    say('  the models changed since the last index: re-embedding what is stored');
+    const closers: (() => Promise<void>)[] = [];
+    try {
+      const { embedder } = await openEmbedder(config, logger, closers);
+      const db = await openDb(config, logger);
+      closers.push(() => db.close());
+      const limits = { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels };
+      await step('re-embedded', () => reindex({ config, db, embedder, limits, logger }));
+    } finally {
+      for (const close of closers.reverse()) await close();
+    }
+    return openIngestContext(config, logger);
+  }
+}
+
+async function ensureIndexed(config: Config, manifest: string, logger: Logger): Promise<void> {
+  say('[4/4] index: adding what is not indexed yet (resumable)');
+  const context = await openIndexing(config, logger);
+  try {
+    const source = await openSource(manifest);
+    const summary = await step('index up to date', () =>
+      runIngest(source, context, { batchSize: config.ingest.batchSize, concurrency: config.ingest.concurrency }),
+    );
+    say(
+      `  indexed ${summary.indexed}, duplicates ${summary.duplicates}, failed ${summary.failed}, ` +
+        `already done ${summary.skipped}`,
+    );
+  } finally {
+    await context.close();
+  }
+}
+
+runCli(async () => {
+  const o = program.parse().opts<{ images: string; port?: string; dataDir?: string; serve: boolean }>();
+  const config = loadConfig({
+    // The demo is a local sandbox: mutations are open unless an API key is configured.
+    overrides: { PORT: o.port, DATA_DIR: o.dataDir, ALLOW_UNAUTHENTICATED_MUTATIONS: 'true' },
+  });
+  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+  say(`demo: data in ${config.dataDir}, ${config.profile} models, ${config.databaseUrl ? 'PostgreSQL' : 'embedded PGlite'}`);
+  say(`[1/4] models: ${config.profile} (generated on first use under ${config.paths.models})`);
+  const manifest = await ensureSamples(config, Number(o.images));
+  await ensureProjection(config, manifest, logger);
+  await ensureIndexed(config, manifest, logger);
+  if (!o.serve) return;
+  const app = await startApp(config, logger);
+  say(`\nready: ${await app.engine.indexInfo().then((i) => `${i.images} images, ${i.captions} captions`)}`);
+  say(describeUrls(app));
+  say('try "a red circle" on the search page; Ctrl-C stops the server and saves the index');
+  await closeOnSignal(app, logger);
+});
