@@ -8,7 +8,7 @@ import { IngestRepository } from '../store/ingest.repository.ts';
 import type { IndexSet } from '../store/vector/index-set.ts';
 import type { ItemOutcome } from './items.ts';
 import { Tally, type IngestProgress, type IngestSummary } from './progress.ts';
-import { assertSameSpace, embedBatch, markDuplicates, readAndDecode, storeBatch } from './steps.ts';
+import { assertSameSpace, embedNew, readAndDecode, storeBatch } from './steps.ts';
 import { batches, mapConcurrent, prefetch, take } from './streams.ts';
 
 export interface IngestDeps {
@@ -67,11 +67,13 @@ export async function runIngest(
   const decoded = mapConcurrent(pending, concurrency, (item) =>
     readAndDecode(item, embedder.preprocess, limits),
   );
-  // 3. Batch, and drop content already stored before the encoder sees it.
-  const fresh = mapConcurrent(batches(decoded, batchSize), 1, (batch) => markDuplicates(db, batch));
-  // 4. Embed images and captions; one batch runs ahead of the store.
+  // 3. Batch; one batch is decoded ahead, so sharp works on batch n+1 while the encoder runs on n.
+  const batched = prefetch(batches(decoded, batchSize), 1);
+  // 4. Embed images and captions, checking for content already stored side by side (so the
+  //    encoder never waits on the database); one embedded batch waits ahead of the store.
+  const dedupe = { duplicateShare: 0 };
   const embedded = prefetch(
-    mapConcurrent(fresh, 1, (batch) => embedBatch(embedder, batch, logger)),
+    mapConcurrent(batched, 1, (batch) => embedNew(db, embedder, batch, logger, dedupe)),
     1,
   );
   // 5. Store each batch in one transaction, then add it to the indexes; checkpoint now and then.

@@ -72,27 +72,11 @@ export async function embedBatch(
 ): Promise<{ items: Stage<Embedded>[]; truncated: number }> {
   const live = batch.filter(isLive);
   if (live.length === 0) return { items: batch as Stage<Embedded>[], truncated: 0 };
-  let imageVectors: (Float32Array | Failed)[];
-  try {
-    imageVectors = await embedder.embedPixels(live.map((d) => d.pixels));
-  } catch (error) {
-    // Find the culprit instead of losing the whole batch: embed one by one.
-    logger.warn(
-      { error: describeError(error), items: live.length },
-      'batch embedding failed; retrying items one by one',
-    );
-    imageVectors = [];
-    for (const d of live) {
-      imageVectors.push(
-        await embedder.embedPixels([d.pixels]).then(
-          (v) => v[0]!,
-          (e: unknown) => failure(d.key, e),
-        ),
-      );
-    }
-  }
-  const texts = live.flatMap((d) => d.captions);
-  const { vectors: textVectors, truncated } = await embedder.embedTexts(texts);
+  // The two encoders are separate ORT sessions: run them side by side.
+  const [imageVectors, { vectors: textVectors, truncated }] = await Promise.all([
+    embedImages(embedder, live, logger),
+    embedder.embedTexts(live.flatMap((d) => d.captions)),
+  ]);
   let t = 0;
   const embedded = new Map<Decoded, Stage<Embedded>>();
   live.forEach((d, i) => {
@@ -105,6 +89,61 @@ export async function embedBatch(
     );
   });
   return { items: batch.map((item) => (isLive(item) ? embedded.get(item)! : item)), truncated };
+}
+
+/**
+ * `markDuplicates` then `embedBatch`, but run side by side while duplicates are rare: the encoder
+ * then never waits for the database (embedded PGlite shares one connection with the store), at
+ * the price of embedding the odd duplicate for nothing. When most of the last batch was already
+ * stored (re-indexing a copied collection), it checks first and spares the encoder.
+ */
+export async function embedNew(
+  db: Db,
+  embedder: Embedder,
+  batch: Stage<Decoded>[],
+  logger: Logger,
+  state: { duplicateShare: number },
+): Promise<{ items: Stage<Embedded>[]; truncated: number }> {
+  if (state.duplicateShare > 0.5) {
+    const checked = await markDuplicates(db, batch);
+    state.duplicateShare = checked.filter(isDuplicate).length / Math.max(1, batch.length);
+    return embedBatch(embedder, checked, logger);
+  }
+  const [checked, embedded] = await Promise.all([
+    markDuplicates(db, batch),
+    embedBatch(embedder, batch, logger),
+  ]);
+  state.duplicateShare = checked.filter(isDuplicate).length / Math.max(1, batch.length);
+  return {
+    items: embedded.items.map((item, i) => (isDuplicate(checked[i]!) ? checked[i]! : item)),
+    truncated: embedded.truncated,
+  };
+}
+
+async function embedImages(
+  embedder: Embedder,
+  live: Decoded[],
+  logger: Logger,
+): Promise<(Float32Array | Failed)[]> {
+  try {
+    return await embedder.embedPixels(live.map((d) => d.pixels));
+  } catch (error) {
+    // Find the culprit instead of losing the whole batch: embed one by one.
+    logger.warn(
+      { error: describeError(error), items: live.length },
+      'batch embedding failed; retrying items one by one',
+    );
+    const out: (Float32Array | Failed)[] = [];
+    for (const d of live) {
+      out.push(
+        await embedder.embedPixels([d.pixels]).then(
+          (v) => v[0]!,
+          (e: unknown) => failure(d.key, e),
+        ),
+      );
+    }
+    return out;
+  }
 }
 
 export interface StoreTarget {
