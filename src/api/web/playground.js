@@ -21,9 +21,8 @@ query TextToImage {
   }
 }
 
-query IndexInfo {
-  indexInfo { images captions profile modelFingerprint dims projectionTrained }
-}
+# More: searchCaptions(image: { id: "1" }), similarImages, search(query: { text, image, negativeText }),
+# images(filter: ...), indexInfo { images captions profile modelFingerprint dims projectionTrained }
 `;
 
 async function fetcher(params, options) {
