@@ -1,10 +1,15 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { decodeModel } from '../../src/onnx/onnx-proto.ts';
-import { buildTinyModelFiles, ensureTinyModels, TINY_FILES } from '../../src/models/tiny/generate.ts';
+import {
+  buildTinyModelFiles,
+  ensureTinyModels,
+  TINY_FILES,
+  TINY_GENERATOR_VERSION,
+} from '../../src/models/tiny/generate.ts';
 import { loadTokenizer } from '../../src/models/text-encoder.ts';
 
 const CAPTION_WORDS =
@@ -78,6 +83,18 @@ describe('tiny model generation', () => {
       'Concat',
     ])
       expect(imageOps.has(op), op).toBe(true);
+  });
+
+  it('regenerates a directory from an older generator and keeps one made with another seed', async () => {
+    const config = loadConfig({ env: {}, overrides: { DATA_DIR: dataDir, SEED: 3 } });
+    const { dir } = await ensureTinyModels(config);
+    const file = path.join(dir, 'image/config.json');
+    const { tiny_generator: _version, ...older } = JSON.parse(await readFile(file, 'utf8'));
+    await writeFile(file, JSON.stringify(older));
+    expect((await ensureTinyModels(config)).generated).toBe(true);
+    expect(JSON.parse(await readFile(file, 'utf8')).tiny_generator).toBe(TINY_GENERATOR_VERSION);
+    const otherSeed = loadConfig({ env: {}, overrides: { DATA_DIR: dataDir, SEED: 4 } });
+    expect((await ensureTinyModels(otherSeed)).generated).toBe(false);
   });
 
   it('has a WordPiece vocabulary with every caption word as one token and ## pieces for the rest', async () => {

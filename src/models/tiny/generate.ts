@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
@@ -12,6 +12,12 @@ import {
   tinyResNetFeatureDims,
 } from './tiny-resnet.ts';
 import { buildVocab, tokenizerConfigJson, tokenizerJson } from './tokenizer-files.ts';
+
+/**
+ * Bumped whenever the generator's output changes for a given seed, so directories written by an
+ * older generator are regenerated instead of silently kept.
+ */
+export const TINY_GENERATOR_VERSION = 2;
 
 /** Files of the tiny profile, relative to its directory; their presence means "generated". */
 export const TINY_FILES = [
@@ -59,6 +65,7 @@ export function buildTinyModelFiles(seed: number): Map<string, Uint8Array> {
       pad_token_id: 0,
       initializer_range: 0.02,
       tiny_seed: seed,
+      tiny_generator: TINY_GENERATOR_VERSION,
     }),
   );
   files.set('text/tokenizer.json', json(tokenizerJson(vocab)));
@@ -80,6 +87,7 @@ export function buildTinyModelFiles(seed: number): Map<string, Uint8Array> {
       pooled_size: tinyResNetFeatureDims(resnet),
       pooling: describePooling(resnet),
       tiny_seed: seed,
+      tiny_generator: TINY_GENERATOR_VERSION,
     }),
   );
   files.set(
@@ -131,7 +139,8 @@ export function hasTinyModels(dir: string): boolean {
 
 /**
  * Makes sure `DATA_DIR/models/tiny` exists, generating it from `config.seed` when a file is
- * missing. Existing files are kept as they are: their fingerprint says which seed made them.
+ * missing or an older generator wrote it. Current files made with another seed are kept (with a
+ * warning): their fingerprint says which seed made them.
  */
 export async function ensureTinyModels(
   config: Pick<Config, 'paths' | 'seed'>,
@@ -139,10 +148,38 @@ export async function ensureTinyModels(
 ): Promise<TinyGeneration> {
   const dir = path.join(config.paths.models, 'tiny');
   const started = performance.now();
-  if (hasTinyModels(dir)) return { dir, generated: false, ms: 0, sizes: {} };
-  logger?.info({ dir, seed: config.seed }, 'generating the tiny models');
+  const existing = hasTinyModels(dir) ? await generatorOf(dir) : undefined;
+  if (existing?.version === TINY_GENERATOR_VERSION) {
+    if (existing.seed !== config.seed) {
+      logger?.warn(
+        { dir, filesSeed: existing.seed, seed: config.seed },
+        'tiny models were generated with another seed; keeping them (run `npm run models -- tiny` to regenerate)',
+      );
+    }
+    return { dir, generated: false, ms: 0, sizes: {} };
+  }
+  logger?.info(
+    { dir, seed: config.seed, found: existing?.version ?? 'none', generator: TINY_GENERATOR_VERSION },
+    existing ? 'tiny models are from an older generator; regenerating' : 'generating the tiny models',
+  );
   const sizes = await writeTinyModels(dir, config.seed);
   const ms = Math.round(performance.now() - started);
   logger?.info({ dir, ms, sizes }, 'tiny models written');
   return { dir, generated: true, ms, sizes };
+}
+
+/** Which generator version and seed wrote a tiny directory (version 1 did not record itself). */
+async function generatorOf(dir: string): Promise<{ version: number; seed: number | undefined }> {
+  try {
+    const config = JSON.parse(await readFile(path.join(dir, 'image/config.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    return {
+      version: typeof config.tiny_generator === 'number' ? config.tiny_generator : 1,
+      seed: typeof config.tiny_seed === 'number' ? config.tiny_seed : undefined,
+    };
+  } catch {
+    return { version: 0, seed: undefined };
+  }
 }
