@@ -25,20 +25,31 @@ interface Tokenizer {
 const KNOWN_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids']);
 
 /**
+ * transformers.js reads its model path from a global `env`; loads take turns so two directories
+ * loaded at once cannot read each other's path.
+ */
+let tokenizerQueue: Promise<unknown> = Promise.resolve();
+
+/**
  * Loads the tokenizer of a Hugging Face model directory from disk only: remote models are off,
  * so a missing file is an error here, never a silent download.
  */
-export async function loadTokenizer(dir: string): Promise<Tokenizer> {
-  transformersEnv.allowRemoteModels = false;
-  transformersEnv.allowLocalModels = true;
-  transformersEnv.localModelPath = `${path.dirname(dir)}${path.sep}`;
-  try {
-    return (await AutoTokenizer.from_pretrained(path.basename(dir))) as unknown as Tokenizer;
-  } catch (error) {
-    throw new AppError('MODEL_INVALID', `cannot load the tokenizer in ${dir}: ${describeError(error)}`, {
-      cause: error,
-    });
-  }
+export function loadTokenizer(dir: string): Promise<Tokenizer> {
+  const load = async (): Promise<Tokenizer> => {
+    transformersEnv.allowRemoteModels = false;
+    transformersEnv.allowLocalModels = true;
+    transformersEnv.localModelPath = `${path.dirname(dir)}${path.sep}`;
+    try {
+      return (await AutoTokenizer.from_pretrained(path.basename(dir))) as unknown as Tokenizer;
+    } catch (error) {
+      throw new AppError('MODEL_INVALID', `cannot load the tokenizer in ${dir}: ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+  };
+  const result = tokenizerQueue.then(load, load);
+  tokenizerQueue = result.catch(() => undefined);
+  return result;
 }
 
 /**
