@@ -7,7 +7,8 @@ import { openEmbedder, openIngestContext, reindex, runIngest, type IngestContext
 import { createLogger, type Logger } from '../src/logger.ts';
 import { closeOnSignal, describeUrls, startApp } from '../src/main.ts';
 import { openSource } from '../src/media/sources/index.ts';
-import { projectionDir, readProjection } from '../src/models/projection.ts';
+import { loadEncoders } from '../src/models/load.ts';
+import { loadProjection, projectionDir } from '../src/models/projection.ts';
 import { openDb } from '../src/store/open-db.ts';
 import { generateSampleData, MANIFEST_NAME } from '../src/train/synthetic/generate.ts';
 import { trainProjection } from '../src/train/train-projection.ts';
@@ -46,18 +47,26 @@ async function ensureSamples(config: Config, n: number): Promise<string> {
 }
 
 async function ensureProjection(config: Config, manifest: string, logger: Logger): Promise<void> {
-  const dir = projectionDir(config);
-  if (await readProjection(dir)) {
-    say(`[3/4] projection: trained weights present (${dir})`);
-    return;
+  const encoders = await loadEncoders(config, logger);
+  try {
+    // loadProjection falls back to the untrained one when the weights were fitted to other encoders.
+    const current = await loadProjection(config, encoders, logger);
+    const trained = current.trained;
+    await current.close();
+    if (trained) {
+      say(`[3/4] projection: trained weights present (${projectionDir(config)})`);
+      return;
+    }
+    say('[3/4] projection: training on the sample data (contrastive, symmetric InfoNCE)');
+    let epochs = 0;
+    const { card } = await step('projection trained', () =>
+      trainProjection(config, { dataPath: manifest, encoders, onEpoch: () => void epochs++ }, logger),
+    );
+    const scores = JSON.stringify(card.validation ?? {}, (_k, v: unknown) => (typeof v === 'number' ? Number(v.toFixed(3)) : v));
+    say(`  ${epochs} epochs, ${card.training.pairsPerSecond} pairs/s; validation ${scores}`);
+  } finally {
+    await encoders.close();
   }
-  say('[3/4] projection: training on the sample data (contrastive, symmetric InfoNCE)');
-  let epochs = 0;
-  const { card } = await step('projection trained', () =>
-    trainProjection(config, { dataPath: manifest, onEpoch: () => void epochs++ }, logger),
-  );
-  const scores = JSON.stringify(card.validation ?? {}, (_k, v: unknown) => (typeof v === 'number' ? Number(v.toFixed(3)) : v));
-  say(`  ${epochs} epochs, ${card.training.pairsPerSecond} pairs/s; validation ${scores}`);
 }
 
 /** The ingest context; when the models changed since the last index, re-embed what is stored first. */
@@ -86,8 +95,17 @@ async function ensureIndexed(config: Config, manifest: string, logger: Logger): 
   const context = await openIndexing(config, logger);
   try {
     const source = await openSource(manifest);
+    let lastLine = Date.now();
     const summary = await step('index up to date', () =>
-      runIngest(source, context, { batchSize: config.ingest.batchSize, concurrency: config.ingest.concurrency }),
+      runIngest(source, context, {
+        batchSize: config.ingest.batchSize,
+        concurrency: config.ingest.concurrency,
+        onProgress: (p) => {
+          if (Date.now() - lastLine < 5000) return;
+          lastLine = Date.now();
+          say(`  ... ${p.indexed} indexed (${p.rate.toFixed(0)}/s)`);
+        },
+      }),
     );
     say(
       `  indexed ${summary.indexed}, duplicates ${summary.duplicates}, failed ${summary.failed}, ` +
