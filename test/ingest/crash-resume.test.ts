@@ -20,7 +20,7 @@ import { writeFixture } from './fixtures.ts';
  * item exactly once.
  */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const N = 40;
+const N = 60;
 const KILLS = 3;
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -76,7 +76,9 @@ async function scenario(backend: 'pglite' | 'postgres'): Promise<void> {
   await (await openDb(config)).close();
 
   const args = [fixture.manifest, '--batch', '3', '--concurrency', '2', '--checkpoint-every', '0.2'];
-  const delays = Array.from({ length: KILLS }, () => Math.round(100 + Math.random() * 900));
+  // Embedded PGlite starts and stores more slowly than a server, so its kills come later.
+  const [from, to] = backend === 'pglite' ? [200, 2000] : [50, 500];
+  const delays = Array.from({ length: KILLS }, () => Math.round(from + Math.random() * (to - from)));
   const midRun: number[] = [];
   for (const delay of delays) {
     const run = await runIndexer(env, args, delay);
@@ -92,10 +94,10 @@ async function scenario(backend: 'pglite' | 'postgres'): Promise<void> {
     console.log(
       `[${backend}] killed ${run.signal === 'SIGKILL' ? `after ${delay} ms` : 'too late (run had finished)'}: ${n}/${N} images stored`,
     );
-    if (run.signal === 'SIGKILL' && n < N) midRun.push(n);
+    if (run.signal === 'SIGKILL' && n > 0 && n < N) midRun.push(n);
   }
-  // At least one kill must have interrupted the indexing, or this test proved nothing.
-  expect(midRun.length).toBeGreaterThan(0);
+  // At least one kill must have landed between the first and the last stored batch, or this test proved little.
+  expect(midRun.length, 'no kill landed while the indexer was still working').toBeGreaterThan(0);
   const summaryFile = path.join(dataDir, 'summary.json');
   const final = await runIndexer(env, [...args, '--json', summaryFile]);
   expect(final.code, final.stderr.slice(-3000)).toBe(0);
