@@ -58,12 +58,16 @@ interface Workload {
 }
 
 function workloads(app: App, texts: string[], imageIds: number[], first: number): Workload[] {
-  const fields = 'edges { score cursor node { id uri width height captions { text } thumbnailUrl } } pageInfo { hasNextPage endCursor }';
+  const fields =
+    'edges { score cursor node { id uri width height captions { text } thumbnailUrl } } pageInfo { hasNextPage endCursor }';
   return [
     {
       name: 'text->image',
       bodies: texts.map((text) =>
-        JSON.stringify({ query: `query ($t: String!) { searchImages(text: $t, first: ${first}) { ${fields} } }`, variables: { t: text } }),
+        JSON.stringify({
+          query: `query ($t: String!) { searchImages(text: $t, first: ${first}) { ${fields} } }`,
+          variables: { t: text },
+        }),
       ),
       call: (i) => app.engine.searchImages(texts[i % texts.length]!, { first }),
     },
@@ -121,19 +125,34 @@ runCli(async () => {
   const o = program.parse().opts<Options>();
   const concurrencies = o.concurrency.split(',').map((c) => Number.parseInt(c, 10));
   const dataDir = o.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'cms-bench-api-')));
-  const config = loadConfig({ overrides: { DATA_DIR: dataDir, PORT: 0, LOG_LEVEL: 'warn', MAX_FIRST: Math.max(100, o.first) } });
+  const config = loadConfig({
+    overrides: { DATA_DIR: dataDir, PORT: 0, LOG_LEVEL: 'warn', MAX_FIRST: Math.max(100, o.first) },
+  });
   const logger = createLogger('warn');
   const manifestPath = path.join(config.paths.samples, MANIFEST_NAME);
-  await readFile(manifestPath).catch(() => generateSampleData({ outDir: config.paths.samples, n: o.images, seed: config.seed }));
+  await readFile(manifestPath).catch(() =>
+    generateSampleData({ outDir: config.paths.samples, n: o.images, seed: config.seed }),
+  );
   const app = await startApp(config, logger, { readOnly: true });
   try {
     const limits = { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels };
-    await runIngest(await openSource(manifestPath), { db: app.db, embedder: app.embedder, indexes: app.indexes, limits, logger });
-    const lines = (await readFile(manifestPath, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as ManifestLine);
+    await runIngest(await openSource(manifestPath), {
+      db: app.db,
+      embedder: app.embedder,
+      indexes: app.indexes,
+      limits,
+      logger,
+    });
+    const lines = (await readFile(manifestPath, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as ManifestLine);
     const texts = lines.slice(0, 50).map((l) => l.captions[0]!);
     const imageIds = await app.repositories.images.filterIds({}, 50);
     const info = await app.engine.indexInfo();
-    log(`${info.images} images, ${info.captions} captions, ${info.dims}-d, ${o.duration} s per cell, first=${o.first}, ${os.cpus().length} CPUs`);
+    log(
+      `${info.images} images, ${info.captions} captions, ${info.dims}-d, ${o.duration} s per cell, first=${o.first}, ${os.cpus().length} CPUs`,
+    );
 
     const rows: Row[] = [];
     for (const work of workloads(app, texts, imageIds, o.first)) {
@@ -154,14 +173,19 @@ runCli(async () => {
           inProcessP99Ms: Number(local.p99.toFixed(2)),
         };
         rows.push(row);
-        log(`  ${row.query} c=${c}: http ${row.httpQps}/s, in-process ${row.inProcessQps}/s, ratio ${row.ratio}`);
+        log(
+          `  ${row.query} c=${c}: http ${row.httpQps}/s, in-process ${row.inProcessQps}/s, ratio ${row.ratio}`,
+        );
       }
     }
     const value = Number(Math.exp(rows.reduce((s, r) => s + Math.log(r.ratio), 0) / rows.length).toFixed(3));
     console.table(rows);
     console.log(`http_over_inprocess_qps = ${value} (target ${TARGET}; geometric mean of the ratios above)`);
     if (o.json) {
-      await writeFile(o.json, `${JSON.stringify({ metric: 'http_over_inprocess_qps', value, target: TARGET, rows }, null, 2)}\n`);
+      await writeFile(
+        o.json,
+        `${JSON.stringify({ metric: 'http_over_inprocess_qps', value, target: TARGET, rows }, null, 2)}\n`,
+      );
     }
   } finally {
     await app.close();

@@ -3,7 +3,13 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { loadConfig, type Config } from '../src/config.ts';
 import { isAppError } from '../src/errors.ts';
-import { openEmbedder, openIngestContext, reindex, runIngest, type IngestContext } from '../src/ingest/index.ts';
+import {
+  openEmbedder,
+  openIngestContext,
+  reindex,
+  runIngest,
+  type IngestContext,
+} from '../src/ingest/index.ts';
 import { createLogger, type Logger } from '../src/logger.ts';
 import { closeOnSignal, describeUrls, startApp } from '../src/main.ts';
 import { openSource } from '../src/media/sources/index.ts';
@@ -42,7 +48,9 @@ async function ensureSamples(config: Config, n: number): Promise<string> {
     return manifest;
   }
   say(`[2/4] sample data: generating ${n} synthetic images with captions`);
-  await step('sample data written', () => generateSampleData({ outDir: config.paths.samples, n, seed: config.seed }));
+  await step('sample data written', () =>
+    generateSampleData({ outDir: config.paths.samples, n, seed: config.seed }),
+  );
   return manifest;
 }
 
@@ -62,7 +70,9 @@ async function ensureProjection(config: Config, manifest: string, logger: Logger
     const { card } = await step('projection trained', () =>
       trainProjection(config, { dataPath: manifest, encoders, onEpoch: () => void epochs++ }, logger),
     );
-    const scores = JSON.stringify(card.validation ?? {}, (_k, v: unknown) => (typeof v === 'number' ? Number(v.toFixed(3)) : v));
+    const scores = JSON.stringify(card.validation ?? {}, (_k, v: unknown) =>
+      typeof v === 'number' ? Number(v.toFixed(3)) : v,
+    );
     say(`  ${epochs} epochs, ${card.training.pairsPerSecond} pairs/s; validation ${scores}`);
   } finally {
     await encoders.close();
@@ -123,7 +133,9 @@ runCli(async () => {
     overrides: { PORT: o.port, DATA_DIR: o.dataDir, ALLOW_UNAUTHENTICATED_MUTATIONS: 'true' },
   });
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
-  say(`demo: data in ${config.dataDir}, ${config.profile} models, ${config.databaseUrl ? 'PostgreSQL' : 'embedded PGlite'}`);
+  say(
+    `demo: data in ${config.dataDir}, ${config.profile} models, ${config.databaseUrl ? 'PostgreSQL' : 'embedded PGlite'}`,
+  );
   say(`[1/4] models: ${config.profile} (generated on first use under ${config.paths.models})`);
   const manifest = await ensureSamples(config, Number(o.images));
   await ensureProjection(config, manifest, logger);

@@ -13,7 +13,9 @@ const program = new Command('start')
   .option('--read-only', 'refuse every mutation');
 
 runCli(async () => {
-  const o = program.parse().opts<{ port?: string; host?: string; dataDir?: string; databaseUrl?: string; readOnly?: boolean }>();
+  const o = program
+    .parse()
+    .opts<{ port?: string; host?: string; dataDir?: string; databaseUrl?: string; readOnly?: boolean }>();
   const config = loadConfig({
     overrides: { PORT: o.port, HOST: o.host, DATA_DIR: o.dataDir, DATABASE_URL: o.databaseUrl },
   });

@@ -46,7 +46,8 @@ export async function openCore(
   const db = await openDb(config, logger);
   const cleanups: (() => Promise<unknown>)[] = [() => db.close()];
   const release = async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => logger.error({ err }, 'cleanup failed'));
+    for (const cleanup of cleanups.reverse())
+      await cleanup().catch((err) => logger.error({ err }, 'cleanup failed'));
   };
   try {
     const encoders = await loadEncoders(config, logger);
@@ -54,7 +55,13 @@ export async function openCore(
     const projection = await loadProjection(config, encoders, logger);
     cleanups.push(() => projection.close());
     const embedder = createEmbedder(encoders, projection);
-    const indexes = await openIndexes({ config, db, fingerprint: embedder.fingerprint, dims: embedder.dims, logger });
+    const indexes = await openIndexes({
+      config,
+      db,
+      fingerprint: embedder.fingerprint,
+      dims: embedder.dims,
+      logger,
+    });
     cleanups.push(() => indexes.close());
     const repositories = {
       images: new ImagesRepository(db),
@@ -102,7 +109,9 @@ export async function startApp(
   opened.indexes = core.indexes;
   if (config.auth.apiKey === undefined) {
     if (config.auth.allowUnauthenticatedMutations) {
-      logger.warn('mutations are open to anyone: no API_KEY and ALLOW_UNAUTHENTICATED_MUTATIONS=true (development only)');
+      logger.warn(
+        'mutations are open to anyone: no API_KEY and ALLOW_UNAUTHENTICATED_MUTATIONS=true (development only)',
+      );
     } else logger.info('mutations are disabled: set API_KEY to enable them');
   }
   const writer = options.readOnly

@@ -34,7 +34,10 @@ export async function createApollo(
     formatError: createFormatError(logger, production),
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
-      queryLimitsPlugin({ maxDepth: config.limits.maxQueryDepth, maxComplexity: config.limits.maxQueryComplexity }),
+      queryLimitsPlugin({
+        maxDepth: config.limits.maxQueryDepth,
+        maxComplexity: config.limits.maxQueryComplexity,
+      }),
       metricsPlugin(metrics),
     ],
     logger: {

@@ -2,7 +2,10 @@
  * A per-request batching loader: every key asked for in the same turn of the event loop is
  * fetched in one call (one SQL query for all the captions a page of results needs).
  */
-export function batchLoader<K, V>(load: (keys: K[]) => Promise<Map<K, V>>, missing: () => V): (key: K) => Promise<V> {
+export function batchLoader<K, V>(
+  load: (keys: K[]) => Promise<Map<K, V>>,
+  missing: () => V,
+): (key: K) => Promise<V> {
   let pending: Map<K, ((value: V | Error) => void)[]> | undefined;
   const cache = new Map<K, Promise<V>>();
 

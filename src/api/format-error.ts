@@ -16,7 +16,10 @@ export function createFormatError(logger: Logger, production: boolean) {
         message: original.message,
         ...(formatted.locations ? { locations: formatted.locations } : {}),
         ...(formatted.path ? { path: formatted.path } : {}),
-        extensions: { code: original.code, ...(original.details && !production ? { details: original.details } : {}) },
+        extensions: {
+          code: original.code,
+          ...(original.details && !production ? { details: original.details } : {}),
+        },
       };
     }
     const code = formatted.extensions?.code;

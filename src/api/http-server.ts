@@ -68,18 +68,23 @@ function sendError(res: http.ServerResponse, status: number, code: string, messa
 
 async function readBody(req: http.IncomingMessage, maxBytes: number): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > maxBytes) throw new AppError('LIMIT_EXCEEDED', `Request body is larger than ${maxBytes} bytes`);
+  if (declared > maxBytes)
+    throw new AppError('LIMIT_EXCEEDED', `Request body is larger than ${maxBytes} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > maxBytes) throw new AppError('LIMIT_EXCEEDED', `Request body is larger than ${maxBytes} bytes`);
+    if (size > maxBytes)
+      throw new AppError('LIMIT_EXCEEDED', `Request body is larger than ${maxBytes} bytes`);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function startApiServer(deps: ApiServerDeps, listen: { host: string; port: number }): Promise<ApiServer> {
+export async function startApiServer(
+  deps: ApiServerDeps,
+  listen: { host: string; port: number },
+): Promise<ApiServer> {
   const { config, logger, metrics } = deps;
   const apollo = await createApollo(config, logger, metrics);
   let closing = false;
@@ -136,7 +141,12 @@ export async function startApiServer(deps: ApiServerDeps, listen: { host: string
       timeout,
     ]).finally(() => clearTimeout(timer));
     if (result === 'timeout') {
-      return sendError(res, 503, 'TIMEOUT', `The request took longer than ${config.limits.requestTimeoutMs} ms`);
+      return sendError(
+        res,
+        503,
+        'TIMEOUT',
+        `The request took longer than ${config.limits.requestTimeoutMs} ms`,
+      );
     }
     await writeGraphqlResponse(res, result);
   }
@@ -164,7 +174,10 @@ export async function startApiServer(deps: ApiServerDeps, listen: { host: string
   async function handleThumbnail(res: http.ServerResponse, rawId: string): Promise<void> {
     const image = await deps.engine.getImage(parseId(rawId));
     if (!image) throw new AppError('NOT_FOUND', `No image with id ${rawId}`);
-    const body = await thumbnail(image, { cacheDir: config.paths.cache, maxPixels: config.limits.maxImagePixels });
+    const body = await thumbnail(image, {
+      cacheDir: config.paths.cache,
+      maxPixels: config.limits.maxImagePixels,
+    });
     res.writeHead(200, {
       'content-type': 'image/webp',
       'cache-control': 'public, max-age=86400',

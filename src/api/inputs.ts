@@ -46,7 +46,8 @@ export function toFilter(filter: InputMaybe<GqlImageFilter> | undefined): ImageF
   }
   if (filter.createdAfter) out.createdAfter = filter.createdAfter;
   if (filter.createdBefore) out.createdBefore = filter.createdBefore;
-  if (filter.captionMatch !== undefined && filter.captionMatch !== null) out.captionMatch = filter.captionMatch;
+  if (filter.captionMatch !== undefined && filter.captionMatch !== null)
+    out.captionMatch = filter.captionMatch;
   return out;
 }
 
@@ -57,7 +58,8 @@ export function toQuery(query: ComposedQuery): ComposedQuerySpec {
   if (query.image) out.image = toImageInput(query.image);
   if (query.imageWeight !== undefined && query.imageWeight !== null) out.imageWeight = query.imageWeight;
   if (query.negativeText !== undefined && query.negativeText !== null) out.negativeText = query.negativeText;
-  if (query.negativeWeight !== undefined && query.negativeWeight !== null) out.negativeWeight = query.negativeWeight;
+  if (query.negativeWeight !== undefined && query.negativeWeight !== null)
+    out.negativeWeight = query.negativeWeight;
   return out;
 }
 

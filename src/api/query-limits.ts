@@ -43,7 +43,10 @@ function measure(set: SelectionSetNode, walk: Walk, seen: Set<string>): [number,
   for (const selection of set.selections) {
     if (selection.kind === Kind.FIELD) {
       if (selection.name.value.startsWith('__')) continue;
-      const first = firstArg(selection.arguments?.find((a) => a.name.value === 'first')?.value, walk.variables);
+      const first = firstArg(
+        selection.arguments?.find((a) => a.name.value === 'first')?.value,
+        walk.variables,
+      );
       const [d, c] = selection.selectionSet ? measure(selection.selectionSet, walk, seen) : [0, 0];
       depth = Math.max(depth, d + 1);
       cost += 1 + c * Math.max(1, first ?? (selection.selectionSet ? 1 : 0));
@@ -69,7 +72,11 @@ export function measureOperation(
   variables: Record<string, unknown>,
   defaultFirst = 1,
 ): { depth: number; complexity: number } {
-  const [depth, complexity] = measure(operation.selectionSet, { fragments, variables, defaultFirst }, new Set());
+  const [depth, complexity] = measure(
+    operation.selectionSet,
+    { fragments, variables, defaultFirst },
+    new Set(),
+  );
   return { depth, complexity };
 }
 
@@ -87,7 +94,12 @@ export function queryLimitsPlugin<C extends object>(limits: QueryLimits): Apollo
           for (const def of document.definitions) {
             if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
           }
-          const { depth, complexity } = measureOperation(operation, fragments, request.variables ?? {}, limits.defaultFirst);
+          const { depth, complexity } = measureOperation(
+            operation,
+            fragments,
+            request.variables ?? {},
+            limits.defaultFirst,
+          );
           if (depth > limits.maxDepth) {
             throw limitError(`Query depth ${depth} exceeds the limit of ${limits.maxDepth}`);
           }

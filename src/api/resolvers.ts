@@ -19,8 +19,10 @@ export const resolvers: Resolvers = {
 
   Query: {
     searchImages: (_p, args, ctx) => ctx.engine.searchImages(args.text, toSearchOptions(args)),
-    searchCaptions: (_p, args, ctx) => ctx.engine.searchCaptions(toImageInput(args.image), toSearchOptions(args)),
-    similarImages: (_p, args, ctx) => ctx.engine.similarImages(toImageInput(args.image), toSearchOptions(args)),
+    searchCaptions: (_p, args, ctx) =>
+      ctx.engine.searchCaptions(toImageInput(args.image), toSearchOptions(args)),
+    similarImages: (_p, args, ctx) =>
+      ctx.engine.similarImages(toImageInput(args.image), toSearchOptions(args)),
     search: (_p, args, ctx) =>
       ctx.engine.search({
         ...toSearchOptions(args),
@@ -62,7 +64,8 @@ export const resolvers: Resolvers = {
         throw new AppError('INVALID_INPUT', 'captions must hold 1..100 texts');
       }
       for (const c of texts) checkCaption(c, ctx.engine.limits.maxQueryText);
-      if (!(await ctx.engine.getImage(imageId))) throw new AppError('NOT_FOUND', `No image with id ${imageId}`);
+      if (!(await ctx.engine.getImage(imageId)))
+        throw new AppError('NOT_FOUND', `No image with id ${imageId}`);
       return writer.addCaptions(imageId, texts);
     },
     deleteImage: async (_p, args, ctx) => {
@@ -82,7 +85,8 @@ export const resolvers: Resolvers = {
     image: async (caption, _a, ctx) => {
       if (caption.image) return caption.image;
       const image = await ctx.engine.getImage(caption.imageId);
-      if (!image) throw new AppError('NOT_FOUND', `Image ${caption.imageId} of caption ${caption.id} is gone`);
+      if (!image)
+        throw new AppError('NOT_FOUND', `Image ${caption.imageId} of caption ${caption.id} is gone`);
       return image;
     },
   },
@@ -93,7 +97,8 @@ export const resolvers: Resolvers = {
 };
 
 function requireWriter<T>(writer: T | undefined): T {
-  if (!writer) throw new AppError('FORBIDDEN', 'This server was started read-only: mutations are unavailable');
+  if (!writer)
+    throw new AppError('FORBIDDEN', 'This server was started read-only: mutations are unavailable');
   return writer;
 }
 

@@ -18,7 +18,9 @@ export interface Cursor {
 }
 
 export function encodeCursor(cursor: Cursor): string {
-  return Buffer.from(JSON.stringify([cursor.q, cursor.score, cursor.id, cursor.offset])).toString('base64url');
+  return Buffer.from(JSON.stringify([cursor.q, cursor.score, cursor.id, cursor.offset])).toString(
+    'base64url',
+  );
 }
 
 export function decodeCursor(raw: string, queryHash: string): Cursor {
@@ -41,7 +43,10 @@ export function decodeCursor(raw: string, queryHash: string): Cursor {
     throw new AppError('INVALID_INPUT', 'Malformed cursor: pass an endCursor returned by this API');
   }
   if (parsed[0] !== queryHash) {
-    throw new AppError('INVALID_INPUT', 'This cursor belongs to a different query (query, filter or options changed)');
+    throw new AppError(
+      'INVALID_INPUT',
+      'This cursor belongs to a different query (query, filter or options changed)',
+    );
   }
   return { q: parsed[0], score: parsed[1], id: parsed[2] as number, offset: parsed[3] as number };
 }

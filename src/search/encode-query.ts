@@ -60,14 +60,18 @@ export async function embedImage(
   input: ImageQueryInput,
   deps: QueryEncoderDeps,
 ): Promise<{ vector: Float32Array; imageId?: number }> {
-  const given = (['id', 'base64', 'url', 'path'] as const).filter((k) => input[k] !== undefined && input[k] !== null);
+  const given = (['id', 'base64', 'url', 'path'] as const).filter(
+    (k) => input[k] !== undefined && input[k] !== null,
+  );
   if (given.length !== 1) {
     throw new AppError('INVALID_INPUT', 'An image input needs exactly one of id, base64, url or path');
   }
   if (input.id !== undefined && input.id !== null) {
     const id = input.id;
     const [live] = await deps.images.getByIds([id]);
-    const stored = live ? (await deps.vectors.get('image', deps.embedder.fingerprint, [id])).get(id) : undefined;
+    const stored = live
+      ? (await deps.vectors.get('image', deps.embedder.fingerprint, [id])).get(id)
+      : undefined;
     if (!stored) throw new AppError('NOT_FOUND', `No indexed image with id ${id}`);
     return { vector: stored, imageId: id };
   }
@@ -92,7 +96,8 @@ export async function embedImage(
 
 function weight(value: number | undefined, fallback: number, field: string): number {
   const w = value ?? fallback;
-  if (!Number.isFinite(w) || Math.abs(w) > 100) throw new AppError('INVALID_INPUT', `${field} must be a number in -100..100`);
+  if (!Number.isFinite(w) || Math.abs(w) > 100)
+    throw new AppError('INVALID_INPUT', `${field} must be a number in -100..100`);
   return w;
 }
 
@@ -115,7 +120,10 @@ export async function encodeQuery(
   }
   if (spec.negativeText !== undefined && spec.negativeText !== null) {
     const text = checkText(spec.negativeText, 'negativeText', max);
-    parts.push({ vector: await embedText(text, deps), weight: -weight(spec.negativeWeight, 0.5, 'negativeWeight') });
+    parts.push({
+      vector: await embedText(text, deps),
+      weight: -weight(spec.negativeWeight, 0.5, 'negativeWeight'),
+    });
   }
   if (!parts.some((p) => p.weight > 0)) {
     throw new AppError('INVALID_INPUT', 'A query needs a text or an image with a positive weight');

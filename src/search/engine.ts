@@ -41,7 +41,13 @@ export interface EngineDeps {
   decodeImage: DecodeImage;
   config: Pick<Config, 'limits' | 'remoteImageHosts' | 'localImageRoots' | 'hnsw'>;
   /** What `indexInfo` reports about the models. */
-  models: { profile: string; textEncoder: string; imageEncoder: string; projection: string; projectionTrained: boolean };
+  models: {
+    profile: string;
+    textEncoder: string;
+    imageEncoder: string;
+    projection: string;
+    projectionTrained: boolean;
+  };
   /** Called per encoder call made for a query (for metrics). */
   onEncode?: (kind: 'text' | 'image', batchSize: number) => void;
 }
@@ -103,13 +109,23 @@ export class SearchEngine {
 
   /** Image -> image; an image given by id is left out of its own results. */
   similarImages(image: ImageQueryInput, options: SearchOptions): Promise<ImagePage> {
-    return this.search({ ...options, target: 'image', query: { image }, excludeQueryImage: true }) as Promise<ImagePage>;
+    return this.search({
+      ...options,
+      target: 'image',
+      query: { image },
+      excludeQueryImage: true,
+    }) as Promise<ImagePage>;
   }
 
   async search(request: SearchRequest): Promise<MixedPage> {
     const first = this.checkFirst(request.first);
     this.checkOptions(request);
-    const queryHash = hashQuery({ ...request, first: undefined, after: undefined, query: describeQuery(request.query) });
+    const queryHash = hashQuery({
+      ...request,
+      first: undefined,
+      after: undefined,
+      query: describeQuery(request.query),
+    });
     const cursor = request.after ? decodeCursor(request.after, queryHash) : undefined;
 
     // Encode
@@ -128,8 +144,14 @@ export class SearchEngine {
     // Hydrate
     const nodes =
       request.target === 'image'
-        ? await hydrateImages(pageItems.map((r) => r.id), this.deps)
-        : await hydrateCaptions(pageItems.map((r) => r.id), this.deps);
+        ? await hydrateImages(
+            pageItems.map((r) => r.id),
+            this.deps,
+          )
+        : await hydrateCaptions(
+            pageItems.map((r) => r.id),
+            this.deps,
+          );
     const edges: Edge<ImageNode | CaptionNode>[] = [];
     pageItems.forEach((item, i) => {
       const node = nodes.get(item.id);
@@ -163,7 +185,9 @@ export class SearchEngine {
       if (!keywords || keywords.trim() === '') {
         throw new AppError('INVALID_INPUT', 'Hybrid search needs hybrid.keywords or a query text');
       }
-      const keywordIds = (await this.keywordRanking(kind, keywords, fetchK, request.filter)).filter((id) => id !== exclude);
+      const keywordIds = (await this.keywordRanking(kind, keywords, fetchK, request.filter)).filter(
+        (id) => id !== exclude,
+      );
       ranked = fuseRrf(
         [
           { ids: ranked.map((r) => r.id), weight: 1 },
@@ -184,7 +208,11 @@ export class SearchEngine {
 
   /** Full-text ranking of captions; for images, each image ranks by its best caption. */
   private async keywordRanking(kind: Target, keywords: string, limit: number, filter?: ImageFilter | null) {
-    const hits = await this.deps.captions.searchFullText(keywords, limit * (kind === 'image' ? 3 : 1), filter ?? undefined);
+    const hits = await this.deps.captions.searchFullText(
+      keywords,
+      limit * (kind === 'image' ? 3 : 1),
+      filter ?? undefined,
+    );
     if (kind === 'caption') return hits.map((h) => h.id);
     const captions = await this.deps.captions.getByIds(hits.map((h) => h.id));
     const imageOf = new Map(captions.map((c) => [c.id, c.imageId]));
@@ -203,14 +231,17 @@ export class SearchEngine {
       vectors: this.deps.vectors,
       fingerprint: this.deps.embedder.fingerprint,
       filterIds: (filter, limit) =>
-        kind === 'image' ? this.deps.images.filterIds(filter, limit) : this.deps.captions.filterIds(filter, limit),
+        kind === 'image'
+          ? this.deps.images.filterIds(filter, limit)
+          : this.deps.captions.filterIds(filter, limit),
       exactThreshold: this.exactThreshold,
     };
   }
 
   checkFirst(first: number): number {
     const max = this.deps.config.limits.maxFirst;
-    if (!Number.isInteger(first) || first < 1) throw new AppError('INVALID_INPUT', '`first` must be a positive integer');
+    if (!Number.isInteger(first) || first < 1)
+      throw new AppError('INVALID_INPUT', '`first` must be a positive integer');
     if (first > max) throw new AppError('LIMIT_EXCEEDED', `\`first\` is ${first}; the limit is ${max}`);
     return first;
   }
@@ -224,14 +255,25 @@ export class SearchEngine {
       throw new AppError('INVALID_INPUT', 'duplicateThreshold must be in (0, 1]');
     }
     const h = request.hybrid;
-    if (h?.rrfK !== undefined && h.rrfK !== null && !(Number.isInteger(h.rrfK) && h.rrfK >= 1 && h.rrfK <= 10_000)) {
+    if (
+      h?.rrfK !== undefined &&
+      h.rrfK !== null &&
+      !(Number.isInteger(h.rrfK) && h.rrfK >= 1 && h.rrfK <= 10_000)
+    ) {
       throw new AppError('INVALID_INPUT', 'hybrid.rrfK must be an integer in 1..10000');
     }
-    if (h?.keywordWeight !== undefined && h.keywordWeight !== null && !(h.keywordWeight >= 0 && h.keywordWeight <= 100)) {
+    if (
+      h?.keywordWeight !== undefined &&
+      h.keywordWeight !== null &&
+      !(h.keywordWeight >= 0 && h.keywordWeight <= 100)
+    ) {
       throw new AppError('INVALID_INPUT', 'hybrid.keywordWeight must be in 0..100');
     }
     if (h?.keywords && h.keywords.length > this.deps.config.limits.maxQueryText) {
-      throw new AppError('LIMIT_EXCEEDED', `hybrid.keywords is longer than ${this.deps.config.limits.maxQueryText} characters`);
+      throw new AppError(
+        'LIMIT_EXCEEDED',
+        `hybrid.keywords is longer than ${this.deps.config.limits.maxQueryText} characters`,
+      );
     }
   }
 
@@ -240,12 +282,17 @@ export class SearchEngine {
   }
 
   /** Live images in id order; the cursor is the last id seen. */
-  async listImages(filter: ImageFilter | null | undefined, first: number, after?: string | null): Promise<ImagePage> {
+  async listImages(
+    filter: ImageFilter | null | undefined,
+    first: number,
+    after?: string | null,
+  ): Promise<ImagePage> {
     this.checkFirst(first);
     let afterId: number | undefined;
     if (after) {
       const match = /^i:(\d+)$/.exec(Buffer.from(after, 'base64url').toString('utf8'));
-      if (!match) throw new AppError('INVALID_INPUT', 'Malformed cursor: pass an endCursor returned by images()');
+      if (!match)
+        throw new AppError('INVALID_INPUT', 'Malformed cursor: pass an endCursor returned by images()');
       afterId = Number(match[1]);
     }
     const { rows, hasNextPage } = await this.deps.images.list(filter ?? undefined, {

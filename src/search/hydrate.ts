@@ -11,13 +11,19 @@ export interface HydrateDeps {
   captions: CaptionsRepository;
 }
 
-export async function hydrateImages(ids: readonly number[], deps: HydrateDeps): Promise<Map<number, ImageNode>> {
+export async function hydrateImages(
+  ids: readonly number[],
+  deps: HydrateDeps,
+): Promise<Map<number, ImageNode>> {
   const records = await deps.images.getByIds(ids);
   const captions = await deps.captions.getByImageIds(records.map((r) => r.id));
   return new Map(records.map((r) => [r.id, { ...r, captions: captions.get(r.id) ?? [] }]));
 }
 
-export async function hydrateCaptions(ids: readonly number[], deps: HydrateDeps): Promise<Map<number, CaptionNode>> {
+export async function hydrateCaptions(
+  ids: readonly number[],
+  deps: HydrateDeps,
+): Promise<Map<number, CaptionNode>> {
   const captions = await deps.captions.getByIds(ids);
   const images = await deps.images.getByIds([...new Set(captions.map((c) => c.imageId))]);
   const imageById = new Map(images.map((i) => [i.id, i]));

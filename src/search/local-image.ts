@@ -12,11 +12,19 @@ function inside(root: string, candidate: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
-export async function readLocalImage(rawPath: string, roots: readonly string[], maxBytes: number): Promise<Buffer> {
+export async function readLocalImage(
+  rawPath: string,
+  roots: readonly string[],
+  maxBytes: number,
+): Promise<Buffer> {
   if (roots.length === 0) {
-    throw new AppError('FORBIDDEN', 'Reading images by server path is disabled (set LOCAL_IMAGE_ROOTS to allow it)');
+    throw new AppError(
+      'FORBIDDEN',
+      'Reading images by server path is disabled (set LOCAL_IMAGE_ROOTS to allow it)',
+    );
   }
-  if (rawPath.includes('\0') || rawPath.trim() === '') throw new AppError('INVALID_INPUT', 'image.path is not a valid path');
+  if (rawPath.includes('\0') || rawPath.trim() === '')
+    throw new AppError('INVALID_INPUT', 'image.path is not a valid path');
   const lexical = path.isAbsolute(rawPath) ? path.resolve(rawPath) : path.resolve(roots[0]!, rawPath);
   if (!roots.some((root) => inside(root, lexical))) {
     throw new AppError('FORBIDDEN', 'image.path is outside the allowed image roots');

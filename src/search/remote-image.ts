@@ -74,7 +74,8 @@ export async function fetchRemoteImage(rawUrl: string, options: RemoteImageOptio
     const address = await checkedAddress(url, options.allowedHosts);
     const response = await request(url, address, options);
     if (response.redirect === undefined) return response.body;
-    if (redirects >= (options.maxRedirects ?? 3)) throw new AppError('NETWORK', `Too many redirects fetching ${origin}`);
+    if (redirects >= (options.maxRedirects ?? 3))
+      throw new AppError('NETWORK', `Too many redirects fetching ${origin}`);
     const next = parseUrl(new URL(response.redirect, url).toString());
     if (next.origin !== origin) {
       throw new AppError('FORBIDDEN', `Refused a redirect from ${origin} to another origin (${next.origin})`);
@@ -99,15 +100,23 @@ function parseUrl(raw: string): URL {
   return url;
 }
 
-async function checkedAddress(url: URL, allowedHosts: readonly string[]): Promise<{ address: string; family: number }> {
+async function checkedAddress(
+  url: URL,
+  allowedHosts: readonly string[],
+): Promise<{ address: string; family: number }> {
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   const allowance = hostAllowance(host, allowedHosts);
   if (allowance === undefined) {
-    throw new AppError('FORBIDDEN', `Fetching images from host "${host}" is not allowed (see REMOTE_IMAGE_HOSTS)`);
+    throw new AppError(
+      'FORBIDDEN',
+      `Fetching images from host "${host}" is not allowed (see REMOTE_IMAGE_HOSTS)`,
+    );
   }
   let addresses: { address: string; family: number }[];
   try {
-    addresses = net.isIP(host) ? [{ address: host, family: net.isIP(host) }] : await lookup(host, { all: true });
+    addresses = net.isIP(host)
+      ? [{ address: host, family: net.isIP(host) }]
+      : await lookup(host, { all: true });
   } catch (cause) {
     throw new AppError('NETWORK', `Cannot resolve host "${host}"`, { cause });
   }
@@ -169,13 +178,17 @@ function request(
           chunks.push(chunk);
         });
         res.on('end', () => resolve({ body: Buffer.concat(chunks) }));
-        res.on('error', (cause) => reject(new AppError('NETWORK', 'Reading the remote image failed', { cause })));
+        res.on('error', (cause) =>
+          reject(new AppError('NETWORK', 'Reading the remote image failed', { cause })),
+        );
       },
     );
     req.on('timeout', () => {
       req.destroy();
       reject(new AppError('TIMEOUT', `Fetching the image took longer than ${options.timeoutMs} ms`));
     });
-    req.on('error', (cause) => reject(new AppError('NETWORK', `Fetching the image failed: ${cause.message}`, { cause })));
+    req.on('error', (cause) =>
+      reject(new AppError('NETWORK', `Fetching the image failed: ${cause.message}`, { cause })),
+    );
   });
 }

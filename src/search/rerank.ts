@@ -35,7 +35,8 @@ export async function collapseDuplicates(
   for (const hit of ranked) {
     const vector = vectors.get(hit.id);
     const duplicate =
-      vector !== undefined && kept.some((k) => k.vector !== undefined && cosine(k.vector, vector) >= threshold);
+      vector !== undefined &&
+      kept.some((k) => k.vector !== undefined && cosine(k.vector, vector) >= threshold);
     if (!duplicate) kept.push({ hit, vector });
   }
   return kept.map((k) => k.hit);

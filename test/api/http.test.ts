@@ -24,7 +24,9 @@ describe('HTTP routes', () => {
   it('/metrics exposes operation latency, encoder batch sizes and index sizes', async () => {
     await t.gql(`{ searchImages(text: "a red circle", first: 2) { edges { score } } }`);
     const text = await (await fetch(`${t.url}/metrics`)).text();
-    expect(text).toMatch(/graphql_operation_duration_seconds_count\{operation="searchImages",outcome="ok"\} \d+/);
+    expect(text).toMatch(
+      /graphql_operation_duration_seconds_count\{operation="searchImages",outcome="ok"\} \d+/,
+    );
     expect(text).toMatch(/encoder_batch_size_count\{kind="text"\} \d+/);
     expect(text).toMatch(/index_vectors\{kind="image"\} 10/);
     expect(text).toMatch(/index_vectors\{kind="caption"\} 20/);
@@ -72,7 +74,9 @@ describe('HTTP routes', () => {
   it('unknown paths are 404 JSON; other methods 405', async () => {
     const r = await fetch(`${t.url}/nope`);
     expect(r.status).toBe(404);
-    expect(((await r.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('NOT_FOUND');
+    expect(
+      ((await r.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code,
+    ).toBe('NOT_FOUND');
     expect((await fetch(`${t.url}/graphql`, { method: 'PUT' })).status).toBe(405);
     expect((await fetch(`${t.url}/healthz`, { method: 'POST' })).status).toBe(405);
   });
@@ -81,7 +85,9 @@ describe('HTTP routes', () => {
 describe('graceful shutdown', () => {
   it('finishes in-flight requests, then refuses new connections and saves the index', async () => {
     const app = await startTestApp({ n: 4 });
-    const inflight = app.gql<{ searchImages: { edges: unknown[] } }>(`{ searchImages(text: "a blue square", first: 3) { edges { score } } }`);
+    const inflight = app.gql<{ searchImages: { edges: unknown[] } }>(
+      `{ searchImages(text: "a blue square", first: 3) { edges { score } } }`,
+    );
     await new Promise((r) => setTimeout(r, 5));
     const closing = app.app.close();
     const result = await inflight;

@@ -18,7 +18,8 @@ async function startImageServer(): Promise<void> {
   imageServer = http.createServer((req, res) => {
     if (req.url === '/img.png') return void res.writeHead(200, { 'content-type': 'image/png' }).end(png);
     if (req.url === '/same-origin-redirect') return void res.writeHead(302, { location: '/img.png' }).end();
-    if (req.url === '/elsewhere') return void res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data' }).end();
+    if (req.url === '/elsewhere')
+      return void res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data' }).end();
     if (req.url === '/slow') return void setTimeout(() => res.writeHead(200).end(png), 3000);
     if (req.url === '/huge') {
       res.writeHead(200, { 'content-type': 'image/png' });
@@ -65,16 +66,26 @@ describe('remote URLs', () => {
       i: { base64: png.toString('base64') },
     });
     expect(byUrl.data!.searchCaptions.edges).toEqual(byBytes.data!.searchCaptions.edges);
-    const redirected = await exact.gql(Q, { i: { url: `http://127.0.0.1:${imagePort}/same-origin-redirect` } });
+    const redirected = await exact.gql(Q, {
+      i: { url: `http://127.0.0.1:${imagePort}/same-origin-redirect` },
+    });
     expect(redirected.errors).toBeUndefined();
   });
 
   it('refuse redirects to another origin, slow hosts, oversized bodies and non-http schemes', async () => {
-    expect(codes(await exact.gql(Q, { i: { url: `http://127.0.0.1:${imagePort}/elsewhere` } }))).toEqual(['FORBIDDEN']);
-    expect(codes(await exact.gql(Q, { i: { url: `http://127.0.0.1:${imagePort}/slow` } }))).toEqual(['TIMEOUT']);
-    expect(codes(await exact.gql(Q, { i: { url: `http://127.0.0.1:${imagePort}/huge` } }))).toEqual(['LIMIT_EXCEEDED']);
+    expect(codes(await exact.gql(Q, { i: { url: `http://127.0.0.1:${imagePort}/elsewhere` } }))).toEqual([
+      'FORBIDDEN',
+    ]);
+    expect(codes(await exact.gql(Q, { i: { url: `http://127.0.0.1:${imagePort}/slow` } }))).toEqual([
+      'TIMEOUT',
+    ]);
+    expect(codes(await exact.gql(Q, { i: { url: `http://127.0.0.1:${imagePort}/huge` } }))).toEqual([
+      'LIMIT_EXCEEDED',
+    ]);
     expect(codes(await exact.gql(Q, { i: { url: 'file:///etc/passwd' } }))).toEqual(['INVALID_INPUT']);
-    expect(codes(await exact.gql(Q, { i: { url: `http://user:pw@127.0.0.1:${imagePort}/img.png` } }))).toEqual(['INVALID_INPUT']);
+    expect(
+      codes(await exact.gql(Q, { i: { url: `http://user:pw@127.0.0.1:${imagePort}/img.png` } })),
+    ).toEqual(['INVALID_INPUT']);
     expect(codes(await exact.gql(Q, { i: { url: 'not a url' } }))).toEqual(['INVALID_INPUT']);
   });
 
@@ -94,10 +105,22 @@ describe('remote URLs', () => {
   });
 
   it('classifies addresses', () => {
-    for (const a of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '::1', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '0.0.0.0']) {
+    for (const a of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '192.168.1.1',
+      '169.254.169.254',
+      '::1',
+      'fe80::1',
+      'fd00::1',
+      '::ffff:127.0.0.1',
+      '0.0.0.0',
+    ]) {
       expect(isPrivateAddress(a), a).toBe(true);
     }
-    for (const a of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111']) expect(isPrivateAddress(a), a).toBe(false);
+    for (const a of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111'])
+      expect(isPrivateAddress(a), a).toBe(false);
   });
 });
 
@@ -142,7 +165,9 @@ describe('server paths', () => {
       ]) {
         expect(codes(await allowed.gql(Q, { i: { path: p } })), p).toEqual(['FORBIDDEN']);
       }
-      expect(codes(await allowed.gql(Q, { i: { path: path.join(root, 'missing.png') } }))).toEqual(['NOT_FOUND']);
+      expect(codes(await allowed.gql(Q, { i: { path: path.join(root, 'missing.png') } }))).toEqual([
+        'NOT_FOUND',
+      ]);
       expect(codes(await allowed.gql(Q, { i: { path: path.join(root, 'sub') } }))).toEqual(['INVALID_INPUT']);
     } finally {
       await allowed.close();

@@ -32,20 +32,41 @@ describe('mutations with an API key configured', () => {
     expect(none.errors![0]!.message).toMatch(/Authorization: Bearer/);
     const wrong = await t.gql(ADD, { input: { base64: png } }, { authorization: 'Bearer nope' });
     expect(codes(wrong)).toEqual(['UNAUTHENTICATED']);
-    const del = await t.gql(`mutation { deleteImage(id: "1") { deleted } }`, {}, { authorization: 'Basic abc' });
+    const del = await t.gql(
+      `mutation { deleteImage(id: "1") { deleted } }`,
+      {},
+      { authorization: 'Basic abc' },
+    );
     expect(codes(del)).toEqual(['UNAUTHENTICATED']);
   });
 
   it('addImage indexes a new image, searchable at once; the same bytes again are a duplicate', async () => {
-    const r = await t.gql<{ addImage: { status: string; image: Record<string, unknown> & { id: string; captions: { text: string }[] } } }>(
+    const r = await t.gql<{
+      addImage: {
+        status: string;
+        image: Record<string, unknown> & { id: string; captions: { text: string }[] };
+      };
+    }>(
       ADD,
-      { input: { base64: png, captions: ['a magenta rectangle', '  '], metadata: { source: 'test' }, filename: 'm.png' } },
+      {
+        input: {
+          base64: png,
+          captions: ['a magenta rectangle', '  '],
+          metadata: { source: 'test' },
+          filename: 'm.png',
+        },
+      },
       auth,
     );
     expect(r.errors).toBeUndefined();
     const added = r.data!.addImage;
     expect(added.status).toBe('INDEXED');
-    expect(added.image).toMatchObject({ width: 80, height: 60, format: 'png', metadata: { source: 'test', filename: 'm.png' } });
+    expect(added.image).toMatchObject({
+      width: 80,
+      height: 60,
+      format: 'png',
+      metadata: { source: 'test', filename: 'm.png' },
+    });
     expect(added.image.captions.map((c) => c.text)).toEqual(['a magenta rectangle']);
     expect(String(added.image.uri)).toMatch(/^file:\/\/.*\/uploads\/[0-9a-f]{64}$/);
 
@@ -59,8 +80,15 @@ describe('mutations with an API key configured', () => {
     );
     expect(filtered.data!.searchImages.edges.map((e) => e.node.id)).toEqual([added.image.id]);
 
-    const again = await t.gql<{ addImage: { status: string; image: { id: string } } }>(ADD, { input: { base64: png } }, auth);
-    expect(again.data!.addImage).toEqual({ status: 'DUPLICATE', image: expect.objectContaining({ id: added.image.id }) });
+    const again = await t.gql<{ addImage: { status: string; image: { id: string } } }>(
+      ADD,
+      { input: { base64: png } },
+      auth,
+    );
+    expect(again.data!.addImage).toEqual({
+      status: 'DUPLICATE',
+      image: expect.objectContaining({ id: added.image.id }),
+    });
 
     const thumb = await fetch(`${t.url}/media/${added.image.id}/thumbnail`);
     expect(thumb.status).toBe(200);
@@ -80,7 +108,11 @@ describe('mutations with an API key configured', () => {
       `{ search(query: { text: "zebra kite" }, target: CAPTIONS, first: 1, options: { hybrid: {} }) { edges { node { ... on Caption { id } } } } }`,
     );
     expect(hybrid.data!.search.edges[0]!.node.id).toBe(r.data!.addCaptions[0]!.id);
-    const missing = await t.gql(`mutation { addCaptions(imageId: "999999", captions: ["x"]) { id } }`, {}, auth);
+    const missing = await t.gql(
+      `mutation { addCaptions(imageId: "999999", captions: ["x"]) { id } }`,
+      {},
+      auth,
+    );
     expect(codes(missing)).toEqual(['NOT_FOUND']);
     const empty = await t.gql(`mutation { addCaptions(imageId: "${id}", captions: []) { id } }`, {}, auth);
     expect(codes(empty)).toEqual(['INVALID_INPUT']);
@@ -100,9 +132,17 @@ describe('mutations with an API key configured', () => {
       auth,
     );
     expect(del.data!.deleteImage).toEqual({ id, deleted: true });
-    const again = await t.gql<{ deleteImage: { deleted: boolean } }>(`mutation ($id: ID!) { deleteImage(id: $id) { deleted } }`, { id }, auth);
+    const again = await t.gql<{ deleteImage: { deleted: boolean } }>(
+      `mutation ($id: ID!) { deleteImage(id: $id) { deleted } }`,
+      { id },
+      auth,
+    );
     expect(again.data!.deleteImage.deleted).toBe(false);
-    const after = await t.gql<{ image: null; similarImages: { edges: { node: { id: string } }[] }; searchCaptions: { edges: { node: { image: { id: string } } }[] } }>(
+    const after = await t.gql<{
+      image: null;
+      similarImages: { edges: { node: { id: string } }[] };
+      searchCaptions: { edges: { node: { image: { id: string } } }[] };
+    }>(
       `query ($id: ID!, $b: String!) {
         image(id: $id) { id }
         similarImages(image: { base64: $b }, first: 50) { edges { node { id } } }
@@ -113,12 +153,18 @@ describe('mutations with an API key configured', () => {
     expect(after.data!.image).toBeNull();
     expect(after.data!.similarImages.edges.map((e) => e.node.id)).not.toContain(id);
     expect(after.data!.searchCaptions.edges.map((e) => e.node.image.id)).not.toContain(id);
-    const byId = await t.gql(`query ($id: ID!) { similarImages(image: { id: $id }) { edges { score } } }`, { id });
+    const byId = await t.gql(`query ($id: ID!) { similarImages(image: { id: $id }) { edges { score } } }`, {
+      id,
+    });
     expect(codes(byId)).toEqual(['NOT_FOUND']);
   });
 
   it('addImage refuses bytes that are not an image, and oversized input', async () => {
-    const junk = await t.gql(ADD, { input: { base64: Buffer.from('not an image at all').toString('base64') } }, auth);
+    const junk = await t.gql(
+      ADD,
+      { input: { base64: Buffer.from('not an image at all').toString('base64') } },
+      auth,
+    );
     expect(codes(junk)).toEqual(['INVALID_IMAGE']);
     const bad = await t.gql(ADD, { input: { base64: '***' } }, auth);
     expect(codes(bad)).toEqual(['INVALID_INPUT']);
@@ -148,7 +194,11 @@ describe('mutations without an API key', () => {
   });
 
   it('a read-only server refuses mutations even when allowed', async () => {
-    const ro = await startTestApp({ n: 2, readOnly: true, overrides: { ALLOW_UNAUTHENTICATED_MUTATIONS: 'true' } });
+    const ro = await startTestApp({
+      n: 2,
+      readOnly: true,
+      overrides: { ALLOW_UNAUTHENTICATED_MUTATIONS: 'true' },
+    });
     try {
       expect(codes(await ro.gql(`mutation { deleteImage(id: "1") { deleted } }`))).toEqual(['FORBIDDEN']);
     } finally {

@@ -11,7 +11,11 @@ describe.skipIf(skip)('the API on a real PostgreSQL server', () => {
   let t: TestApp;
 
   beforeAll(async () => {
-    t = await startTestApp({ backend: 'postgres', n: 40, overrides: { ALLOW_UNAUTHENTICATED_MUTATIONS: 'true' } });
+    t = await startTestApp({
+      backend: 'postgres',
+      n: 40,
+      overrides: { ALLOW_UNAUTHENTICATED_MUTATIONS: 'true' },
+    });
   });
   afterAll(async () => {
     await t?.close();
@@ -24,13 +28,28 @@ describe.skipIf(skip)('the API on a real PostgreSQL server', () => {
   it('filtered text -> image search equals the exact filtered top-k, paged', async () => {
     const q = `query ($a: String) { searchImages(text: "a red circle", first: 4, after: $a, filter: { metadata: { split: "train" } }) {
       edges { score node { id } } pageInfo { endCursor } } }`;
-    const p1 = await t.gql<{ searchImages: { edges: { node: { id: string } }[]; pageInfo: { endCursor: string } } }>(q);
-    const p2 = await t.gql<{ searchImages: { edges: { node: { id: string } }[] } }>(q, { a: p1.data!.searchImages.pageInfo.endCursor });
-    const got = [...p1.data!.searchImages.edges, ...p2.data!.searchImages.edges].map((e) => Number(e.node.id));
-    const allowed = new Set(await t.app.repositories.images.filterIds({ metadata: { split: 'train' } }, 1000));
+    const p1 = await t.gql<{
+      searchImages: { edges: { node: { id: string } }[]; pageInfo: { endCursor: string } };
+    }>(q);
+    const p2 = await t.gql<{ searchImages: { edges: { node: { id: string } }[] } }>(q, {
+      a: p1.data!.searchImages.pageInfo.endCursor,
+    });
+    const got = [...p1.data!.searchImages.edges, ...p2.data!.searchImages.edges].map((e) =>
+      Number(e.node.id),
+    );
+    const allowed = new Set(
+      await t.app.repositories.images.filterIds({ metadata: { split: 'train' } }, 1000),
+    );
     const [query] = (await t.app.embedder.embedTexts(['a red circle'])).vectors;
-    const rows = await t.app.repositories.vectors.scan('image', t.app.embedder.fingerprint, { afterId: 0, limit: 1000 });
-    const truth = exactTopK(query!, new Map(rows.filter((r) => allowed.has(r.id)).map((r) => [r.id, r.vector])), 8);
+    const rows = await t.app.repositories.vectors.scan('image', t.app.embedder.fingerprint, {
+      afterId: 0,
+      limit: 1000,
+    });
+    const truth = exactTopK(
+      query!,
+      new Map(rows.filter((r) => allowed.has(r.id)).map((r) => [r.id, r.vector])),
+      8,
+    );
     expect(got).toEqual(truth.map((h) => h.id));
   });
 
@@ -49,8 +68,12 @@ describe.skipIf(skip)('the API on a real PostgreSQL server', () => {
     );
     expect(dup.data!.addImage.status).toBe('DUPLICATE');
     const [id] = await t.app.repositories.images.filterIds({}, 1);
-    const del = await t.gql<{ deleteImage: { deleted: boolean } }>(`mutation { deleteImage(id: "${id}") { deleted } }`);
+    const del = await t.gql<{ deleteImage: { deleted: boolean } }>(
+      `mutation { deleteImage(id: "${id}") { deleted } }`,
+    );
     expect(del.data!.deleteImage.deleted).toBe(true);
-    expect(codes(await t.gql(`{ similarImages(image: { id: "${id}" }) { edges { score } } }`))).toEqual(['NOT_FOUND']);
+    expect(codes(await t.gql(`{ similarImages(image: { id: "${id}" }) { edges { score } } }`))).toEqual([
+      'NOT_FOUND',
+    ]);
   });
 });

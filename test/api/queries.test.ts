@@ -23,7 +23,11 @@ function cosine(a: Float32Array, b: Float32Array): number {
 
 describe('searchCaptions (image -> text)', () => {
   it('ranks captions for an indexed image by id, each with its image', async () => {
-    const r = await t.gql<{ searchCaptions: { edges: { score: number; node: { id: string; text: string; image: { id: string } } }[] } }>(
+    const r = await t.gql<{
+      searchCaptions: {
+        edges: { score: number; node: { id: string; text: string; image: { id: string } } }[];
+      };
+    }>(
       `query ($id: ID!) { searchCaptions(image: { id: $id }, first: 5) { edges { score node { id text image { id captions { text } } } } } }`,
       { id: String(firstImage.id) },
     );
@@ -38,12 +42,16 @@ describe('searchCaptions (image -> text)', () => {
   it('gives the same ranking for the same image sent as base64 bytes', async () => {
     const base64 = (await readFile(firstImage.file)).toString('base64');
     const q = `query ($image: ImageInput!) { searchCaptions(image: $image, first: 5) { edges { score node { id } } } }`;
-    const byId = await t.gql<{ searchCaptions: { edges: { node: { id: string } }[] } }>(q, { image: { id: String(firstImage.id) } });
+    const byId = await t.gql<{ searchCaptions: { edges: { node: { id: string } }[] } }>(q, {
+      image: { id: String(firstImage.id) },
+    });
     const byBytes = await t.gql<{ searchCaptions: { edges: { node: { id: string } }[] } }>(q, {
       image: { base64: `data:image/png;base64,${base64}` },
     });
     expect(byBytes.errors).toBeUndefined();
-    expect(byBytes.data!.searchCaptions.edges.map((e) => e.node.id)).toEqual(byId.data!.searchCaptions.edges.map((e) => e.node.id));
+    expect(byBytes.data!.searchCaptions.edges.map((e) => e.node.id)).toEqual(
+      byId.data!.searchCaptions.edges.map((e) => e.node.id),
+    );
   });
 });
 
@@ -78,16 +86,31 @@ describe('composed search', () => {
       }
     }`;
     const images = await t.gql<{ search: { edges: { node: { __typename: string } }[] } }>(q, {
-      q: { text: 'a red circle', image: { id: String(firstImage.id) }, imageWeight: 0.5, negativeText: 'blue' },
+      q: {
+        text: 'a red circle',
+        image: { id: String(firstImage.id) },
+        imageWeight: 0.5,
+        negativeText: 'blue',
+      },
       t: 'IMAGES',
     });
     expect(images.errors).toBeUndefined();
-    expect(images.data!.search.edges.map((e) => e.node.__typename)).toEqual(['Image', 'Image', 'Image', 'Image']);
+    expect(images.data!.search.edges.map((e) => e.node.__typename)).toEqual([
+      'Image',
+      'Image',
+      'Image',
+      'Image',
+    ]);
     const captions = await t.gql<{ search: { edges: { node: { __typename: string } }[] } }>(q, {
       q: { text: 'a red circle' },
       t: 'CAPTIONS',
     });
-    expect(captions.data!.search.edges.map((e) => e.node.__typename)).toEqual(['Caption', 'Caption', 'Caption', 'Caption']);
+    expect(captions.data!.search.edges.map((e) => e.node.__typename)).toEqual([
+      'Caption',
+      'Caption',
+      'Caption',
+      'Caption',
+    ]);
   });
 
   it('a text-only composed query equals searchImages', async () => {
@@ -97,7 +120,9 @@ describe('composed search', () => {
     const b = await t.gql<{ searchImages: { edges: { node: { id: string } }[] } }>(
       `{ searchImages(text: "a green square", first: 5) { edges { node { id } } } }`,
     );
-    expect(a.data!.search.edges.map((e) => e.node.id)).toEqual(b.data!.searchImages.edges.map((e) => e.node.id));
+    expect(a.data!.search.edges.map((e) => e.node.id)).toEqual(
+      b.data!.searchImages.edges.map((e) => e.node.id),
+    );
   });
 
   it('refuses a query with nothing positive in it', async () => {
@@ -128,7 +153,9 @@ describe('hybrid and near-duplicate options', () => {
       `{ searchImages(text: "circle", first: 3, options: { hybrid: {} }) { edges { node { captions { text } } } } }`,
     );
     expect(r.errors).toBeUndefined();
-    expect(r.data!.searchImages.edges.every((e) => e.node.captions.some((c) => /circle/i.test(c.text)))).toBe(true);
+    expect(r.data!.searchImages.edges.every((e) => e.node.captions.some((c) => /circle/i.test(c.text)))).toBe(
+      true,
+    );
   });
 
   it('collapsing leaves no two hits closer than the threshold', async () => {
@@ -140,11 +167,14 @@ describe('hybrid and near-duplicate options', () => {
     const plain = (await q(false)).data!.searchImages.edges.map((e) => Number(e.node.id));
     const collapsed = (await q(true)).data!.searchImages.edges.map((e) => Number(e.node.id));
     const vectors = await t.app.repositories.vectors.get('image', t.app.embedder.fingerprint, plain);
-    const duplicates = plain.filter((id, i) => plain.slice(0, i).some((j) => cosine(vectors.get(id)!, vectors.get(j)!) >= 0.9));
+    const duplicates = plain.filter((id, i) =>
+      plain.slice(0, i).some((j) => cosine(vectors.get(id)!, vectors.get(j)!) >= 0.9),
+    );
     expect(collapsed.length).toBeLessThanOrEqual(plain.length);
     const cv = await t.app.repositories.vectors.get('image', t.app.embedder.fingerprint, collapsed);
     for (let i = 0; i < collapsed.length; i++) {
-      for (let j = 0; j < i; j++) expect(cosine(cv.get(collapsed[i]!)!, cv.get(collapsed[j]!)!)).toBeLessThan(0.9);
+      for (let j = 0; j < i; j++)
+        expect(cosine(cv.get(collapsed[i]!)!, cv.get(collapsed[j]!)!)).toBeLessThan(0.9);
     }
     if (duplicates.length > 0) expect(collapsed).not.toContain(duplicates[0]);
   });
@@ -152,7 +182,10 @@ describe('hybrid and near-duplicate options', () => {
 
 describe('lookups', () => {
   it('image(id) hydrates one image; unknown ids are null', async () => {
-    const r = await t.gql<{ image: { id: string; captions: { text: string; image: { id: string } }[] } | null; missing: null }>(
+    const r = await t.gql<{
+      image: { id: string; captions: { text: string; image: { id: string } }[] } | null;
+      missing: null;
+    }>(
       `query ($id: ID!) { image(id: $id) { id captions { text image { id } } } missing: image(id: "999999") { id } }`,
       { id: String(firstImage.id) },
     );
@@ -167,10 +200,19 @@ describe('lookups', () => {
     const ids: number[] = [];
     let after: string | null = null;
     for (;;) {
-      const r: { data?: { images: { edges: { node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } } } =
-        await t.gql(`query ($a: String) { images(first: 25, after: $a) { edges { node { id } } pageInfo { hasNextPage endCursor } } }`, {
+      const r: {
+        data?: {
+          images: {
+            edges: { node: { id: string } }[];
+            pageInfo: { hasNextPage: boolean; endCursor: string };
+          };
+        };
+      } = await t.gql(
+        `query ($a: String) { images(first: 25, after: $a) { edges { node { id } } pageInfo { hasNextPage endCursor } } }`,
+        {
           a: after,
-        });
+        },
+      );
       ids.push(...r.data!.images.edges.map((e) => Number(e.node.id)));
       if (!r.data!.images.pageInfo.hasNextPage) break;
       after = r.data!.images.pageInfo.endCursor;

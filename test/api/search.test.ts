@@ -40,7 +40,10 @@ async function searchImages(variables: Record<string, unknown>): Promise<Conn> {
 /** Ground truth: brute force over every stored image vector the predicate allows. */
 async function exactImages(text: string, k: number, allow: (id: number) => boolean) {
   const [query] = (await t.app.embedder.embedTexts([text])).vectors;
-  const rows = await t.app.repositories.vectors.scan('image', t.app.embedder.fingerprint, { afterId: 0, limit: 100_000 });
+  const rows = await t.app.repositories.vectors.scan('image', t.app.embedder.fingerprint, {
+    afterId: 0,
+    limit: 100_000,
+  });
   return exactTopK(query!, new Map(rows.filter((r) => allow(r.id)).map((r) => [r.id, r.vector])), k);
 }
 
@@ -91,9 +94,12 @@ describe('searchImages (text -> image)', () => {
 
   it('refuses a cursor from another query, and a malformed one', async () => {
     const page = await searchImages({ text: 'a red circle', first: 2 });
-    const r1 = await t.gql(`query ($a: String) { searchImages(text: "a blue square", first: 2, after: $a) { edges { score } } }`, {
-      a: page.pageInfo.endCursor,
-    });
+    const r1 = await t.gql(
+      `query ($a: String) { searchImages(text: "a blue square", first: 2, after: $a) { edges { score } } }`,
+      {
+        a: page.pageInfo.endCursor,
+      },
+    );
     expect(codes(r1)).toEqual(['INVALID_INPUT']);
     expect(r1.errors![0]!.message).toMatch(/different query/);
     const r2 = await t.gql(`{ searchImages(text: "a red circle", after: "garbage!") { edges { score } } }`);
@@ -105,7 +111,9 @@ describe('searchImages (text -> image)', () => {
     const cut = page.edges[9]!.score;
     const filtered = await searchImages({ text: 'a red circle', first: 50, minScore: cut });
     expect(filtered.edges.every((e) => e.score >= cut)).toBe(true);
-    expect(filtered.edges.map((e) => e.node.id)).toEqual(page.edges.filter((e) => e.score >= cut).map((e) => e.node.id));
+    expect(filtered.edges.map((e) => e.node.id)).toEqual(
+      page.edges.filter((e) => e.score >= cut).map((e) => e.node.id),
+    );
     expect((await searchImages({ text: 'a red circle', first: 5, minScore: 1.5 })).edges).toEqual([]);
   });
 });
@@ -116,11 +124,18 @@ describe('filters against the exact filtered top-k', () => {
     t.app.engine.onRetrieve = (info) => strategies.push(info.strategy);
     const filter = { metadata: { split: 'train' }, formats: ['PNG'] };
     const page1 = await searchImages({ text: 'a small yellow circle', first: 6, filter });
-    const page2 = await searchImages({ text: 'a small yellow circle', first: 6, after: page1.pageInfo.endCursor, filter });
+    const page2 = await searchImages({
+      text: 'a small yellow circle',
+      first: 6,
+      after: page1.pageInfo.endCursor,
+      filter,
+    });
     t.app.engine.onRetrieve = undefined;
     expect(strategies).toEqual(['exact', 'exact']);
     const got = [...page1.edges, ...page2.edges];
-    const trainIds = new Set(await t.app.repositories.images.filterIds({ metadata: { split: 'train' } }, 1000));
+    const trainIds = new Set(
+      await t.app.repositories.images.filterIds({ metadata: { split: 'train' } }, 1000),
+    );
     expect(trainIds.size).toBeLessThan(80);
     const expected = await exactImages('a small yellow circle', 12, (id) => trainIds.has(id));
     expect(got.map((e) => Number(e.node.id))).toEqual(expected.map((e) => e.id));
@@ -134,7 +149,11 @@ describe('filters against the exact filtered top-k', () => {
       exactThreshold: 0,
       onRetrieve: (info) => strategies.push(info.strategy),
     });
-    for (const filter of [{ metadata: { split: 'train' } }, { captionMatch: 'circle' }, { maxBytes: 100_000, minWidth: 10 }]) {
+    for (const filter of [
+      { metadata: { split: 'train' } },
+      { captionMatch: 'circle' },
+      { maxBytes: 100_000, minWidth: 10 },
+    ]) {
       const allowed = new Set(await t.app.repositories.images.filterIds(filter, 1000));
       const page = await hnswEngine.searchImages('a large red square', { first: 10, filter });
       const truth = await exactImages('a large red square', 10, (id) => allowed.has(id));
@@ -148,8 +167,15 @@ describe('filters against the exact filtered top-k', () => {
     expect(page.edges.length).toBeGreaterThan(0);
     expect(page.edges.every((e) => e.node.captions.some((c) => /triangle/i.test(c.text)))).toBe(true);
     expect((await searchImages({ text: 'a shape', first: 5, filter: { minWidth: 65 } })).edges).toEqual([]);
-    expect((await searchImages({ text: 'a shape', first: 5, filter: { createdAfter: '2999-01-01T00:00:00Z' } })).edges).toEqual([]);
-    const before = await searchImages({ text: 'a shape', first: 5, filter: { createdBefore: '2999-01-01T00:00:00Z' } });
+    expect(
+      (await searchImages({ text: 'a shape', first: 5, filter: { createdAfter: '2999-01-01T00:00:00Z' } }))
+        .edges,
+    ).toEqual([]);
+    const before = await searchImages({
+      text: 'a shape',
+      first: 5,
+      filter: { createdBefore: '2999-01-01T00:00:00Z' },
+    });
     expect(before.edges).toHaveLength(5);
   });
 });

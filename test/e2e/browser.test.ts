@@ -40,7 +40,8 @@ describe.skipIf(missing)('in a browser', () => {
     });
     context.on('request', (request) => {
       const url = request.url();
-      if (!url.startsWith(t.url) && !url.startsWith('data:') && !url.startsWith('blob:')) foreignRequests.push(url);
+      if (!url.startsWith(t.url) && !url.startsWith('data:') && !url.startsWith('blob:'))
+        foreignRequests.push(url);
     });
   });
   afterAll(async () => {
@@ -73,9 +74,18 @@ describe.skipIf(missing)('in a browser', () => {
     const cards = page.locator('#results .card');
     await expect.poll(() => cards.count(), { timeout: 20_000 }).toBe(24);
     await expect
-      .poll(() => page.locator('#results .card img').evaluateAll((imgs) => imgs.filter((i) => (i as HTMLImageElement).naturalWidth > 0).length), {
-        timeout: 20_000,
-      })
+      .poll(
+        () =>
+          page
+            .locator('#results .card img')
+            .evaluateAll(
+              (imgs) =>
+                imgs.filter((i) => (i as unknown as { naturalWidth: number }).naturalWidth > 0).length,
+            ),
+        {
+          timeout: 20_000,
+        },
+      )
       .toBe(24);
     expect(await cards.first().locator('.score').innerText()).toMatch(/^score \d\.\d{3}/);
     expect(await cards.first().locator('.caption').count()).toBeGreaterThan(0);

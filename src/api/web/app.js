@@ -143,6 +143,7 @@ $('more').addEventListener('click', () => void run(true));
 
 graphql('{ indexInfo { images captions profile projectionTrained } }')
   .then(({ indexInfo: i }) => {
-    $('info').textContent = `${i.images} images · ${i.captions} captions · ${i.profile} models${i.projectionTrained ? '' : ' (untrained projection)'}`;
+    $('info').textContent =
+      `${i.images} images · ${i.captions} captions · ${i.profile} models${i.projectionTrained ? '' : ' (untrained projection)'}`;
   })
   .catch((error) => setStatus(error.message, true));
