@@ -136,6 +136,25 @@ describe('openIndexes', () => {
     await reopened.close();
   });
 
+  it('keeps files consistent when vectors are added while checkpoints are being written', async () => {
+    const set = await open();
+    const batches = await Promise.all([insertImages(3), insertImages(3), insertImages(3)]);
+    const work: Promise<unknown>[] = [];
+    for (const b of batches) {
+      work.push(set.checkpoint());
+      const vectors = await vectorsOf('image', b.imageIds);
+      await new Promise((resolve) => setImmediate(resolve));
+      set.add('image', b.imageIds, vectors);
+      set.add('caption', b.captionIds, await vectorsOf('caption', b.captionIds));
+    }
+    await Promise.all(work);
+    await set.close();
+    const reopened = await open();
+    expect(reopened.reconciled.image).toMatchObject({ added: 0, deleted: 0, fullScan: false });
+    expect(reopened.images.ids().sort((a, b) => a - b)).toEqual(await liveIds('image'));
+    await reopened.close();
+  });
+
   it('refuses an index built with other models, naming npm run reindex', async () => {
     await expect(open({ dims: DIMS * 2 })).rejects.toMatchObject({
       code: 'MODEL_MISMATCH',

@@ -195,17 +195,18 @@ export class HnswIndex implements VectorIndex {
 
   async save(dir: string, file: string): Promise<IndexSnapshot> {
     const full = path.join(dir, file);
-    // The sync writer on purpose: the async one runs on a worker thread and would race with addPoint.
-    await commitAtomic(full, (tmp) => this.native.writeIndexSync(tmp));
+    let count = 0;
+    let deleted: number[] = [];
+    // The sync writer on purpose: the async one runs on a worker thread and would race with
+    // addPoint. Count and deletions are read in the same synchronous step, so they describe
+    // exactly the file even if vectors are added while the file is being fsynced.
+    await commitAtomic(full, (tmp) => {
+      this.native.writeIndexSync(tmp);
+      count = this.size;
+      deleted = this.deletedIds();
+    });
     const { size } = await stat(full);
-    return {
-      file,
-      implementation: 'hnsw',
-      dims: this.dims,
-      count: this.size,
-      deleted: this.deletedIds(),
-      bytes: size,
-    };
+    return { file, implementation: 'hnsw', dims: this.dims, count, deleted, bytes: size };
   }
 
   private searchSubset(query: Float32Array, k: number, allowed: ReadonlySet<number>): SearchHit[] {

@@ -87,9 +87,45 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
   );
 
   let generation = manifest?.generation ?? 0;
-  let dirty =
+  const dirty =
     manifest === undefined || KINDS.some((k) => reconciled[k].added > 0 || reconciled[k].deleted > 0);
   let closed = false;
+  // Bumped by every change; a checkpoint remembers the value it saved, so changes made while
+  // it was writing are saved by the next one.
+  let version = 0;
+  let savedVersion = dirty ? -1 : 0;
+  let saving: Promise<unknown> = Promise.resolve();
+
+  async function save(): Promise<boolean> {
+    if (version === savedVersion) return false;
+    const target = version;
+    await mkdir(dir, { recursive: true });
+    const next = generation + 1;
+    const saved = {} as IndexManifest['indexes'];
+    for (const kind of KINDS) {
+      // Read before the (synchronous) write starts, so it never names an id the file lacks.
+      const maxId = maxIds[kind];
+      const snapshot = await indexes[kind].save(dir, `${kind}.${next}.hnsw`);
+      saved[kind] = { ...snapshot, maxId };
+    }
+    await writeManifest(dir, {
+      version: 1,
+      fingerprint,
+      dims,
+      params: indexes.image.params,
+      generation: next,
+      savedAt: new Date().toISOString(),
+      indexes: saved,
+    });
+    generation = next;
+    savedVersion = target;
+    await removeStaleFiles(dir, next);
+    logger.debug(
+      { dir, generation, images: indexes.image.size, captions: indexes.caption.size },
+      'index checkpoint',
+    );
+    return true;
+  }
 
   const set: IndexSet = {
     fingerprint,
@@ -103,41 +139,20 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
       const flat = rows instanceof Float32Array ? rows : stack(rows, dims);
       indexes[kind].add(ids, flat);
       for (const id of ids) if (id > maxIds[kind]) maxIds[kind] = id;
-      dirty = true;
+      version++;
     },
     markDeleted(kind, ids) {
       assertOpen();
       const n = indexes[kind].remove(ids);
-      if (n > 0) dirty = true;
+      if (n > 0) version++;
       return n;
     },
-    async checkpoint() {
+    checkpoint() {
       assertOpen();
-      if (!dirty) return false;
-      await mkdir(dir, { recursive: true });
-      const next = generation + 1;
-      const saved = {} as IndexManifest['indexes'];
-      for (const kind of KINDS) {
-        const snapshot = await indexes[kind].save(dir, `${kind}.${next}.hnsw`);
-        saved[kind] = { ...snapshot, maxId: maxIds[kind] };
-      }
-      await writeManifest(dir, {
-        version: 1,
-        fingerprint,
-        dims,
-        params: indexes.image.params,
-        generation: next,
-        savedAt: new Date().toISOString(),
-        indexes: saved,
-      });
-      generation = next;
-      dirty = false;
-      await removeStaleFiles(dir, next);
-      logger.debug(
-        { dir, generation, images: indexes.image.size, captions: indexes.caption.size },
-        'index checkpoint',
-      );
-      return true;
+      // One at a time: two overlapping checkpoints would write the same generation.
+      const run = saving.then(save, save);
+      saving = run.catch(() => undefined);
+      return run;
     },
     async close() {
       if (closed) return;
