@@ -16,6 +16,12 @@ export interface SessionOptions {
   intraOpThreads: number;
   interOpThreads: number;
   logger: Logger;
+  /**
+   * Let ORT's worker threads busy-wait between runs. Off suits callers that do JS work between
+   * short runs (the trainer's AdamW update): on few cores the spinning threads starve that work.
+   * @default true
+   */
+  spinning?: boolean;
 }
 
 /** What this onnxruntime-node install can offer, found without touching a GPU. */
@@ -129,6 +135,7 @@ export async function createSession(
     logSeverityLevel: 3,
     ...(options.intraOpThreads > 0 ? { intraOpNumThreads: options.intraOpThreads } : {}),
     ...(options.interOpThreads > 0 ? { interOpNumThreads: options.interOpThreads } : {}),
+    ...(options.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
   };
   const tried: string[] = [];
   for (const provider of choice.candidates) {
