@@ -28,6 +28,8 @@ export interface FitOptions {
   patience?: number;
   /** @default 42 */
   seed?: number;
+  /** Starting temperature (learned from there, kept within [1/100, 1]). @default 0.07 */
+  temperature?: number;
 }
 
 export const FIT_DEFAULTS = {
@@ -93,6 +95,7 @@ export async function fitProjection(
   const xt = standardise(train.text, weights.text.mean, weights.text.invStd);
   const xi = standardise(train.image, weights.image.mean, weights.image.invStd);
 
+  if (options.temperature !== undefined) weights.logitScale = Math.min(MAX_LOGIT_SCALE, Math.max(0, -Math.log(options.temperature)));
   const params = paramsFromWeights(weights);
   const step = await TrainStep.create({ head, textDims: train.textDims, imageDims: train.imageDims, hiddenDims: weights.hiddenDims, dims }, runtime);
   const optimizer = new AdamW({ weightDecay });

@@ -21,7 +21,7 @@ export class TrainStep {
   }
 
   static async create(shape: StepGraphShape, runtime: ProjectionRuntime): Promise<TrainStep> {
-    return new TrainStep(await createSession(buildStepGraph(shape), runtime), shape);
+    return new TrainStep(await createSession(buildStepGraph(shape), { ...runtime, spinning: false }), shape);
   }
 
   /** `textFeatures` is [batch, textDims], `imageFeatures` [batch, imageDims]; row i of each is a pair. */
