@@ -37,8 +37,8 @@ export interface IngestOptions {
 }
 
 /**
- * Indexes a source: list -> read + hash + decode -> batch -> drop duplicates -> embed -> store ->
- * index -> checkpoint. Each stage is one call below; bounded queues between them keep memory
+ * Indexes a source: list -> read + hash + decode -> batch -> embed (duplicates checked alongside)
+ * -> store -> index -> checkpoint. Each stage is one call below; bounded queues between them keep memory
  * flat. Resumable: items recorded by earlier runs of the same source are skipped.
  */
 export async function runIngest(

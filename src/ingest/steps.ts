@@ -157,8 +157,32 @@ export interface StoreTarget {
  * One transaction per batch: images, captions, vectors and every item's outcome commit together,
  * so a crash either keeps all of a batch or none of it. The HNSW adds come after the commit; if
  * the process dies before the next checkpoint, reconcile-on-open re-adds them from Postgres.
+ *
+ * If the database refuses the batch, the items are stored one per transaction so that the one it
+ * refuses (a NUL byte in a caption, say) is recorded as failed and the rest go in. Only when an
+ * item cannot even be recorded as failed (the database is gone) does the run stop.
  */
 export async function storeBatch(
+  target: StoreTarget,
+  batch: Stage<Embedded>[],
+): Promise<{ outcomes: ItemOutcome[]; captions: number }> {
+  try {
+    return await storeTogether(target, batch);
+  } catch (error) {
+    if (batch.length === 1 && (isFailed(batch[0]!) || !target.ledger)) throw error;
+    if (batch.length === 1) return storeTogether(target, [failure(batch[0]!.key, error)]);
+    const outcomes: ItemOutcome[] = [];
+    let captions = 0;
+    for (const item of batch) {
+      const one = await storeBatch(target, [item]);
+      outcomes.push(...one.outcomes);
+      captions += one.captions;
+    }
+    return { outcomes, captions };
+  }
+}
+
+async function storeTogether(
   target: StoreTarget,
   batch: Stage<Embedded>[],
 ): Promise<{ outcomes: ItemOutcome[]; captions: number }> {

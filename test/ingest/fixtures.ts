@@ -19,22 +19,23 @@ export interface Fixture {
  * A JSONL source with `n` distinct real JPEGs (two captions each), one byte-identical copy, a
  * corrupt file, a missing file and a path-traversal line.
  */
-export async function writeFixture(dir: string, n: number): Promise<Fixture> {
+export async function writeFixture(dir: string, n: number, offset = 0): Promise<Fixture> {
   await mkdir(path.join(dir, 'images'), { recursive: true });
   const lines: string[] = [];
   for (let i = 0; i < n; i++) {
+    const v = i + offset;
     const image = await sharp({
       create: {
-        width: 48 + (i % 11),
-        height: 40 + (i % 5),
+        width: 48 + (v % 11),
+        height: 40 + (v % 5),
         channels: 3,
-        background: { r: (i * 37) % 256, g: (i * 91) % 256, b: (i * 13) % 256 },
+        background: { r: (v * 37) % 256, g: (v * 91) % 256, b: (v * 13) % 256 },
       },
     })
       .composite([
         {
           input: Buffer.from(
-            `<svg width="20" height="10"><rect width="${5 + (i % 15)}" height="10" fill="white"/></svg>`,
+            `<svg width="20" height="10"><rect width="${5 + (v % 15)}" height="10" fill="white"/></svg>`,
           ),
           top: 3,
           left: 3,

@@ -96,8 +96,22 @@ describe('runIngest', () => {
     expect(attempts.get('images/missing.jpg')).toEqual({ status: 'failed', attempts: 2 });
   });
 
+  it('records an item the database refuses as failed and stores the rest of its batch', async () => {
+    const dir = path.join(dataDir, 'nul');
+    const more = await writeFixture(dir, 3, 100);
+    const { writeFile } = await import('node:fs/promises');
+    const lines = (await readFile(more.manifest, 'utf8')).split('\n').slice(0, 3);
+    lines[1] = JSON.stringify({ image: 'images/img1.jpg', captions: ['a NUL \u0000 byte'] });
+    await writeFile(more.manifest, lines.join('\n'));
+    const source = await openSource(more.manifest);
+    const summary = await runIngest(source, ctx, { batchSize: 3 });
+    expect(summary).toMatchObject({ indexed: 2, failed: 1 });
+    const [failed] = await new IngestRepository(ctx.db).failures(source.id, 10);
+    expect(failed).toMatchObject({ key: 'images/img1.jpg', error: expect.stringMatching(/0x00|null|NUL/i) });
+  });
+
   it('honours --limit by counting only unfinished items', async () => {
-    const more = await writeFixture(path.join(dataDir, 'more'), 5);
+    const more = await writeFixture(path.join(dataDir, 'more'), 5, 200);
     const source = await openSource(more.manifest);
     expect(await runIngest(source, ctx, { batchSize: 2, limit: 3 })).toMatchObject({ done: 3, skipped: 0 });
     expect(await runIngest(source, ctx, { batchSize: 2, limit: 3 })).toMatchObject({ done: 3, skipped: 3 });
