@@ -45,7 +45,10 @@ export async function openCore(
 ): Promise<Core> {
   const db = await openDb(config, logger);
   const cleanups: (() => Promise<unknown>)[] = [() => db.close()];
+  let released = false;
   const release = async () => {
+    if (released) return;
+    released = true;
     for (const cleanup of cleanups.reverse())
       await cleanup().catch((err) => logger.error({ err }, 'cleanup failed'));
   };

@@ -85,13 +85,16 @@ describe('HTTP routes', () => {
 describe('graceful shutdown', () => {
   it('finishes in-flight requests, then refuses new connections and saves the index', async () => {
     const app = await startTestApp({ n: 4 });
-    const inflight = app.gql<{ searchImages: { edges: unknown[] } }>(
+    // Close the moment the server has received the request: it is in flight, not merely sent.
+    let closing: Promise<void> | undefined;
+    app.app.server.server.once('request', () => {
+      closing = app.app.close();
+    });
+    const result = await app.gql<{ searchImages: { edges: unknown[] } }>(
       `{ searchImages(text: "a blue square", first: 3) { edges { score } } }`,
     );
-    await new Promise((r) => setTimeout(r, 5));
-    const closing = app.app.close();
-    const result = await inflight;
     expect(result.data!.searchImages.edges).toHaveLength(3);
+    expect(closing).toBeDefined();
     await closing;
     await expect(fetch(`${app.url}/healthz`)).rejects.toThrow();
     const files = await readdir(path.join(app.dataDir, 'indexes'), { recursive: true });
