@@ -34,12 +34,20 @@ const program = new Command('bench:train')
 const TARGET = 0.5;
 
 runCli(async () => {
-  const o = program.parse().opts<{ batch: number; hidden: number; dims: number; steps: number; rounds: number; json?: string }>();
+  const o = program
+    .parse()
+    .opts<{ batch: number; hidden: number; dims: number; steps: number; rounds: number; json?: string }>();
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const runtime = runtimeOf(config, logger);
   const encoders = await loadEncoders(config, logger);
-  const shape: StepGraphShape = { head: 'mlp', textDims: encoders.text.dims, imageDims: encoders.image.dims, hiddenDims: o.hidden, dims: o.dims };
+  const shape: StepGraphShape = {
+    head: 'mlp',
+    textDims: encoders.text.dims,
+    imageDims: encoders.image.dims,
+    hiddenDims: o.hidden,
+    dims: o.dims,
+  };
   await encoders.close();
   const B = o.batch;
   const rng = createRng(1);
@@ -58,14 +66,21 @@ runCli(async () => {
   for (const side of ['text', 'image'] as const) {
     const inDims = side === 'text' ? shape.textDims : shape.imageDims;
     feeds[`${side}.w1`] = new ort.Tensor('float32', params.get(`${side}.w1`)!, [inDims, shape.hiddenDims]);
-    feeds[`${side}.w2`] = new ort.Tensor('float32', params.get(`${side}.w2`)!, [shape.hiddenDims, shape.dims]);
+    feeds[`${side}.w2`] = new ort.Tensor('float32', params.get(`${side}.w2`)!, [
+      shape.hiddenDims,
+      shape.dims,
+    ]);
   }
   const step = await TrainStep.create(shape, runtime);
   // Random features for the full trainer: one caption per image, `steps` batches per epoch.
   const n = B * o.steps;
   const subset: FeatureSubset = {
-    text: randn(n * shape.textDims), image: randn(n * shape.imageDims), textDims: shape.textDims, imageDims: shape.imageDims,
-    captionImage: Int32Array.from({ length: n }, (_, i) => i), imageCaptions: Array.from({ length: n }, (_, i) => [i]),
+    text: randn(n * shape.textDims),
+    image: randn(n * shape.imageDims),
+    textDims: shape.textDims,
+    imageDims: shape.imageDims,
+    captionImage: Int32Array.from({ length: n }, (_, i) => i),
+    imageCaptions: Array.from({ length: n }, (_, i) => [i]),
   };
 
   const timed = async (fn: () => Promise<unknown>): Promise<number> => {
@@ -79,7 +94,12 @@ runCli(async () => {
     const spin = await timed(() => matmulSpin.run(feeds));
     results.matmul.push(Math.max(spin, await timed(() => matmul.run(feeds))));
     results.step.push(await timed(() => step.run(xt, xi, B, params)));
-    const fit = await fitProjection(subset, undefined, { ...shape, epochs: 1, batchSize: B, seed: r }, runtime);
+    const fit = await fitProjection(
+      subset,
+      undefined,
+      { ...shape, epochs: 1, batchSize: B, seed: r },
+      runtime,
+    );
     results.trainer.push(fit.pairsPerSecond);
   }
   await matmul.release();
@@ -87,7 +107,8 @@ runCli(async () => {
   await step.close();
 
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
-  const perHead = (inDims: number) => 2 * B * (2 * inDims * shape.hiddenDims + 3 * shape.hiddenDims * shape.dims);
+  const perHead = (inDims: number) =>
+    2 * B * (2 * inDims * shape.hiddenDims + 3 * shape.hiddenDims * shape.dims);
   const flopsPerStep = perHead(shape.textDims) + perHead(shape.imageDims) + 6 * B * B * shape.dims;
   const rows = [
     { name: 'ORT MatMuls only (roofline)', pairsPerSecond: median(results.matmul) },
@@ -100,13 +121,21 @@ runCli(async () => {
     gflops: Number(((flopsPerStep * row.pairsPerSecond) / B / 1e9).toFixed(1)),
   }));
   const value = Number((median(results.trainer) / median(results.matmul)).toFixed(3));
-  console.log(`shapes: batch ${B}, text ${shape.textDims} -> ${shape.hiddenDims} -> ${shape.dims}, image ${shape.imageDims} -> ${shape.hiddenDims} -> ${shape.dims}; ${(flopsPerStep / 1e9).toFixed(2)} GFLOP of matrix products per step`);
+  console.log(
+    `shapes: batch ${B}, text ${shape.textDims} -> ${shape.hiddenDims} -> ${shape.dims}, image ${shape.imageDims} -> ${shape.hiddenDims} -> ${shape.dims}; ${(flopsPerStep / 1e9).toFixed(2)} GFLOP of matrix products per step`,
+  );
   console.log('');
   console.log('path                                  pairs/s   ms/step   GFLOP/s');
-  for (const row of rows) console.log(`${row.name.padEnd(36)} ${String(row.pairsPerSecond).padStart(8)}  ${row.msPerStep.toFixed(2).padStart(8)}  ${row.gflops.toFixed(1).padStart(8)}`);
+  for (const row of rows)
+    console.log(
+      `${row.name.padEnd(36)} ${String(row.pairsPerSecond).padStart(8)}  ${row.msPerStep.toFixed(2).padStart(8)}  ${row.gflops.toFixed(1).padStart(8)}`,
+    );
   console.log('');
   console.log(`train_over_matmul_roofline = ${value} (target ${TARGET})`);
   if (o.json) {
-    await writeFile(o.json, `${JSON.stringify({ metric: 'train_over_matmul_roofline', value, target: TARGET, shape, rows }, null, 2)}\n`);
+    await writeFile(
+      o.json,
+      `${JSON.stringify({ metric: 'train_over_matmul_roofline', value, target: TARGET, shape, rows }, null, 2)}\n`,
+    );
   }
 });

@@ -7,10 +7,19 @@ import type { RetrievalScores } from '../src/train/metrics.ts';
 import { runCli } from './lib/cli.ts';
 
 const program = new Command('eval')
-  .description('Recall@1/5/10 (and attribute Precision@10 on synthetic data) of the trained and the untrained projection, side by side')
-  .option('--data <path>', 'JSONL manifest, COCO captions JSON or Flickr30k results.csv (default DATA_DIR/samples/manifest.jsonl)')
+  .description(
+    'Recall@1/5/10 (and attribute Precision@10 on synthetic data) of the trained and the untrained projection, side by side',
+  )
+  .option(
+    '--data <path>',
+    'JSONL manifest, COCO captions JSON or Flickr30k results.csv (default DATA_DIR/samples/manifest.jsonl)',
+  )
   .option('--images <dir>', 'image folder for COCO / Flickr30k files')
-  .addOption(new Option('--split <split>', 'which split to score').choices(['train', 'val', 'test', 'all']).default('test'))
+  .addOption(
+    new Option('--split <split>', 'which split to score')
+      .choices(['train', 'val', 'test', 'all'])
+      .default('test'),
+  )
   .option('--projection <dir>', 'trained projection folder (default DATA_DIR/projections/<profile>)')
   .option('--json <path>', 'write the scores as JSON here')
   .option('--data-dir <dir>', 'data directory (DATA_DIR)');
@@ -24,7 +33,9 @@ export function formatEvaluation(e: Evaluation): string {
     if (s === undefined) return;
     for (const dir of ['t2i', 'i2t'] as const) {
       const d = s[dir];
-      lines.push(`${name.padEnd(12)} ${dir.padEnd(9)} ${pct(d.r1)}  ${pct(d.r5)}  ${pct(d.r10)}  ${pct(d.p10)}  ${pct(d.p10Chance)}`);
+      lines.push(
+        `${name.padEnd(12)} ${dir.padEnd(9)} ${pct(d.r1)}  ${pct(d.r5)}  ${pct(d.r10)}  ${pct(d.p10)}  ${pct(d.p10Chance)}`,
+      );
     }
   };
   rows('untrained', e.untrained);
@@ -35,12 +46,17 @@ export function formatEvaluation(e: Evaluation): string {
     for (const key of Object.keys(per)) {
       const u = e.untrained.perAttribute?.[key];
       const t = e.trained?.perAttribute?.[key];
-      lines.push(`${key.padEnd(18)}  ${pct(u?.t2i)}  ${pct(u?.i2t)}    ${pct(t?.t2i)}  ${pct(t?.i2t)}   ${per[key]?.captions}`);
+      lines.push(
+        `${key.padEnd(18)}  ${pct(u?.t2i)}  ${pct(u?.i2t)}    ${pct(t?.t2i)}  ${pct(t?.i2t)}   ${per[key]?.captions}`,
+      );
     }
   }
   if (e.trained?.t2i.p10 !== undefined && e.untrained.t2i.p10 !== undefined) {
     const ratio = (a = 0, b = 0) => (b > 0 ? (a / b).toFixed(1) : 'inf');
-    lines.push('', `trained / untrained P@10: t2i ${ratio(e.trained.t2i.p10, e.untrained.t2i.p10)}x, i2t ${ratio(e.trained.i2t.p10, e.untrained.i2t.p10)}x`);
+    lines.push(
+      '',
+      `trained / untrained P@10: t2i ${ratio(e.trained.t2i.p10, e.untrained.t2i.p10)}x, i2t ${ratio(e.trained.i2t.p10, e.untrained.i2t.p10)}x`,
+    );
   }
   return lines.join('\n');
 }

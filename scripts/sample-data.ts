@@ -14,11 +14,16 @@ const program = new Command('sample-data')
   .option('--data-dir <dir>', 'data directory (DATA_DIR)');
 
 runCli(async () => {
-  const opts = program.parse().opts<{ out?: string; n: string; seed?: string; captions: string; dataDir?: string }>();
+  const opts = program
+    .parse()
+    .opts<{ out?: string; n: string; seed?: string; captions: string; dataDir?: string }>();
   const config = loadConfig({ overrides: { DATA_DIR: opts.dataDir, SEED: opts.seed } });
   const outDir = path.resolve(opts.out ?? config.paths.samples);
   const n = Number(opts.n);
-  const bar = new SingleBar({ format: 'sample-data [{bar}] {value}/{total} images', hideCursor: true }, Presets.shades_classic);
+  const bar = new SingleBar(
+    { format: 'sample-data [{bar}] {value}/{total} images', hideCursor: true },
+    Presets.shades_classic,
+  );
   bar.start(n, 0);
   const result = await generateSampleData({
     outDir,

@@ -9,12 +9,19 @@ import { trainProjection } from '../src/train/train-projection.ts';
 import { runCli } from './lib/cli.ts';
 
 const program = new Command('train')
-  .description('Train the fusion projection (symmetric InfoNCE) on paired data and write it under DATA_DIR/projections/<profile>/')
-  .option('--data <path>', 'JSONL manifest, COCO captions JSON or Flickr30k results.csv (default DATA_DIR/samples/manifest.jsonl)')
+  .description(
+    'Train the fusion projection (symmetric InfoNCE) on paired data and write it under DATA_DIR/projections/<profile>/',
+  )
+  .option(
+    '--data <path>',
+    'JSONL manifest, COCO captions JSON or Flickr30k results.csv (default DATA_DIR/samples/manifest.jsonl)',
+  )
   .option('--images <dir>', 'image folder for COCO / Flickr30k files')
   .option('--epochs <n>', 'maximum epochs', String(FIT_DEFAULTS.epochs))
   .option('--dims <n>', 'shared-space dimensions', String(FIT_DEFAULTS.dims))
-  .addOption(new Option('--head <kind>', 'projection head').choices(['mlp', 'linear']).default(FIT_DEFAULTS.head))
+  .addOption(
+    new Option('--head <kind>', 'projection head').choices(['mlp', 'linear']).default(FIT_DEFAULTS.head),
+  )
   .option('--hidden <n>', 'MLP hidden width', String(FIT_DEFAULTS.hiddenDims))
   .option('--batch <n>', 'pairs per step', String(FIT_DEFAULTS.batchSize))
   .option('--lr <rate>', 'peak learning rate', String(FIT_DEFAULTS.lr))
@@ -26,7 +33,11 @@ const program = new Command('train')
 
 function positive(name: string, value: string, integer = true): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new AppError('INVALID_INPUT', `--${name} must be a positive ${integer ? 'integer' : 'number'}, got "${value}"`);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
+    throw new AppError(
+      'INVALID_INPUT',
+      `--${name} must be a positive ${integer ? 'integer' : 'number'}, got "${value}"`,
+    );
   return n;
 }
 
@@ -36,7 +47,10 @@ runCli(async () => {
   const logger = createLogger(config.logLevel);
   // Bars only on a terminal; piped output gets one line per epoch instead.
   const tty = process.stderr.isTTY === true;
-  const bars = new MultiBar({ hideCursor: true, clearOnComplete: false, format: '{task} [{bar}] {value}/{total} {info}' }, Presets.shades_classic);
+  const bars = new MultiBar(
+    { hideCursor: true, clearOnComplete: false, format: '{task} [{bar}] {value}/{total} {info}' },
+    Presets.shades_classic,
+  );
   let encodeBar: ReturnType<MultiBar['create']> | undefined;
   let trainBar: ReturnType<MultiBar['create']> | undefined;
   let last = { loss: 0, pairsPerSecond: 0 };
@@ -63,7 +77,9 @@ runCli(async () => {
         last = e;
         if (!tty) return;
         trainBar ??= bars.create(e.totalSteps, 0, { task: 'train ', info: '' });
-        trainBar.update(e.step, { info: `epoch ${e.epoch} loss ${e.loss.toFixed(3)} T ${e.temperature.toFixed(3)} ${Math.round(e.pairsPerSecond)} pairs/s` });
+        trainBar.update(e.step, {
+          info: `epoch ${e.epoch} loss ${e.loss.toFixed(3)} T ${e.temperature.toFixed(3)} ${Math.round(e.pairsPerSecond)} pairs/s`,
+        });
       },
       onEpoch: (e) => {
         const line = `epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${e.valScore !== undefined ? ` val ${e.valScore.toFixed(4)}` : ''}${e.best ? ' (best)' : ''} ${Math.round(last.pairsPerSecond)} pairs/s\n`;
@@ -74,9 +90,12 @@ runCli(async () => {
     logger,
   ).finally(() => bars.stop());
   const v = card.validation;
-  console.log(`projection ${card.fingerprint}: ${card.training.epochsRun} epochs (best ${card.training.bestEpoch}), ${card.training.pairsPerSecond} pairs/s, ${card.training.seconds}s of steps`);
+  console.log(
+    `projection ${card.fingerprint}: ${card.training.epochsRun} epochs (best ${card.training.bestEpoch}), ${card.training.pairsPerSecond} pairs/s, ${card.training.seconds}s of steps`,
+  );
   if (v) {
-    const fmt = (d: typeof v.t2i) => `R@1 ${d.r1.toFixed(3)} R@5 ${d.r5.toFixed(3)} R@10 ${d.r10.toFixed(3)}${d.p10 !== undefined ? ` P@10 ${d.p10.toFixed(3)}` : ''}`;
+    const fmt = (d: typeof v.t2i) =>
+      `R@1 ${d.r1.toFixed(3)} R@5 ${d.r5.toFixed(3)} R@10 ${d.r10.toFixed(3)}${d.p10 !== undefined ? ` P@10 ${d.p10.toFixed(3)}` : ''}`;
     console.log(`validation t2i: ${fmt(v.t2i)}\nvalidation i2t: ${fmt(v.i2t)}`);
   }
   if (o['json']) await writeFile(o['json'], `${JSON.stringify(card, null, 2)}\n`);

@@ -69,14 +69,20 @@ export interface LoadedProjection extends Projection {
 
 export const INITIAL_LOGIT_SCALE = Math.log(1 / 0.07);
 export const MAX_LOGIT_SCALE = Math.log(100);
-const CPU_RUNTIME: ProjectionRuntime = { device: 'cpu', intraOpThreads: 0, interOpThreads: 0, logger: silentLogger };
+const CPU_RUNTIME: ProjectionRuntime = {
+  device: 'cpu',
+  intraOpThreads: 0,
+  interOpThreads: 0,
+  logger: silentLogger,
+};
 
 /** Seeded random weights: He-style normal init, zero biases, identity standardisation. */
 export function createInitialWeights(options: InitialProjectionOptions): ProjectionWeights {
   const { textDims, imageDims, dims = 256, seed = 42, head = 'mlp' } = options;
   const hiddenDims = head === 'mlp' ? (options.hiddenDims ?? 512) : 0;
   for (const [name, v] of Object.entries({ textDims, imageDims, dims })) {
-    if (!Number.isInteger(v) || v < 1 || v > 65536) throw new AppError('INVALID_INPUT', `${name} must be an integer in 1..65536, got ${v}`);
+    if (!Number.isInteger(v) || v < 1 || v > 65536)
+      throw new AppError('INVALID_INPUT', `${name} must be an integer in 1..65536, got ${v}`);
   }
   const random = normalStream(seed);
   const dense = (rows: number, cols: number, gain: number): Float32Array => {
@@ -88,15 +94,37 @@ export function createInitialWeights(options: InitialProjectionOptions): Project
   const makeHead = (inDims: number): HeadWeights => {
     const base = { mean: new Float32Array(inDims), invStd: new Float32Array(inDims).fill(1) };
     if (head === 'linear') return { ...base, w1: dense(inDims, dims, 1), b1: new Float32Array(dims) };
-    return { ...base, w1: dense(inDims, hiddenDims, 2), b1: new Float32Array(hiddenDims), w2: dense(hiddenDims, dims, 1), b2: new Float32Array(dims) };
+    return {
+      ...base,
+      w1: dense(inDims, hiddenDims, 2),
+      b1: new Float32Array(hiddenDims),
+      w2: dense(hiddenDims, dims, 1),
+      b2: new Float32Array(dims),
+    };
   };
-  return { head, textDims, imageDims, dims, hiddenDims, logitScale: INITIAL_LOGIT_SCALE, text: makeHead(textDims), image: makeHead(imageDims) };
+  return {
+    head,
+    textDims,
+    imageDims,
+    dims,
+    hiddenDims,
+    logitScale: INITIAL_LOGIT_SCALE,
+    text: makeHead(textDims),
+    image: makeHead(imageDims),
+  };
 }
 
 /** The untrained projection a fresh install uses before `npm run train`. */
-export async function createInitialProjection(options: InitialProjectionOptions, runtime: ProjectionRuntime = CPU_RUNTIME): Promise<LoadedProjection> {
+export async function createInitialProjection(
+  options: InitialProjectionOptions,
+  runtime: ProjectionRuntime = CPU_RUNTIME,
+): Promise<LoadedProjection> {
   const weights = createInitialWeights(options);
-  return projectionFromWeights(weights, { fingerprint: initialFingerprint(weights, options.seed ?? 42), trained: false, runtime });
+  return projectionFromWeights(weights, {
+    fingerprint: initialFingerprint(weights, options.seed ?? 42),
+    trained: false,
+    runtime,
+  });
 }
 
 /** `initial-<seed>-<hash>`: marks vectors made by an untrained projection. */
@@ -114,9 +142,17 @@ export async function projectionFromWeights(
     createSession(headGraph(weights, 'text'), runtime),
     createSession(headGraph(weights, 'image'), runtime),
   ]);
-  const run = async (session: InferenceSession, inDims: number, features: Float32Array, n: number): Promise<Float32Array> => {
+  const run = async (
+    session: InferenceSession,
+    inDims: number,
+    features: Float32Array,
+    n: number,
+  ): Promise<Float32Array> => {
     if (!Number.isInteger(n) || n < 0 || features.length !== n * inDims) {
-      throw new AppError('INVALID_INPUT', `projection expects ${n} x ${inDims} features, got ${features.length} values`);
+      throw new AppError(
+        'INVALID_INPUT',
+        `projection expects ${n} x ${inDims} features, got ${features.length} values`,
+      );
     }
     if (n === 0) return new Float32Array(0);
     const out = await session.run({ x: new ort.Tensor('float32', features, [n, inDims]) });
@@ -147,10 +183,18 @@ export function headGraph(weights: ProjectionWeights, side: 'text' | 'image'): U
   const invStd = g.initializer('inv_std', [inDims], h.invStd);
   const xs = g.op('Mul', [g.op('Sub', ['x', mean]), invStd]);
   const firstOut = weights.head === 'mlp' ? weights.hiddenDims : weights.dims;
-  let y = g.op('Gemm', [xs, g.initializer('w1', [inDims, firstOut], h.w1), g.initializer('b1', [firstOut], h.b1)]);
+  let y = g.op('Gemm', [
+    xs,
+    g.initializer('w1', [inDims, firstOut], h.w1),
+    g.initializer('b1', [firstOut], h.b1),
+  ]);
   if (weights.head === 'mlp') {
     const hidden = g.op('Relu', [y]);
-    y = g.op('Gemm', [hidden, g.initializer('w2', [weights.hiddenDims, weights.dims], h.w2!), g.initializer('b2', [weights.dims], h.b2!)]);
+    y = g.op('Gemm', [
+      hidden,
+      g.initializer('w2', [weights.hiddenDims, weights.dims], h.w2!),
+      g.initializer('b2', [weights.dims], h.b2!),
+    ]);
   }
   g.node('Div', [y, l2Norm(g, y)], 'z');
   g.output('z', 'float32', ['n', weights.dims]);
@@ -165,12 +209,19 @@ export function l2Norm(g: GraphBuilder, y: string): string {
 }
 
 /** The trained projection for the config's profile, or the seeded initial one when none (or a stale one) is on disk. */
-export async function loadProjection(config: Config, encoders: Encoders, logger: Logger): Promise<LoadedProjection> {
+export async function loadProjection(
+  config: Config,
+  encoders: Encoders,
+  logger: Logger,
+): Promise<LoadedProjection> {
   const runtime: ProjectionRuntime = { device: config.device, ...config.ort, logger };
   const dir = projectionDir(config);
   const stored = await readProjection(dir);
   const initial = (): Promise<LoadedProjection> =>
-    createInitialProjection({ textDims: encoders.text.dims, imageDims: encoders.image.dims, seed: config.seed }, runtime);
+    createInitialProjection(
+      { textDims: encoders.text.dims, imageDims: encoders.image.dims, seed: config.seed },
+      runtime,
+    );
   if (stored === undefined) {
     logger.info({ dir }, 'no trained projection; using the seeded initial projection (run `npm run train`)');
     return initial();
@@ -178,9 +229,16 @@ export async function loadProjection(config: Config, encoders: Encoders, logger:
   const { weights, header } = stored;
   const encodersNow = { text: encoders.text.fingerprint, image: encoders.image.fingerprint };
   const encodersThen = header.encoders;
-  if (weights.textDims !== encoders.text.dims || weights.imageDims !== encoders.image.dims ||
-      (encodersThen !== undefined && (encodersThen.text !== encodersNow.text || encodersThen.image !== encodersNow.image))) {
-    logger.warn({ dir, encodersNow, encodersThen }, 'the trained projection was fitted to other encoders; using the initial projection until `npm run train` runs again');
+  if (
+    weights.textDims !== encoders.text.dims ||
+    weights.imageDims !== encoders.image.dims ||
+    (encodersThen !== undefined &&
+      (encodersThen.text !== encodersNow.text || encodersThen.image !== encodersNow.image))
+  ) {
+    logger.warn(
+      { dir, encodersNow, encodersThen },
+      'the trained projection was fitted to other encoders; using the initial projection until `npm run train` runs again',
+    );
     return initial();
   }
   logger.info({ dir, fingerprint: header.fingerprint }, 'loaded trained projection');
@@ -217,20 +275,28 @@ export interface WeightsHeader {
 function tensorsOf(w: ProjectionWeights): [string, Float32Array][] {
   const out: [string, Float32Array][] = [];
   for (const side of ['text', 'image'] as const) {
-    for (const [key, value] of Object.entries(w[side])) if (value instanceof Float32Array) out.push([`${side}.${key}`, value]);
+    for (const [key, value] of Object.entries(w[side]))
+      if (value instanceof Float32Array) out.push([`${side}.${key}`, value]);
   }
   return out;
 }
 
 /** Hash of shape and every weight: changes whenever the projection would map anything differently. */
 export function weightsHash(w: ProjectionWeights): string {
-  const hash = createHash('sha256').update(JSON.stringify([w.head, w.textDims, w.imageDims, w.dims, w.hiddenDims]));
-  for (const [name, t] of tensorsOf(w)) hash.update(name).update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+  const hash = createHash('sha256').update(
+    JSON.stringify([w.head, w.textDims, w.imageDims, w.dims, w.hiddenDims]),
+  );
+  for (const [name, t] of tensorsOf(w))
+    hash.update(name).update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
   return hash.digest('hex');
 }
 
 /** Writes weights.bin then weights.json (each via temp file + rename); the header's presence marks a complete set. */
-export async function writeProjection(dir: string, w: ProjectionWeights, encoders?: { text: string; image: string }): Promise<WeightsHeader> {
+export async function writeProjection(
+  dir: string,
+  w: ProjectionWeights,
+  encoders?: { text: string; image: string },
+): Promise<WeightsHeader> {
   await mkdir(dir, { recursive: true });
   const tensors: TensorEntry[] = [];
   let offset = 0;
@@ -255,7 +321,9 @@ export async function writeProjection(dir: string, w: ProjectionWeights, encoder
 }
 
 /** Reads a stored projection; `undefined` when none is there, MODEL_INVALID when it is damaged. */
-export async function readProjection(dir: string): Promise<{ weights: ProjectionWeights; header: WeightsHeader } | undefined> {
+export async function readProjection(
+  dir: string,
+): Promise<{ weights: ProjectionWeights; header: WeightsHeader } | undefined> {
   let headerText: string;
   try {
     headerText = await readFile(path.join(dir, 'weights.json'), 'utf8');
@@ -265,35 +333,50 @@ export async function readProjection(dir: string): Promise<{ weights: Projection
   }
   try {
     const header = JSON.parse(headerText) as WeightsHeader;
-    if (header.format !== 'crossmodal-projection' || header.version !== 1) throw new Error('unknown format or version');
+    if (header.format !== 'crossmodal-projection' || header.version !== 1)
+      throw new Error('unknown format or version');
     const bytes = await readFile(path.join(dir, 'weights.bin'));
     const blob = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
     const text: Record<string, Float32Array> = {};
     const image: Record<string, Float32Array> = {};
     for (const t of header.tensors) {
-      if (t.offset + t.length > blob.length) throw new Error(`tensor ${t.name} runs past the end of weights.bin`);
+      if (t.offset + t.length > blob.length)
+        throw new Error(`tensor ${t.name} runs past the end of weights.bin`);
       const [side, key] = t.name.split('.') as [string, string];
       (side === 'text' ? text : image)[key] = blob.slice(t.offset, t.offset + t.length);
     }
     const { tensors: _x, fingerprint: _f, format: _g, version: _v, encoders: _e, ...shape } = header;
-    const weights: ProjectionWeights = { ...shape, text: text as unknown as HeadWeights, image: image as unknown as HeadWeights };
+    const weights: ProjectionWeights = {
+      ...shape,
+      text: text as unknown as HeadWeights,
+      image: image as unknown as HeadWeights,
+    };
     checkShapes(weights);
-    if (`proj-${weightsHash(weights).slice(0, 16)}` !== header.fingerprint) throw new Error('weights do not match the fingerprint in weights.json');
+    if (`proj-${weightsHash(weights).slice(0, 16)}` !== header.fingerprint)
+      throw new Error('weights do not match the fingerprint in weights.json');
     return { weights, header };
   } catch (error) {
-    throw new AppError('MODEL_INVALID', `projection in ${dir} is damaged: ${describeError(error)}; delete it or run \`npm run train\``, { cause: error });
+    throw new AppError(
+      'MODEL_INVALID',
+      `projection in ${dir} is damaged: ${describeError(error)}; delete it or run \`npm run train\``,
+      { cause: error },
+    );
   }
 }
 
 function checkShapes(w: ProjectionWeights): void {
   const first = w.head === 'mlp' ? w.hiddenDims : w.dims;
-  for (const [side, inDims] of [['text', w.textDims], ['image', w.imageDims]] as const) {
+  for (const [side, inDims] of [
+    ['text', w.textDims],
+    ['image', w.imageDims],
+  ] as const) {
     const h = w[side];
     const want: Record<string, number> = { mean: inDims, invStd: inDims, w1: inDims * first, b1: first };
     if (w.head === 'mlp') Object.assign(want, { w2: w.hiddenDims * w.dims, b2: w.dims });
     for (const [key, length] of Object.entries(want)) {
       const t = (h as unknown as Record<string, Float32Array | undefined>)[key];
-      if (t?.length !== length) throw new Error(`${side}.${key} should hold ${length} values, has ${t?.length ?? 0}`);
+      if (t?.length !== length)
+        throw new Error(`${side}.${key} should hold ${length} values, has ${t?.length ?? 0}`);
     }
   }
 }

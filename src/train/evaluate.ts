@@ -2,7 +2,12 @@ import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { loadEncoders } from '../models/load.ts';
-import { createInitialWeights, initialFingerprint, projectionDir, readProjection } from '../models/projection.ts';
+import {
+  createInitialWeights,
+  initialFingerprint,
+  projectionDir,
+  readProjection,
+} from '../models/projection.ts';
 import type { Encoders } from '../models/types.ts';
 import { scoreSubset } from './fit.ts';
 import type { RetrievalScores } from './metrics.ts';
@@ -32,23 +37,45 @@ export interface Evaluation {
  * Scores the trained projection and the seeded initial one side by side on one split, ranking
  * by exact inner product over every vector of the split.
  */
-export async function evaluate(config: Config, options: EvaluateOptions, logger: Logger): Promise<Evaluation> {
+export async function evaluate(
+  config: Config,
+  options: EvaluateOptions,
+  logger: Logger,
+): Promise<Evaluation> {
   const encoders = options.encoders ?? (await loadEncoders(config, logger));
   try {
     const { features } = await pairedFeatures(config, encoders, options, logger);
     const split = options.split ?? 'test';
     const subset = selectSplit(features, split);
     if (subset.imageCaptions.length < 2) {
-      throw new AppError('INVALID_INPUT', `split "${split}" of ${options.dataPath} has ${subset.imageCaptions.length} images; evaluation needs at least 2`);
+      throw new AppError(
+        'INVALID_INPUT',
+        `split "${split}" of ${options.dataPath} has ${subset.imageCaptions.length} images; evaluation needs at least 2`,
+      );
     }
     const runtime = runtimeOf(config, logger);
     // The same initial projection loadProjection() falls back to.
-    const initial = createInitialWeights({ textDims: encoders.text.dims, imageDims: encoders.image.dims, seed: config.seed });
-    const untrained = { fingerprint: initialFingerprint(initial, config.seed), ...(await scoreSubset(initial, subset, runtime)) };
+    const initial = createInitialWeights({
+      textDims: encoders.text.dims,
+      imageDims: encoders.image.dims,
+      seed: config.seed,
+    });
+    const untrained = {
+      fingerprint: initialFingerprint(initial, config.seed),
+      ...(await scoreSubset(initial, subset, runtime)),
+    };
     const stored = await readProjection(options.projectionDir ?? projectionDir(config));
-    const result: Evaluation = { split, images: subset.imageCaptions.length, captions: subset.captionImage.length, untrained };
+    const result: Evaluation = {
+      split,
+      images: subset.imageCaptions.length,
+      captions: subset.captionImage.length,
+      untrained,
+    };
     if (stored !== undefined) {
-      result.trained = { fingerprint: stored.header.fingerprint, ...(await scoreSubset(stored.weights, subset, runtime)) };
+      result.trained = {
+        fingerprint: stored.header.fingerprint,
+        ...(await scoreSubset(stored.weights, subset, runtime)),
+      };
     } else {
       logger.warn('no trained projection found; only the untrained one is scored');
     }

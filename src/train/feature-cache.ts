@@ -49,7 +49,9 @@ interface CacheMeta {
 }
 
 export async function cacheKey(data: PairedData, encoders: Encoders): Promise<string> {
-  const hash = createHash('sha256').update(JSON.stringify({ v: 1, text: encoders.text.fingerprint, image: encoders.image.fingerprint }));
+  const hash = createHash('sha256').update(
+    JSON.stringify({ v: 1, text: encoders.text.fingerprint, image: encoders.image.fingerprint }),
+  );
   for (const item of data.items) {
     const info = await stat(item.imagePath).catch(() => undefined);
     hash.update(JSON.stringify([item.imagePath, info?.size ?? -1, info?.mtimeMs ?? -1, item.captions]));
@@ -57,7 +59,11 @@ export async function cacheKey(data: PairedData, encoders: Encoders): Promise<st
   return hash.digest('hex').slice(0, 24);
 }
 
-export async function cachedFeatures(data: PairedData, encoders: Encoders, options: FeatureCacheOptions): Promise<PairedFeatures> {
+export async function cachedFeatures(
+  data: PairedData,
+  encoders: Encoders,
+  options: FeatureCacheOptions,
+): Promise<PairedFeatures> {
   const key = await cacheKey(data, encoders);
   const dir = path.join(options.cacheDir, 'features', key);
   const cached = await readCache(dir, data, key).catch((error: unknown) => {
@@ -73,7 +79,12 @@ export async function cachedFeatures(data: PairedData, encoders: Encoders, optio
   return features;
 }
 
-async function encodeAll(data: PairedData, encoders: Encoders, key: string, options: FeatureCacheOptions): Promise<PairedFeatures> {
+async function encodeAll(
+  data: PairedData,
+  encoders: Encoders,
+  key: string,
+  options: FeatureCacheOptions,
+): Promise<PairedFeatures> {
   const batchSize = options.batchSize ?? 64;
   const imageDims = encoders.image.dims;
   const chunks: Float32Array[] = [];
@@ -87,7 +98,10 @@ async function encodeAll(data: PairedData, encoders: Encoders, key: string, opti
           return await options.decode(await readFile(item.imagePath));
         } catch (error) {
           failed++;
-          options.logger.warn({ image: item.imagePath, error: describeError(error) }, 'skipping an image that did not decode');
+          options.logger.warn(
+            { image: item.imagePath, error: describeError(error) },
+            'skipping an image that did not decode',
+          );
           return undefined;
         }
       }),
@@ -105,10 +119,23 @@ async function encodeAll(data: PairedData, encoders: Encoders, key: string, opti
   const image = concat(chunks, kept.length * imageDims);
   const items = kept.map((i) => data.items[i] as PairedItem);
   const { text, captionImage } = await encodeCaptions(items, encoders);
-  return { text, image, textDims: encoders.text.dims, imageDims, captionImage, items, kept, key, fromCache: false };
+  return {
+    text,
+    image,
+    textDims: encoders.text.dims,
+    imageDims,
+    captionImage,
+    items,
+    kept,
+    key,
+    fromCache: false,
+  };
 }
 
-async function encodeCaptions(items: PairedItem[], encoders: Encoders): Promise<{ text: Float32Array; captionImage: Int32Array }> {
+async function encodeCaptions(
+  items: PairedItem[],
+  encoders: Encoders,
+): Promise<{ text: Float32Array; captionImage: Int32Array }> {
   const captions = items.flatMap((item) => item.captions);
   const captionImage = Int32Array.from(items.flatMap((item, i) => item.captions.map(() => i)));
   const chunks: Float32Array[] = [];
@@ -132,7 +159,17 @@ async function readCache(dir: string, data: PairedData, key: string): Promise<Pa
   const text = await readFloats(path.join(dir, 'text.f32'), meta.captions * meta.textDims);
   const captionImage = Int32Array.from(items.flatMap((item, i) => item.captions.map(() => i)));
   if (captionImage.length !== meta.captions) throw new Error('caption count differs from the cached one');
-  return { text, image, textDims: meta.textDims, imageDims: meta.imageDims, captionImage, items, kept: meta.kept, key, fromCache: true };
+  return {
+    text,
+    image,
+    textDims: meta.textDims,
+    imageDims: meta.imageDims,
+    captionImage,
+    items,
+    kept: meta.kept,
+    key,
+    fromCache: true,
+  };
 }
 
 /** Writes into a temporary folder and renames it into place, so a half-written cache is never read. */
@@ -148,8 +185,14 @@ async function writeCache(dir: string, f: PairedFeatures, encoders: Encoders): P
     kept: f.kept,
     captions: f.captionImage.length,
   };
-  await writeFile(path.join(tmp, 'image.f32'), new Uint8Array(f.image.buffer, f.image.byteOffset, f.image.byteLength));
-  await writeFile(path.join(tmp, 'text.f32'), new Uint8Array(f.text.buffer, f.text.byteOffset, f.text.byteLength));
+  await writeFile(
+    path.join(tmp, 'image.f32'),
+    new Uint8Array(f.image.buffer, f.image.byteOffset, f.image.byteLength),
+  );
+  await writeFile(
+    path.join(tmp, 'text.f32'),
+    new Uint8Array(f.text.buffer, f.text.byteOffset, f.text.byteLength),
+  );
   await writeFile(path.join(tmp, 'meta.json'), JSON.stringify(meta));
   await rm(dir, { recursive: true, force: true });
   await rename(tmp, dir);
@@ -157,7 +200,8 @@ async function writeCache(dir: string, f: PairedFeatures, encoders: Encoders): P
 
 async function readFloats(file: string, expected: number): Promise<Float32Array> {
   const bytes = await readFile(file);
-  if (bytes.byteLength !== expected * 4) throw new Error(`${path.basename(file)} holds ${bytes.byteLength / 4} floats, expected ${expected}`);
+  if (bytes.byteLength !== expected * 4)
+    throw new Error(`${path.basename(file)} holds ${bytes.byteLength / 4} floats, expected ${expected}`);
   return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 }
 

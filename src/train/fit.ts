@@ -1,4 +1,11 @@
-import { createInitialWeights, MAX_LOGIT_SCALE, projectionFromWeights, type HeadKind, type ProjectionRuntime, type ProjectionWeights } from '../models/projection.ts';
+import {
+  createInitialWeights,
+  MAX_LOGIT_SCALE,
+  projectionFromWeights,
+  type HeadKind,
+  type ProjectionRuntime,
+  type ProjectionWeights,
+} from '../models/projection.ts';
 import { AppError } from '../errors.ts';
 import { retrievalScores, type RetrievalScores } from './metrics.ts';
 import { AdamW, learningRate } from './optimizer.ts';
@@ -83,21 +90,36 @@ export async function fitProjection(
   runtime: ProjectionRuntime,
   hooks: { onStep?: (e: StepEvent) => void; onEpoch?: (e: EpochEvent) => void } = {},
 ): Promise<FitResult> {
-  const { epochs, dims, head, hiddenDims, lr, weightDecay, warmup, patience, seed } = { ...FIT_DEFAULTS, ...definedOnly(options) };
+  const { epochs, dims, head, hiddenDims, lr, weightDecay, warmup, patience, seed } = {
+    ...FIT_DEFAULTS,
+    ...definedOnly(options),
+  };
   const n = train.imageCaptions.length;
   const batch = Math.min(options.batchSize ?? FIT_DEFAULTS.batchSize, n);
   if (batch < 2) throw new AppError('INVALID_INPUT', `training needs at least 2 paired images, got ${n}`);
-  if (!Number.isInteger(epochs) || epochs < 1) throw new AppError('INVALID_INPUT', `epochs must be a positive integer, got ${epochs}`);
+  if (!Number.isInteger(epochs) || epochs < 1)
+    throw new AppError('INVALID_INPUT', `epochs must be a positive integer, got ${epochs}`);
 
-  const weights = createInitialWeights({ textDims: train.textDims, imageDims: train.imageDims, dims, seed, head, hiddenDims });
+  const weights = createInitialWeights({
+    textDims: train.textDims,
+    imageDims: train.imageDims,
+    dims,
+    seed,
+    head,
+    hiddenDims,
+  });
   Object.assign(weights.text, standardisation(train.text, train.textDims));
   Object.assign(weights.image, standardisation(train.image, train.imageDims));
   const xt = standardise(train.text, weights.text.mean, weights.text.invStd);
   const xi = standardise(train.image, weights.image.mean, weights.image.invStd);
 
-  if (options.temperature !== undefined) weights.logitScale = Math.min(MAX_LOGIT_SCALE, Math.max(0, -Math.log(options.temperature)));
+  if (options.temperature !== undefined)
+    weights.logitScale = Math.min(MAX_LOGIT_SCALE, Math.max(0, -Math.log(options.temperature)));
   const params = paramsFromWeights(weights);
-  const step = await TrainStep.create({ head, textDims: train.textDims, imageDims: train.imageDims, hiddenDims: weights.hiddenDims, dims }, runtime);
+  const step = await TrainStep.create(
+    { head, textDims: train.textDims, imageDims: train.imageDims, hiddenDims: weights.hiddenDims, dims },
+    runtime,
+  );
   const optimizer = new AdamW({ weightDecay });
   const rng = createRng(deriveSeed(seed, 'batches'));
   const stepsPerEpoch = Math.floor(n / batch);
@@ -107,7 +129,9 @@ export async function fitProjection(
   const bi = new Float32Array(batch * train.imageDims);
   const order = Array.from({ length: n }, (_, i) => i);
 
-  let best: { score: number; epoch: number; weights: ProjectionWeights; scores: RetrievalScores | undefined } | undefined;
+  let best:
+    | { score: number; epoch: number; weights: ProjectionWeights; scores: RetrievalScores | undefined }
+    | undefined;
   let globalStep = 0;
   let trainSeconds = 0;
   let epoch = 0;
@@ -125,7 +149,11 @@ export async function fitProjection(
           bi.set(xi.subarray(img * train.imageDims, (img + 1) * train.imageDims), k * train.imageDims);
         }
         const { loss, grads } = await step.run(bt, bi, batch, params);
-        if (!Number.isFinite(loss)) throw new AppError('INVALID_INPUT', `training diverged at step ${globalStep} (loss ${loss}); lower --lr`);
+        if (!Number.isFinite(loss))
+          throw new AppError(
+            'INVALID_INPUT',
+            `training diverged at step ${globalStep} (loss ${loss}); lower --lr`,
+          );
         const rate = learningRate(globalStep, totalSteps, lr, warmupSteps);
         optimizer.step(params, grads, rate);
         const scale = params.get('logitScale') as Float32Array;
@@ -134,17 +162,29 @@ export async function fitProjection(
         lossSum += loss;
         globalStep++;
         hooks.onStep?.({
-          epoch, step: globalStep, totalSteps, loss, lr: rate,
+          epoch,
+          step: globalStep,
+          totalSteps,
+          loss,
+          lr: rate,
           temperature: Math.exp(-(scale[0] as number)),
           pairsPerSecond: (globalStep * batch) / trainSeconds,
         });
       }
       const current = weightsWithParams(weights, params);
-      const scores = val === undefined || val.imageCaptions.length < 2 ? undefined : await scoreSubset(current, val, runtime);
+      const scores =
+        val === undefined || val.imageCaptions.length < 2
+          ? undefined
+          : await scoreSubset(current, val, runtime);
       const score = scores === undefined ? -lossSum : validationScore(scores);
       const improved = best === undefined || score > best.score;
       if (improved) best = { score, epoch, weights: current, scores };
-      hooks.onEpoch?.({ epoch, loss: lossSum / stepsPerEpoch, valScore: scores === undefined ? undefined : score, best: improved });
+      hooks.onEpoch?.({
+        epoch,
+        loss: lossSum / stepsPerEpoch,
+        valScore: scores === undefined ? undefined : score,
+        best: improved,
+      });
       if (best !== undefined && epoch - best.epoch >= patience) break;
     }
   } finally {
@@ -167,13 +207,24 @@ export function validationScore(s: RetrievalScores): number {
   return (s.t2i.r1 + s.t2i.r5 + s.t2i.r10 + s.i2t.r1 + s.i2t.r5 + s.i2t.r10) / 6;
 }
 
-export async function scoreSubset(weights: ProjectionWeights, subset: FeatureSubset, runtime: ProjectionRuntime, fingerprint?: string): Promise<RetrievalScores> {
-  const projection = await projectionFromWeights(weights, { runtime, ...(fingerprint ? { fingerprint } : {}) });
+export async function scoreSubset(
+  weights: ProjectionWeights,
+  subset: FeatureSubset,
+  runtime: ProjectionRuntime,
+  fingerprint?: string,
+): Promise<RetrievalScores> {
+  const projection = await projectionFromWeights(weights, {
+    runtime,
+    ...(fingerprint ? { fingerprint } : {}),
+  });
   try {
     const textVectors = await projection.projectText(subset.text, subset.captionImage.length);
     const imageVectors = await projection.projectImage(subset.image, subset.imageCaptions.length);
     return retrievalScores({
-      textVectors, imageVectors, dims: weights.dims, captionImage: subset.captionImage,
+      textVectors,
+      imageVectors,
+      dims: weights.dims,
+      captionImage: subset.captionImage,
       ...(subset.scenes && subset.named ? { scenes: subset.scenes, named: subset.named } : {}),
     });
   } finally {
@@ -188,6 +239,7 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 function standardise(x: Float32Array, mean: Float32Array, invStd: Float32Array): Float32Array {
   const dims = mean.length;
   const out = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = ((x[i] as number) - (mean[i % dims] as number)) * (invStd[i % dims] as number);
+  for (let i = 0; i < x.length; i++)
+    out[i] = ((x[i] as number) - (mean[i % dims] as number)) * (invStd[i % dims] as number);
   return out;
 }

@@ -1,5 +1,11 @@
 import { ExactIndex } from '../store/vector/exact-index.ts';
-import { ATTRIBUTE_KEYS, restrictTo, satisfies, type NamedAttributes, type Scene } from './synthetic/scene.ts';
+import {
+  ATTRIBUTE_KEYS,
+  restrictTo,
+  satisfies,
+  type NamedAttributes,
+  type Scene,
+} from './synthetic/scene.ts';
 
 /**
  * Retrieval metrics with the standard COCO / Flickr30k definitions: several captions per image;
@@ -42,7 +48,10 @@ export interface RetrievalData {
 export function rankExact(queries: Float32Array, keys: Float32Array, dims: number, k: number): Int32Array[] {
   const index = new ExactIndex(dims, Math.max(1, keys.length / dims));
   const n = keys.length / dims;
-  index.add(Array.from({ length: n }, (_, i) => i), keys);
+  index.add(
+    Array.from({ length: n }, (_, i) => i),
+    keys,
+  );
   const out: Int32Array[] = [];
   for (let q = 0; q < queries.length / dims; q++) {
     out.push(Int32Array.from(index.search(queries.subarray(q * dims, (q + 1) * dims), k).map((h) => h.id)));
@@ -51,7 +60,11 @@ export function rankExact(queries: Float32Array, keys: Float32Array, dims: numbe
 }
 
 /** Share of queries with at least one hit in their top `k`. */
-export function recallAtK(ranked: readonly Int32Array[], isHit: (query: number, item: number) => boolean, k: number): number {
+export function recallAtK(
+  ranked: readonly Int32Array[],
+  isHit: (query: number, item: number) => boolean,
+  k: number,
+): number {
   if (ranked.length === 0) return 0;
   let hits = 0;
   ranked.forEach((items, q) => {
@@ -90,8 +103,16 @@ export function retrievalScores(data: RetrievalData): RetrievalScores {
   const exactT2i = (c: number, img: number) => captionImage[c] === img;
   const exactI2t = (img: number, c: number) => captionImage[c] === img;
   const scores: RetrievalScores = {
-    t2i: { r1: recallAtK(t2i, exactT2i, 1), r5: recallAtK(t2i, exactT2i, 5), r10: recallAtK(t2i, exactT2i, 10) },
-    i2t: { r1: recallAtK(i2t, exactI2t, 1), r5: recallAtK(i2t, exactI2t, 5), r10: recallAtK(i2t, exactI2t, 10) },
+    t2i: {
+      r1: recallAtK(t2i, exactT2i, 1),
+      r5: recallAtK(t2i, exactT2i, 5),
+      r10: recallAtK(t2i, exactT2i, 10),
+    },
+    i2t: {
+      r1: recallAtK(i2t, exactI2t, 1),
+      r5: recallAtK(i2t, exactI2t, 5),
+      r10: recallAtK(i2t, exactI2t, 10),
+    },
   };
   const { scenes, named } = data;
   if (scenes === undefined || named === undefined) return scores;
@@ -111,7 +132,11 @@ export function retrievalScores(data: RetrievalData): RetrievalScores {
     const isNaming = (c: number) => naming.has(c);
     perAttribute[key] = {
       t2i: precisionAtK(t2i, (c, img) => satisfies(scenes[img] as Scene, only(c)), 10, captions),
-      i2t: claimPrecision(i2t, (c) => isNaming(c), (img, c) => satisfies(scenes[img] as Scene, only(c))),
+      i2t: claimPrecision(
+        i2t,
+        (c) => isNaming(c),
+        (img, c) => satisfies(scenes[img] as Scene, only(c)),
+      ),
       captions: captions.length,
       images: scenes.length,
     };
@@ -129,7 +154,11 @@ export function retrievalScores(data: RetrievalData): RetrievalScores {
 }
 
 /** i2t per attribute type: among retrieved captions that name the type, the share whose claim holds. */
-function claimPrecision(ranked: readonly Int32Array[], names: (c: number) => boolean, holds: (img: number, c: number) => boolean): number {
+function claimPrecision(
+  ranked: readonly Int32Array[],
+  names: (c: number) => boolean,
+  holds: (img: number, c: number) => boolean,
+): number {
   let total = 0;
   let queries = 0;
   ranked.forEach((items, img) => {
@@ -159,4 +188,3 @@ function chance(queries: number, items: number, isHit: (q: number, item: number)
   }
   return total / queries;
 }
-

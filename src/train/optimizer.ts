@@ -64,7 +64,13 @@ function isMatrix(name: string): boolean {
 }
 
 /** Learning rate at `step` (0-based): linear warm-up to `peak`, then cosine decay to `peak * floor`. */
-export function learningRate(step: number, totalSteps: number, peak: number, warmupSteps: number, floor = 0.02): number {
+export function learningRate(
+  step: number,
+  totalSteps: number,
+  peak: number,
+  warmupSteps: number,
+  floor = 0.02,
+): number {
   if (step < warmupSteps) return (peak * (step + 1)) / warmupSteps;
   const progress = Math.min(1, (step - warmupSteps) / Math.max(1, totalSteps - warmupSteps));
   return peak * (floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * progress)));

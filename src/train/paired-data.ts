@@ -38,14 +38,22 @@ export async function loadPairedData(dataPath: string, options: PairedDataOption
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new AppError('SOURCE_INVALID', `cannot read paired data ${file}: ${describeError(error)}`, { cause: error });
+    throw new AppError('SOURCE_INVALID', `cannot read paired data ${file}: ${describeError(error)}`, {
+      cause: error,
+    });
   }
   const base = path.resolve(options.imagesDir ?? path.dirname(file));
   let data: PairedData;
-  if (file.endsWith('.jsonl')) data = { format: 'manifest', path: file, items: parseManifest(text, path.dirname(file)) };
+  if (file.endsWith('.jsonl'))
+    data = { format: 'manifest', path: file, items: parseManifest(text, path.dirname(file)) };
   else if (file.endsWith('.json')) data = { format: 'coco', path: file, items: parseCoco(text, base) };
-  else if (/\.(csv|token|txt)$/.test(file)) data = { format: 'flickr', path: file, items: parseFlickr(text, base) };
-  else throw new AppError('SOURCE_INVALID', `unknown paired data format for ${file}: expected .jsonl (manifest), .json (COCO) or .csv/.token (Flickr30k)`);
+  else if (/\.(csv|token|txt)$/.test(file))
+    data = { format: 'flickr', path: file, items: parseFlickr(text, base) };
+  else
+    throw new AppError(
+      'SOURCE_INVALID',
+      `unknown paired data format for ${file}: expected .jsonl (manifest), .json (COCO) or .csv/.token (Flickr30k)`,
+    );
   if (data.items.length === 0) throw new AppError('SOURCE_INVALID', `${file} holds no image with a caption`);
   return data;
 }
@@ -54,14 +62,27 @@ function parseManifest(text: string, dir: string): PairedItem[] {
   const items: PairedItem[] = [];
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
-    let row: { image?: unknown; captions?: unknown; metadata?: { split?: unknown; attributes?: Record<string, unknown> } };
+    let row: {
+      image?: unknown;
+      captions?: unknown;
+      metadata?: { split?: unknown; attributes?: Record<string, unknown> };
+    };
     try {
       row = JSON.parse(line) as typeof row;
     } catch (error) {
-      throw new AppError('SOURCE_INVALID', `manifest line ${i + 1} is not JSON: ${describeError(error)}`, { cause: error });
+      throw new AppError('SOURCE_INVALID', `manifest line ${i + 1} is not JSON: ${describeError(error)}`, {
+        cause: error,
+      });
     }
-    if (typeof row.image !== 'string' || !Array.isArray(row.captions) || !row.captions.every((c) => typeof c === 'string')) {
-      throw new AppError('SOURCE_INVALID', `manifest line ${i + 1} needs "image" (string) and "captions" (array of strings)`);
+    if (
+      typeof row.image !== 'string' ||
+      !Array.isArray(row.captions) ||
+      !row.captions.every((c) => typeof c === 'string')
+    ) {
+      throw new AppError(
+        'SOURCE_INVALID',
+        `manifest line ${i + 1} needs "image" (string) and "captions" (array of strings)`,
+      );
     }
     const captions = (row.captions as string[]).filter((c) => c.trim() !== '');
     if (captions.length === 0) return;
@@ -72,8 +93,15 @@ function parseManifest(text: string, dir: string): PairedItem[] {
       split: split === 'train' || split === 'val' || split === 'test' ? split : hashSplit(row.image),
     };
     const attributes = row.metadata?.attributes;
-    if (attributes !== undefined && Array.isArray(attributes['objects']) && Array.isArray(attributes['captions'])) {
-      item.scene = { background: attributes['background'] as Scene['background'], objects: attributes['objects'] as Scene['objects'] };
+    if (
+      attributes !== undefined &&
+      Array.isArray(attributes['objects']) &&
+      Array.isArray(attributes['captions'])
+    ) {
+      item.scene = {
+        background: attributes['background'] as Scene['background'],
+        objects: attributes['objects'] as Scene['objects'],
+      };
       item.named = attributes['captions'] as NamedAttributes[];
       if (item.named.length !== captions.length) delete item.named;
     }
@@ -83,11 +111,16 @@ function parseManifest(text: string, dir: string): PairedItem[] {
 }
 
 function parseCoco(text: string, base: string): PairedItem[] {
-  let json: { images?: { id: number; file_name: string }[]; annotations?: { image_id: number; caption: string }[] };
+  let json: {
+    images?: { id: number; file_name: string }[];
+    annotations?: { image_id: number; caption: string }[];
+  };
   try {
     json = JSON.parse(text) as typeof json;
   } catch (error) {
-    throw new AppError('SOURCE_INVALID', `COCO captions file is not JSON: ${describeError(error)}`, { cause: error });
+    throw new AppError('SOURCE_INVALID', `COCO captions file is not JSON: ${describeError(error)}`, {
+      cause: error,
+    });
   }
   if (!Array.isArray(json.images) || !Array.isArray(json.annotations)) {
     throw new AppError('SOURCE_INVALID', 'COCO captions file needs "images" and "annotations" arrays');
@@ -101,7 +134,11 @@ function parseCoco(text: string, base: string): PairedItem[] {
   }
   return json.images
     .filter((img) => captions.has(img.id))
-    .map((img, i) => ({ imagePath: inside(base, img.file_name, i + 1), captions: captions.get(img.id) ?? [], split: hashSplit(img.file_name) }));
+    .map((img, i) => ({
+      imagePath: inside(base, img.file_name, i + 1),
+      captions: captions.get(img.id) ?? [],
+      split: hashSplit(img.file_name),
+    }));
 }
 
 /** `image_name| comment_number| comment` (results.csv) or `name.jpg#0<TAB>caption` (.token). */
@@ -120,12 +157,20 @@ function parseFlickr(text: string, base: string): PairedItem[] {
       name = key?.split('#')[0]?.trim();
       caption = rest?.trim();
     }
-    if (!name || !caption) throw new AppError('SOURCE_INVALID', `Flickr30k line ${i + 1} is not "image| n| caption" or "image#n<TAB>caption"`);
+    if (!name || !caption)
+      throw new AppError(
+        'SOURCE_INVALID',
+        `Flickr30k line ${i + 1} is not "image| n| caption" or "image#n<TAB>caption"`,
+      );
     const list = captions.get(name) ?? [];
     list.push(caption);
     captions.set(name, list);
   });
-  return [...captions].map(([name, list], i) => ({ imagePath: inside(base, name, i + 1), captions: list, split: hashSplit(name) }));
+  return [...captions].map(([name, list], i) => ({
+    imagePath: inside(base, name, i + 1),
+    captions: list,
+    split: hashSplit(name),
+  }));
 }
 
 /** A relative image path resolved under its folder; anything escaping it is refused. */

@@ -54,16 +54,28 @@ export function buildStepGraph(shape: StepGraphShape): Uint8Array {
   const ni = l2Norm(g, image.y);
   const zt = g.op('Div', [text.y, nt]);
   const zi = g.op('Div', [image.y, ni]);
-  const clamped = g.op('Clip', ['logitScale', g.constant([], new Float32Array([0])), g.constant([], new Float32Array([MAX_LOGIT_SCALE]))]);
+  const clamped = g.op('Clip', [
+    'logitScale',
+    g.constant([], new Float32Array([0])),
+    g.constant([], new Float32Array([MAX_LOGIT_SCALE])),
+  ]);
   const scale = g.op('Exp', [clamped]);
   const sim = g.op('Gemm', [zt, zi], { transB: 1 });
   const logits = g.op('Mul', [sim, scale]);
   const eye = g.op('EyeLike', [logits]);
   const logRows = g.op('LogSoftmax', [logits], { axis: 1 });
   const logCols = g.op('LogSoftmax', [logits], { axis: 0 });
-  const diag = g.op('ReduceSum', [g.op('Mul', [g.op('Add', [logRows, logCols]), eye]), g.constant([1], new BigInt64Array([1n]))], { keepdims: 0 });
+  const diag = g.op(
+    'ReduceSum',
+    [g.op('Mul', [g.op('Add', [logRows, logCols]), eye]), g.constant([1], new BigInt64Array([1n]))],
+    { keepdims: 0 },
+  );
   // loss = -mean(diag) / 2
-  g.node('Mul', [g.op('ReduceMean', [diag], { keepdims: 0 }), g.constant([], new Float32Array([-0.5]))], 'loss');
+  g.node(
+    'Mul',
+    [g.op('ReduceMean', [diag], { keepdims: 0 }), g.constant([], new Float32Array([-0.5]))],
+    'loss',
+  );
 
   // Backward: gradient with respect to the logits.
   const batch = g.op('ReduceSum', [eye], { keepdims: 0 });
@@ -76,7 +88,13 @@ export function buildStepGraph(shape: StepGraphShape): Uint8Array {
   const dzt = g.op('Gemm', [dSim, zi]);
   const dzi = g.op('Gemm', [dSim, zt], { transA: 1 });
 
-  const backHead = (side: 'text' | 'image', p: ReturnType<typeof head>, z: string, norm: string, dz: string) => {
+  const backHead = (
+    side: 'text' | 'image',
+    p: ReturnType<typeof head>,
+    z: string,
+    norm: string,
+    dz: string,
+  ) => {
     const axes = g.constant([1], new BigInt64Array([1n]));
     const radial = g.op('ReduceSum', [g.op('Mul', [dz, z]), axes], { keepdims: 1 });
     const dy = g.op('Div', [g.op('Sub', [dz, g.op('Mul', [z, radial])]), norm]);

@@ -16,13 +16,17 @@ export interface FeatureSubset {
 }
 
 export function selectSplit(f: PairedFeatures, split: Split | 'all'): FeatureSubset {
-  const rows = f.items.map((item, i) => (split === 'all' || item.split === split ? i : -1)).filter((i) => i >= 0);
+  const rows = f.items
+    .map((item, i) => (split === 'all' || item.split === split ? i : -1))
+    .filter((i) => i >= 0);
   const captionsOf: number[][] = f.items.map(() => []);
   f.captionImage.forEach((img, c) => captionsOf[img]!.push(c));
   const image = new Float32Array(rows.length * f.imageDims);
   const textRows = rows.flatMap((r) => captionsOf[r] as number[]);
   const text = new Float32Array(textRows.length * f.textDims);
-  rows.forEach((r, i) => image.set(f.image.subarray(r * f.imageDims, (r + 1) * f.imageDims), i * f.imageDims));
+  rows.forEach((r, i) =>
+    image.set(f.image.subarray(r * f.imageDims, (r + 1) * f.imageDims), i * f.imageDims),
+  );
   textRows.forEach((c, i) => text.set(f.text.subarray(c * f.textDims, (c + 1) * f.textDims), i * f.textDims));
   const captionImage = new Int32Array(textRows.length);
   const imageCaptions: number[][] = [];
@@ -35,7 +39,14 @@ export function selectSplit(f: PairedFeatures, split: Split | 'all'): FeatureSub
     }
     imageCaptions.push(own);
   });
-  const subset: FeatureSubset = { text, image, textDims: f.textDims, imageDims: f.imageDims, captionImage, imageCaptions };
+  const subset: FeatureSubset = {
+    text,
+    image,
+    textDims: f.textDims,
+    imageDims: f.imageDims,
+    captionImage,
+    imageCaptions,
+  };
   const items = rows.map((r) => f.items[r]!);
   if (items.length > 0 && items.every((it) => it.scene !== undefined && it.named !== undefined)) {
     subset.scenes = items.map((it) => it.scene as Scene);
@@ -64,5 +75,8 @@ export function standardisation(x: Float32Array, dims: number): { mean: Float32A
     meanVariance += (variance[j] as number) / dims;
   }
   const floor = 0.01 * meanVariance + 1e-12;
-  return { mean: Float32Array.from(mean), invStd: Float32Array.from(variance, (v) => 1 / Math.sqrt(v + floor)) };
+  return {
+    mean: Float32Array.from(mean),
+    invStd: Float32Array.from(variance, (v) => 1 / Math.sqrt(v + floor)),
+  };
 }

@@ -4,7 +4,13 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { decodeImage } from '../media/image-decode.ts';
 import { loadEncoders } from '../models/load.ts';
-import { projectionDir, writeProjection, type HeadKind, type ProjectionRuntime, type ProjectionWeights } from '../models/projection.ts';
+import {
+  projectionDir,
+  writeProjection,
+  type HeadKind,
+  type ProjectionRuntime,
+  type ProjectionWeights,
+} from '../models/projection.ts';
 import type { Encoders } from '../models/types.ts';
 import { cachedFeatures, type PairedFeatures } from './feature-cache.ts';
 import { FIT_DEFAULTS, fitProjection, type EpochEvent, type FitOptions, type StepEvent } from './fit.ts';
@@ -31,16 +37,37 @@ export interface ProjectionCard {
   date: string;
   encoders: { text: { fingerprint: string; dims: number }; image: { fingerprint: string; dims: number } };
   projection: { head: HeadKind; dims: number; hiddenDims: number; temperature: number };
-  data: { path: string; format: string; images: number; captions: number; train: number; val: number; test: number; cacheKey: string };
+  data: {
+    path: string;
+    format: string;
+    images: number;
+    captions: number;
+    train: number;
+    val: number;
+    test: number;
+    cacheKey: string;
+  };
   training: {
-    epochsPlanned: number; epochsRun: number; bestEpoch: number; batchSize: number; lr: number;
-    weightDecay: number; seed: number; pairsPerSecond: number; seconds: number;
+    epochsPlanned: number;
+    epochsRun: number;
+    bestEpoch: number;
+    batchSize: number;
+    lr: number;
+    weightDecay: number;
+    seed: number;
+    pairsPerSecond: number;
+    seconds: number;
   };
   validation: RetrievalScores | undefined;
 }
 
 export function runtimeOf(config: Config, logger: Logger): ProjectionRuntime {
-  return { device: config.device, intraOpThreads: config.ort.intraOpThreads, interOpThreads: config.ort.interOpThreads, logger };
+  return {
+    device: config.device,
+    intraOpThreads: config.ort.intraOpThreads,
+    interOpThreads: config.ort.interOpThreads,
+    logger,
+  };
 }
 
 /** Encodes (or reuses the cached features of) a paired data set with the config's encoders. */
@@ -77,13 +104,25 @@ export async function trainProjection(
     const train = selectSplit(features, 'train');
     const val = selectSplit(features, 'val');
     const seed = options.seed ?? config.seed;
-    logger.info({ train: train.imageCaptions.length, val: val.imageCaptions.length, cached: features.fromCache }, 'training the projection');
-    const fit = await fitProjection(train, val.imageCaptions.length >= 2 ? val : undefined, { ...options, seed }, runtimeOf(config, logger), {
-      ...(options.onStep ? { onStep: options.onStep } : {}),
-      ...(options.onEpoch ? { onEpoch: options.onEpoch } : {}),
-    });
+    logger.info(
+      { train: train.imageCaptions.length, val: val.imageCaptions.length, cached: features.fromCache },
+      'training the projection',
+    );
+    const fit = await fitProjection(
+      train,
+      val.imageCaptions.length >= 2 ? val : undefined,
+      { ...options, seed },
+      runtimeOf(config, logger),
+      {
+        ...(options.onStep ? { onStep: options.onStep } : {}),
+        ...(options.onEpoch ? { onEpoch: options.onEpoch } : {}),
+      },
+    );
     const outDir = options.outDir ?? projectionDir(config);
-    const header = await writeProjection(outDir, fit.weights, { text: encoders.text.fingerprint, image: encoders.image.fingerprint });
+    const header = await writeProjection(outDir, fit.weights, {
+      text: encoders.text.fingerprint,
+      image: encoders.image.fingerprint,
+    });
     const count = (split: string) => features.items.filter((i) => i.split === split).length;
     const card: ProjectionCard = {
       fingerprint: header.fingerprint,
@@ -93,15 +132,32 @@ export async function trainProjection(
         text: { fingerprint: encoders.text.fingerprint, dims: encoders.text.dims },
         image: { fingerprint: encoders.image.fingerprint, dims: encoders.image.dims },
       },
-      projection: { head: fit.weights.head, dims: fit.weights.dims, hiddenDims: fit.weights.hiddenDims, temperature: Math.exp(-fit.weights.logitScale) },
+      projection: {
+        head: fit.weights.head,
+        dims: fit.weights.dims,
+        hiddenDims: fit.weights.hiddenDims,
+        temperature: Math.exp(-fit.weights.logitScale),
+      },
       data: {
-        path: dataPath, format, images: features.items.length, captions: features.captionImage.length,
-        train: count('train'), val: count('val'), test: count('test'), cacheKey: features.key,
+        path: dataPath,
+        format,
+        images: features.items.length,
+        captions: features.captionImage.length,
+        train: count('train'),
+        val: count('val'),
+        test: count('test'),
+        cacheKey: features.key,
       },
       training: {
-        epochsPlanned: options.epochs ?? FIT_DEFAULTS.epochs, epochsRun: fit.epochsRun, bestEpoch: fit.bestEpoch,
-        batchSize: Math.min(options.batchSize ?? FIT_DEFAULTS.batchSize, train.imageCaptions.length), lr: options.lr ?? FIT_DEFAULTS.lr,
-        weightDecay: options.weightDecay ?? FIT_DEFAULTS.weightDecay, seed, pairsPerSecond: Math.round(fit.pairsPerSecond), seconds: Number(fit.seconds.toFixed(2)),
+        epochsPlanned: options.epochs ?? FIT_DEFAULTS.epochs,
+        epochsRun: fit.epochsRun,
+        bestEpoch: fit.bestEpoch,
+        batchSize: Math.min(options.batchSize ?? FIT_DEFAULTS.batchSize, train.imageCaptions.length),
+        lr: options.lr ?? FIT_DEFAULTS.lr,
+        weightDecay: options.weightDecay ?? FIT_DEFAULTS.weightDecay,
+        seed,
+        pairsPerSecond: Math.round(fit.pairsPerSecond),
+        seconds: Number(fit.seconds.toFixed(2)),
       },
       validation: fit.validation,
     };

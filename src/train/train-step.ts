@@ -25,7 +25,12 @@ export class TrainStep {
   }
 
   /** `textFeatures` is [batch, textDims], `imageFeatures` [batch, imageDims]; row i of each is a pair. */
-  async run(textFeatures: Float32Array, imageFeatures: Float32Array, batch: number, params: Params): Promise<StepResult> {
+  async run(
+    textFeatures: Float32Array,
+    imageFeatures: Float32Array,
+    batch: number,
+    params: Params,
+  ): Promise<StepResult> {
     const feeds: Record<string, ort.Tensor> = {
       'x.text': new ort.Tensor('float32', textFeatures, [batch, this.shape.textDims]),
       'x.image': new ort.Tensor('float32', imageFeatures, [batch, this.shape.imageDims]),

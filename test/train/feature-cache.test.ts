@@ -17,11 +17,16 @@ let options: FeatureCacheOptions;
 
 beforeAll(async () => {
   encoders = await loadEncoders(temp.config, silentLogger);
-  const { manifestPath } = await generateSampleData({ outDir: path.join(temp.dir, 'samples'), n: 12, seed: 4 });
+  const { manifestPath } = await generateSampleData({
+    outDir: path.join(temp.dir, 'samples'),
+    n: 12,
+    seed: 4,
+  });
   data = await loadPairedData(manifestPath);
   options = {
     cacheDir: temp.config.paths.cache,
-    decode: (bytes) => decodeImage(bytes, encoders.image.preprocess, { maxBytes: 1 << 20, maxPixels: 1 << 20 }),
+    decode: (bytes) =>
+      decodeImage(bytes, encoders.image.preprocess, { maxBytes: 1 << 20, maxPixels: 1 << 20 }),
     logger: silentLogger,
   };
 });
@@ -48,16 +53,32 @@ describe('feature cache', () => {
     const before = await cachedFeatures(data, encoders, options);
     // The same real text encoder under another fingerprint, as after a model update.
     const text = encoders.text;
-    const changed: Encoders = { ...encoders, text: { dims: text.dims, maxLength: text.maxLength, fingerprint: `${text.fingerprint}-v2`, encode: (t) => text.encode(t) } };
+    const changed: Encoders = {
+      ...encoders,
+      text: {
+        dims: text.dims,
+        maxLength: text.maxLength,
+        fingerprint: `${text.fingerprint}-v2`,
+        encode: (t) => text.encode(t),
+      },
+    };
     const after = await cachedFeatures(data, changed, options);
     expect(after.fromCache).toBe(false);
     expect(after.key).not.toBe(before.key);
-    expect(await readdir(path.join(temp.config.paths.cache, 'features'))).toEqual(expect.arrayContaining([before.key, after.key]));
+    expect(await readdir(path.join(temp.config.paths.cache, 'features'))).toEqual(
+      expect.arrayContaining([before.key, after.key]),
+    );
   });
 
   it('misses when the data changes, and drops an undecodable image instead of failing', async () => {
     const before = await cachedFeatures(data, encoders, options);
-    const broken: PairedData = { ...data, items: [...data.items, { ...data.items[0]!, imagePath: path.join(temp.dir, 'samples', 'manifest.jsonl') }] };
+    const broken: PairedData = {
+      ...data,
+      items: [
+        ...data.items,
+        { ...data.items[0]!, imagePath: path.join(temp.dir, 'samples', 'manifest.jsonl') },
+      ],
+    };
     const after = await cachedFeatures(broken, encoders, options);
     expect(after.key).not.toBe(before.key);
     expect(after.items).toHaveLength(12);

@@ -22,8 +22,12 @@ function pairedSubset(n: number, seed: number, textDims = 10, imageDims = 14): F
       return latent[r]!.reduce((s, z, l) => s + z * m[l * dims + j]!, 0) + 0.1 * rng.normal();
     });
   return {
-    text: embed(mt, textDims), image: embed(mi, imageDims), textDims, imageDims,
-    captionImage: Int32Array.from({ length: n }, (_, i) => i), imageCaptions: Array.from({ length: n }, (_, i) => [i]),
+    text: embed(mt, textDims),
+    image: embed(mi, imageDims),
+    textDims,
+    imageDims,
+    captionImage: Int32Array.from({ length: n }, (_, i) => i),
+    imageCaptions: Array.from({ length: n }, (_, i) => [i]),
   };
 }
 
@@ -41,10 +45,18 @@ function rowsOf(s: FeatureSubset, from: number, to: number): FeatureSubset {
 
 describe('optimiser and schedule', () => {
   it('AdamW takes a first step of lr * sign(g) and decays matrices only', () => {
-    const params = new Map([['text.w1', new Float32Array([1, -1])], ['text.b1', new Float32Array([1, -1])]]);
-    const grads = new Map([['text.w1', new Float32Array([0.5, -2])], ['text.b1', new Float32Array([0.5, -2])]]);
+    const params = new Map([
+      ['text.w1', new Float32Array([1, -1])],
+      ['text.b1', new Float32Array([1, -1])],
+    ]);
+    const grads = new Map([
+      ['text.w1', new Float32Array([0.5, -2])],
+      ['text.b1', new Float32Array([0.5, -2])],
+    ]);
     new AdamW({ weightDecay: 0.1 }).step(params, grads, 0.01);
-    expect(Array.from(params.get('text.w1')!)).toEqual([1 * (1 - 0.001) - 0.01, -1 * (1 - 0.001) + 0.01].map((v) => expect.closeTo(v, 6)));
+    expect(Array.from(params.get('text.w1')!)).toEqual(
+      [1 * (1 - 0.001) - 0.01, -1 * (1 - 0.001) + 0.01].map((v) => expect.closeTo(v, 6)),
+    );
     expect(Array.from(params.get('text.b1')!)).toEqual([0.99, -0.99].map((v) => expect.closeTo(v, 6)));
   });
 
@@ -99,9 +111,15 @@ describe('fitProjection', () => {
     const all = pairedSubset(320, 4);
     const [train, val] = [rowsOf(all, 0, 256), rowsOf(all, 256, 320)];
     const losses: number[] = [];
-    const fit = await fitProjection(train, val, { dims: 8, hiddenDims: 32, epochs: 15, batchSize: 64, lr: 0.01 }, runtime, {
-      onEpoch: (e) => losses.push(e.loss),
-    });
+    const fit = await fitProjection(
+      train,
+      val,
+      { dims: 8, hiddenDims: 32, epochs: 15, batchSize: 64, lr: 0.01 },
+      runtime,
+      {
+        onEpoch: (e) => losses.push(e.loss),
+      },
+    );
     expect(losses.at(-1)!).toBeLessThan(losses[0]! * 0.7);
     expect(fit.validation!.t2i.r5).toBeGreaterThan(0.5);
   });

@@ -8,10 +8,21 @@ import { silentLogger } from '../../src/logger.ts';
 const runtime = { device: 'cpu' as const, intraOpThreads: 1, interOpThreads: 1, logger: silentLogger };
 
 /** Float64 reference of the forward pass and symmetric InfoNCE, written independently of the graph. */
-function referenceLoss(head: HeadKind, p: Params, xt: Float32Array, xi: Float32Array, b: number, dt: number, di: number, hidden: number, d: number): number {
+function referenceLoss(
+  head: HeadKind,
+  p: Params,
+  xt: Float32Array,
+  xi: Float32Array,
+  b: number,
+  dt: number,
+  di: number,
+  hidden: number,
+  d: number,
+): number {
   const project = (side: string, x: Float32Array, inDims: number): number[][] => {
     const first = head === 'mlp' ? hidden : d;
-    const w1 = p.get(`${side}.w1`)!, b1 = p.get(`${side}.b1`)!;
+    const w1 = p.get(`${side}.w1`)!,
+      b1 = p.get(`${side}.b1`)!;
     return Array.from({ length: b }, (_, r) => {
       let a = Array.from({ length: first }, (_, j) => {
         let s = b1[j]!;
@@ -19,7 +30,8 @@ function referenceLoss(head: HeadKind, p: Params, xt: Float32Array, xi: Float32A
         return s;
       });
       if (head === 'mlp') {
-        const w2 = p.get(`${side}.w2`)!, b2 = p.get(`${side}.b2`)!;
+        const w2 = p.get(`${side}.w2`)!,
+          b2 = p.get(`${side}.b2`)!;
         const h = a.map((v) => Math.max(0, v));
         a = Array.from({ length: d }, (_, j) => {
           let s = b2[j]!;
@@ -39,7 +51,10 @@ function referenceLoss(head: HeadKind, p: Params, xt: Float32Array, xi: Float32A
   for (let i = 0; i < b; i++) {
     const row = L[i]!;
     const col = L.map((r) => r[i]!);
-    const lse = (v: number[]) => { const m = Math.max(...v); return m + Math.log(v.reduce((s, x) => s + Math.exp(x - m), 0)); };
+    const lse = (v: number[]) => {
+      const m = Math.max(...v);
+      return m + Math.log(v.reduce((s, x) => s + Math.exp(x - m), 0));
+    };
     loss += lse(row) - row[i]! + lse(col) - col[i]!;
   }
   return loss / (2 * b);
@@ -53,8 +68,18 @@ describe.each(['mlp', 'linear'] as const)('training-step graph (%s heads)', (hea
   const xt = Float32Array.from({ length: b * dt }, () => rng.normal());
   const xi = Float32Array.from({ length: b * di }, () => rng.normal());
   beforeAll(async () => {
-    step = await TrainStep.create({ head, textDims: dt, imageDims: di, hiddenDims: hidden, dims: d }, runtime);
-    const weights = createInitialWeights({ textDims: dt, imageDims: di, dims: d, hiddenDims: hidden, head, seed: 3 });
+    step = await TrainStep.create(
+      { head, textDims: dt, imageDims: di, hiddenDims: hidden, dims: d },
+      runtime,
+    );
+    const weights = createInitialWeights({
+      textDims: dt,
+      imageDims: di,
+      dims: d,
+      hiddenDims: hidden,
+      head,
+      seed: 3,
+    });
     for (const side of ['text', 'image'] as const) {
       weights[side].b1 = weights[side].b1.map(() => rng.normal() * 0.1);
     }

@@ -27,7 +27,12 @@ describe('retrieval metrics', () => {
     const imageVectors = new Float32Array([1, 0, 0, 1]);
     // caption 1 points at image 1 although it belongs to image 0.
     const textVectors = new Float32Array([1, 0, 0, 1, 0, 1, 0.6, 0.8]);
-    const s = retrievalScores({ textVectors, imageVectors, dims: 2, captionImage: Int32Array.from([0, 0, 1, 1]) });
+    const s = retrievalScores({
+      textVectors,
+      imageVectors,
+      dims: 2,
+      captionImage: Int32Array.from([0, 0, 1, 1]),
+    });
     expect(s.t2i.r1).toBeCloseTo(3 / 4);
     expect(s.t2i.r5).toBeCloseTo(1);
     // image 0's top caption is caption 0 (its own); image 1's top is caption 1 or 2 (score 1, tie -> lower id 1: not its own).
@@ -45,7 +50,9 @@ describe('retrieval metrics', () => {
     };
     expect(satisfies(scene, { objects: [{ colour: 'red', shape: 'circle' }] })).toBe(true);
     expect(satisfies(scene, { objects: [{ colour: 'red', shape: 'square' }] })).toBe(false); // binding matters
-    expect(satisfies(scene, { objects: [{ colour: 'blue' }, { shape: 'circle', position: 'left' }] })).toBe(true);
+    expect(satisfies(scene, { objects: [{ colour: 'blue' }, { shape: 'circle', position: 'left' }] })).toBe(
+      true,
+    );
     expect(satisfies(scene, { objects: [{ colour: 'red' }, { colour: 'red' }] })).toBe(false); // two distinct objects
     expect(satisfies(scene, { count: 3, objects: [{ colour: 'red' }] })).toBe(false);
   });
@@ -55,7 +62,10 @@ describe('retrieval metrics', () => {
       { background: 'grey', objects: [{ shape: 'circle', colour: 'red', size: 'small', position: 'left' }] },
       { background: 'grey', objects: [{ shape: 'circle', colour: 'blue', size: 'small', position: 'left' }] },
     ];
-    const named = [{ objects: [{ colour: 'red' as const, shape: 'circle' as const }] }, { objects: [{ shape: 'circle' as const }] }];
+    const named = [
+      { objects: [{ colour: 'red' as const, shape: 'circle' as const }] },
+      { objects: [{ shape: 'circle' as const }] },
+    ];
     // With only 2 images every ranking holds both in its top 10, so P@10 = hits / 10.
     const s = retrievalScores({
       textVectors: new Float32Array([1, 0, 0, 1]),

@@ -19,7 +19,8 @@ import { tempConfig } from './helpers.ts';
 const temp = await tempConfig();
 afterAll(() => temp.cleanup());
 
-const rows = (v: Float32Array, dims: number) => Array.from({ length: v.length / dims }, (_, r) => v.subarray(r * dims, (r + 1) * dims));
+const rows = (v: Float32Array, dims: number) =>
+  Array.from({ length: v.length / dims }, (_, r) => v.subarray(r * dims, (r + 1) * dims));
 const norm = (row: Float32Array) => Math.sqrt(row.reduce((s, x) => s + x * x, 0));
 const features = (n: number, dims: number, seed = 1) => {
   const rng = createRng(seed);
@@ -27,7 +28,12 @@ const features = (n: number, dims: number, seed = 1) => {
 };
 /** Only dims and fingerprints matter to loadProjection. */
 const encodersLike = (textDims: number, imageDims: number, text = 'text-fp', image = 'image-fp') =>
-  ({ profile: 'tiny', text: { dims: textDims, fingerprint: text }, image: { dims: imageDims, fingerprint: image }, close: async () => {} }) as unknown as Encoders;
+  ({
+    profile: 'tiny',
+    text: { dims: textDims, fingerprint: text },
+    image: { dims: imageDims, fingerprint: image },
+    close: async () => {},
+  }) as unknown as Encoders;
 
 describe.each(['mlp', 'linear'] as const)('projection (%s head)', (head) => {
   it('maps both modalities to unit-norm rows of the shared dimension', async () => {
@@ -47,7 +53,11 @@ describe.each(['mlp', 'linear'] as const)('projection (%s head)', (head) => {
 describe('projection weights', () => {
   it('are seeded: same seed same fingerprint, another seed another', async () => {
     const opts = { textDims: 6, imageDims: 9, dims: 4 };
-    const [a, b, c] = await Promise.all([createInitialProjection({ ...opts, seed: 1 }), createInitialProjection({ ...opts, seed: 1 }), createInitialProjection({ ...opts, seed: 2 })]);
+    const [a, b, c] = await Promise.all([
+      createInitialProjection({ ...opts, seed: 1 }),
+      createInitialProjection({ ...opts, seed: 1 }),
+      createInitialProjection({ ...opts, seed: 2 }),
+    ]);
     expect(a.fingerprint).toBe(b.fingerprint);
     expect(a.fingerprint).not.toBe(c.fingerprint);
     await Promise.all([a.close(), b.close(), c.close()]);
@@ -55,7 +65,9 @@ describe('projection weights', () => {
 
   it('refuse features of the wrong length with INVALID_INPUT', async () => {
     const p = await createInitialProjection({ textDims: 6, imageDims: 9, dims: 4 });
-    await expect(p.projectText(new Float32Array(7), 1)).rejects.toSatisfy((e) => isAppError(e, 'INVALID_INPUT'));
+    await expect(p.projectText(new Float32Array(7), 1)).rejects.toSatisfy((e) =>
+      isAppError(e, 'INVALID_INPUT'),
+    );
     await p.close();
   });
 
@@ -67,7 +79,9 @@ describe('projection weights', () => {
     const back = await readProjection(dir);
     expect(back?.header.fingerprint).toBe(header.fingerprint);
     const [p, q] = await Promise.all([projectionFromWeights(w), projectionFromWeights(back!.weights)]);
-    expect(Array.from(await q.projectImage(features(3, 9), 3))).toEqual(Array.from(await p.projectImage(features(3, 9), 3)));
+    expect(Array.from(await q.projectImage(features(3, 9), 3))).toEqual(
+      Array.from(await p.projectImage(features(3, 9), 3)),
+    );
     await Promise.all([p.close(), q.close()]);
   });
 
@@ -83,7 +97,11 @@ describe('projection weights', () => {
     const none = await loadProjection(config, encodersLike(6, 9), silentLogger);
     expect(none.trained).toBe(false);
     await none.close();
-    const header = await writeProjection(projectionDir(config), createInitialWeights({ textDims: 6, imageDims: 9, dims: 4, seed: 77 }), { text: 'text-fp', image: 'image-fp' });
+    const header = await writeProjection(
+      projectionDir(config),
+      createInitialWeights({ textDims: 6, imageDims: 9, dims: 4, seed: 77 }),
+      { text: 'text-fp', image: 'image-fp' },
+    );
     const trained = await loadProjection(config, encodersLike(6, 9), silentLogger);
     expect(trained).toMatchObject({ trained: true, fingerprint: header.fingerprint, dims: 4 });
     expect(trained.fingerprint).not.toBe(none.fingerprint);

@@ -20,13 +20,21 @@ describe('synthetic sample data', () => {
     expect(ma).toBe(mb);
     expect(ma).not.toBe(mc);
     for (const name of ['images/000000.png', 'images/000023.png']) {
-      const [ia, ib] = await Promise.all([readFile(path.join(temp.dir, 'a', name)), readFile(path.join(temp.dir, 'b', name))]);
+      const [ia, ib] = await Promise.all([
+        readFile(path.join(temp.dir, 'a', name)),
+        readFile(path.join(temp.dir, 'b', name)),
+      ]);
       expect(ia.equals(ib)).toBe(true);
     }
   });
 
   it('writes 64x64 PNGs and a manifest the paired-data reader understands, with true captions', async () => {
-    const { manifestPath } = await generateSampleData({ outDir: path.join(temp.dir, 'd'), n: 60, seed: 9, captionsPerImage: 3 });
+    const { manifestPath } = await generateSampleData({
+      outDir: path.join(temp.dir, 'd'),
+      n: 60,
+      seed: 9,
+      captionsPerImage: 3,
+    });
     const data = await loadPairedData(manifestPath);
     expect(data.format).toBe('manifest');
     expect(data.items).toHaveLength(60);
@@ -45,7 +53,11 @@ describe('synthetic sample data', () => {
   });
 
   it('refuses a bad count with INVALID_INPUT', async () => {
-    await expect(generateSampleData({ outDir: path.join(temp.dir, 'e'), n: 0 })).rejects.toSatisfy((e) => isAppError(e, 'INVALID_INPUT'));
-    await expect(generateSampleData({ outDir: path.join(temp.dir, 'e'), n: 5, captionsPerImage: 0 })).rejects.toSatisfy((e) => isAppError(e, 'INVALID_INPUT'));
+    await expect(generateSampleData({ outDir: path.join(temp.dir, 'e'), n: 0 })).rejects.toSatisfy((e) =>
+      isAppError(e, 'INVALID_INPUT'),
+    );
+    await expect(
+      generateSampleData({ outDir: path.join(temp.dir, 'e'), n: 5, captionsPerImage: 0 }),
+    ).rejects.toSatisfy((e) => isAppError(e, 'INVALID_INPUT'));
   });
 });

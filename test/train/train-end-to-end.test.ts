@@ -18,7 +18,11 @@ describe('training on synthetic pairs', () => {
       const { manifestPath } = await generateSampleData({ outDir: config.paths.samples, n: 800, seed: 11 });
       const before = await loadProjection(config, encoders, silentLogger);
       await before.close();
-      const { card, fingerprint } = await trainProjection(config, { dataPath: manifestPath, encoders, epochs: 20, batchSize: 128, seed: 1 }, silentLogger);
+      const { card, fingerprint } = await trainProjection(
+        config,
+        { dataPath: manifestPath, encoders, epochs: 20, batchSize: 128, seed: 1 },
+        silentLogger,
+      );
       expect(card.encoders.image.fingerprint).toBe(encoders.image.fingerprint);
       expect(card.data.train).toBeGreaterThan(500);
 
@@ -27,7 +31,11 @@ describe('training on synthetic pairs', () => {
       expect(fingerprint).not.toBe(before.fingerprint);
       await after.close();
 
-      const result = await evaluate(config, { dataPath: manifestPath, split: 'test', encoders }, silentLogger);
+      const result = await evaluate(
+        config,
+        { dataPath: manifestPath, split: 'test', encoders },
+        silentLogger,
+      );
       const { trained, untrained } = result;
       expect(trained?.fingerprint).toBe(fingerprint);
       // Margins well inside what this set reaches (about 4-8x untrained P@10), far above noise.

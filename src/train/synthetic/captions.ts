@@ -17,25 +17,35 @@ interface Phrase {
 
 /** Paraphrase templates for one object; each returns the text and which fields it named. */
 const SINGLE: ((p: Phrase, o: SceneObject, bg: string) => Caption)[] = [
-  (p, o) => cap(`${a(p.colour(o))} ${p.shape(o)} ${p.position(o)}`, [{ colour: o.colour, shape: o.shape, position: o.position }]),
+  (p, o) =>
+    cap(`${a(p.colour(o))} ${p.shape(o)} ${p.position(o)}`, [
+      { colour: o.colour, shape: o.shape, position: o.position },
+    ]),
   (p, o, bg) =>
     cap(`one ${p.size(o)} ${p.colour(o)} ${p.shape(o)} ${p.position(o)} of ${a(bg)} background`, [
       { size: o.size, colour: o.colour, shape: o.shape, position: o.position },
     ]),
-  (p, o) => cap(`${a(p.size(o))} ${p.colour(o)} ${p.shape(o)}`, [{ size: o.size, colour: o.colour, shape: o.shape }]),
-  (p, o) => cap(`there is ${a(p.colour(o))} ${p.shape(o)} in the picture`, [{ colour: o.colour, shape: o.shape }]),
   (p, o) =>
-    cap(`a picture of ${a(p.size(o))} ${p.shape(o)} ${p.position(o)}`, [{ size: o.size, shape: o.shape, position: o.position }]),
+    cap(`${a(p.size(o))} ${p.colour(o)} ${p.shape(o)}`, [{ size: o.size, colour: o.colour, shape: o.shape }]),
+  (p, o) =>
+    cap(`there is ${a(p.colour(o))} ${p.shape(o)} in the picture`, [{ colour: o.colour, shape: o.shape }]),
+  (p, o) =>
+    cap(`a picture of ${a(p.size(o))} ${p.shape(o)} ${p.position(o)}`, [
+      { size: o.size, shape: o.shape, position: o.position },
+    ]),
   (p, o) => cap(`something ${p.colour(o)} ${p.position(o)}`, [{ colour: o.colour, position: o.position }]),
 ];
 
 /** Templates for two objects (of a scene with two or more). */
 const PAIR: ((p: Phrase, x: SceneObject, y: SceneObject, count: number) => Caption)[] = [
   (p, x, y) =>
-    cap(`${a(p.colour(x))} ${p.shape(x)} ${p.position(x)} and ${a(p.colour(y))} ${p.shape(y)} ${p.position(y)}`, [
-      { colour: x.colour, shape: x.shape, position: x.position },
-      { colour: y.colour, shape: y.shape, position: y.position },
-    ]),
+    cap(
+      `${a(p.colour(x))} ${p.shape(x)} ${p.position(x)} and ${a(p.colour(y))} ${p.shape(y)} ${p.position(y)}`,
+      [
+        { colour: x.colour, shape: x.shape, position: x.position },
+        { colour: y.colour, shape: y.shape, position: y.position },
+      ],
+    ),
   (p, x, y, count) =>
     cap(
       `${COUNT_WORDS[count]} shapes: ${a(p.size(x))} ${p.colour(x)} ${p.shape(x)} and ${a(p.size(y))} ${p.colour(y)} ${p.shape(y)}`,
@@ -65,7 +75,9 @@ export function captionScene(rng: Rng, scene: Scene, count: number): Caption[] {
   };
   const bg = rng.pick(BACKGROUNDS[scene.background].words);
   const many = scene.objects.length >= 2;
-  const templates = many ? [...PAIR.map((_, i) => ({ pair: i })), ...SINGLE.map((_, i) => ({ single: i }))] : SINGLE.map((_, i) => ({ single: i }));
+  const templates = many
+    ? [...PAIR.map((_, i) => ({ pair: i })), ...SINGLE.map((_, i) => ({ single: i }))]
+    : SINGLE.map((_, i) => ({ single: i }));
   const chosen = rng.shuffle(templates).slice(0, count);
   // Multi-object scenes always get at least one caption that talks about two of its objects.
   if (many && !chosen.some((t) => 'pair' in t)) chosen[0] = { pair: rng.int(PAIR.length) };

@@ -37,17 +37,21 @@ export const MANIFEST_NAME = 'manifest.jsonl';
  * draws from its own seed-derived stream, so the output is identical for a seed whatever the
  * concurrency. The manifest is written last and atomically: its presence means a complete set.
  */
-export async function generateSampleData(options: SampleDataOptions): Promise<{ manifestPath: string; count: number }> {
+export async function generateSampleData(
+  options: SampleDataOptions,
+): Promise<{ manifestPath: string; count: number }> {
   const n = options.n ?? 2400;
   const seed = options.seed ?? 42;
   const captionsPerImage = options.captionsPerImage ?? 2;
   const side = options.side ?? 64;
   const valFraction = options.valFraction ?? 0.1;
   const testFraction = options.testFraction ?? 0.1;
-  if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new AppError('INVALID_INPUT', `n must be an integer in 1..1000000, got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > 1_000_000)
+    throw new AppError('INVALID_INPUT', `n must be an integer in 1..1000000, got ${n}`);
   if (!Number.isInteger(captionsPerImage) || captionsPerImage < 1 || captionsPerImage > 6)
     throw new AppError('INVALID_INPUT', `captionsPerImage must be 1..6, got ${captionsPerImage}`);
-  if (!Number.isInteger(side) || side < 16 || side > 1024) throw new AppError('INVALID_INPUT', `side must be 16..1024, got ${side}`);
+  if (!Number.isInteger(side) || side < 16 || side > 1024)
+    throw new AppError('INVALID_INPUT', `side must be 16..1024, got ${side}`);
   if (!(valFraction >= 0 && testFraction >= 0 && valFraction + testFraction < 1))
     throw new AppError('INVALID_INPUT', 'valFraction + testFraction must be in [0, 1)');
 
@@ -69,7 +73,11 @@ export async function generateSampleData(options: SampleDataOptions): Promise<{ 
       captions: captions.map((c) => c.text),
       metadata: {
         split,
-        attributes: { background: scene.background, objects: scene.objects, captions: captions.map((c) => c.named) },
+        attributes: {
+          background: scene.background,
+          objects: scene.objects,
+          captions: captions.map((c) => c.named),
+        },
       },
     };
     lines[i] = JSON.stringify(line);

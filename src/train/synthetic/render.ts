@@ -72,7 +72,9 @@ function tint(hex: string, amount: number): string {
   const channels = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
   const out = channels.map((c) => {
     const v = amount >= 0 ? c + (255 - c) * amount : c * (1 + amount);
-    return Math.max(0, Math.min(255, Math.round(v))).toString(16).padStart(2, '0');
+    return Math.max(0, Math.min(255, Math.round(v)))
+      .toString(16)
+      .padStart(2, '0');
   });
   return `#${out.join('')}`;
 }

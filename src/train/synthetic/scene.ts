@@ -74,7 +74,12 @@ export function satisfies(scene: Scene, named: NamedAttributes): boolean {
   return assign(scene.objects, named.objects, 0, new Set());
 }
 
-function assign(objects: readonly SceneObject[], wanted: readonly Partial<SceneObject>[], i: number, used: Set<number>): boolean {
+function assign(
+  objects: readonly SceneObject[],
+  wanted: readonly Partial<SceneObject>[],
+  i: number,
+  used: Set<number>,
+): boolean {
   if (i === wanted.length) return true;
   const want = wanted[i] as Partial<SceneObject>;
   for (let j = 0; j < objects.length; j++) {
