@@ -21,11 +21,15 @@ const program = new Command('bench:encoders')
   .description('Benchmark text and image encoder throughput at batch 1, 8 and 32')
   .option('--items <n>', 'captions and images per measurement', (v) => Number.parseInt(v, 10), 256)
   .option('--min-ms <ms>', 'time per batch size, split over 3 rounds', (v) => Number.parseInt(v, 10), 1500)
+  .option('--run-batch <n>', "largest batch per ORT run (default: the encoders' own choice)", (v) =>
+    Number.parseInt(v, 10),
+  )
   .option('--json <path>', 'also write the result as JSON');
 
 interface Options {
   items: number;
   minMs: number;
+  runBatch?: number;
   json?: string;
 }
 
@@ -56,7 +60,8 @@ runCli(async () => {
   const captions = makeCaptions(o.items);
   const rows: Row[] = [];
   for (const profile of profiles) {
-    const encoders = await loadEncoders(config, logger, { profile });
+    const runBatch = o.runBatch === undefined ? {} : { batchSize: o.runBatch };
+    const encoders = await loadEncoders(config, logger, { profile, text: runBatch, image: runBatch });
     try {
       const pixels = await makePixels(encoders, o.items);
       rows.push(

@@ -6,7 +6,7 @@ import { describeIo } from './model-files.ts';
 import type { ImageEncoder, PixelTensor, PreprocessSpec } from './types.ts';
 
 export interface ImageEncoderOptions {
-  /** Images per ORT run. @default 32 */
+  /** Largest batch per ORT run (loadEncoders picks 8 on CPU, 64 on GPUs). @default 32 */
   batchSize?: number;
 }
 

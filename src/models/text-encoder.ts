@@ -11,7 +11,7 @@ export type TextPooling = 'mean' | 'cls';
 export interface TextEncoderOptions {
   /** How token states become one vector when the model gives only `last_hidden_state`. @default 'mean' */
   pooling?: TextPooling;
-  /** Texts per ORT run. @default 32 */
+  /** Largest batch per ORT run (loadEncoders picks 8 on CPU, 64 on GPUs). @default 32 */
   batchSize?: number;
 }
 

@@ -119,6 +119,13 @@ export function chooseExecutionProviders(
 const failedProviders = new Map<ExecutionProvider, string>();
 let autoLogged = false;
 
+const providers = new WeakMap<InferenceSession, ExecutionProvider>();
+
+/** The execution provider a session from `createSession` runs on (callers size batches by it). */
+export function providerOf(session: InferenceSession): ExecutionProvider | undefined {
+  return providers.get(session);
+}
+
 /**
  * Creates an onnxruntime session for a model (bytes or a file path) on the device the config
  * asks for. `auto` tries the GPU providers the build has and falls back to CPU, saying once in
@@ -135,7 +142,9 @@ export async function createSession(
     logSeverityLevel: 3,
     ...(options.intraOpThreads > 0 ? { intraOpNumThreads: options.intraOpThreads } : {}),
     ...(options.interOpThreads > 0 ? { interOpNumThreads: options.interOpThreads } : {}),
-    ...(options.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
+    ...(options.spinning === false
+      ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }
+      : {}),
   };
   const tried: string[] = [];
   for (const provider of choice.candidates) {
@@ -146,6 +155,7 @@ export async function createSession(
     }
     try {
       const session = await openSession(model, { ...base, executionProviders: [provider] });
+      providers.set(session, provider);
       if (options.device === 'auto' && !autoLogged) {
         autoLogged = true;
         const why = [choice.reason, ...tried].join('; ');

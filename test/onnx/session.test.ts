@@ -4,7 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/logger.ts';
 import { GraphBuilder } from '../../src/onnx/graph-builder.ts';
-import { chooseExecutionProviders, createSession, probeBackends } from '../../src/onnx/session.ts';
+import {
+  chooseExecutionProviders,
+  createSession,
+  probeBackends,
+  providerOf,
+} from '../../src/onnx/session.ts';
 
 function relu(): Uint8Array {
   const g = new GraphBuilder('relu');
@@ -73,6 +78,7 @@ describe('createSession', () => {
       expect(chosen[0]!.msg).toContain('CUDA provider not installed');
     }
     expect(['cpu', 'cuda', 'webgpu']).toContain(chosen[0]!.provider);
+    expect(providerOf(session)).toBe(chosen[0]!.provider);
     await session.release();
     await again.release();
   });
