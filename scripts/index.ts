@@ -135,6 +135,7 @@ runCli(async () => {
   }
   progress.stop();
   printSummary(summary, flags.dryRun ?? false);
+  if (abort.signal.aborted) console.log('  stopped early by Ctrl-C: run the same command again to continue');
   if (flags.json) await writeFile(flags.json, `${JSON.stringify(summary, null, 2)}\n`);
   return summary.failed > 0 && summary.indexed === 0 && summary.duplicates === 0 ? 1 : 0;
 });

@@ -3,7 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.ts';
-import { ingestOne, openIngestContext, runIngest, type IngestContext } from '../../src/ingest/index.ts';
+import {
+  dryRunIngest,
+  ingestOne,
+  openIngestContext,
+  runIngest,
+  type IngestContext,
+} from '../../src/ingest/index.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { openSource } from '../../src/media/sources/index.ts';
 import { IngestRepository } from '../../src/store/ingest.repository.ts';
@@ -115,6 +121,19 @@ describe('runIngest', () => {
     const source = await openSource(more.manifest);
     expect(await runIngest(source, ctx, { batchSize: 2, limit: 3 })).toMatchObject({ done: 3, skipped: 0 });
     expect(await runIngest(source, ctx, { batchSize: 2, limit: 3 })).toMatchObject({ done: 3, skipped: 3 });
+  });
+});
+
+describe('dryRunIngest', () => {
+  it('reads, hashes and decodes everything and reports outcomes without writing', async () => {
+    const before = await count('SELECT count(*) AS n FROM ingest_items');
+    const dry = await writeFixture(path.join(dataDir, 'dry'), 4, 300);
+    const summary = await dryRunIngest(await openSource(dry.manifest), {
+      preprocess: ctx.embedder.preprocess,
+      limits: ctx.limits,
+    });
+    expect(summary).toMatchObject({ indexed: 4, duplicates: 1, failed: 3, captions: 8 });
+    expect(await count('SELECT count(*) AS n FROM ingest_items')).toBe(before);
   });
 });
 
