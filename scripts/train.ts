@@ -5,7 +5,11 @@ import { loadConfig } from '../src/config.ts';
 import { AppError } from '../src/errors.ts';
 import { createLogger } from '../src/logger.ts';
 import { FIT_DEFAULTS } from '../src/train/fit.ts';
-import { trainProjection } from '../src/train/train-projection.ts';
+import {
+  DEFAULT_TRAINING_IMAGES,
+  ensureTrainingData,
+  trainProjection,
+} from '../src/train/train-projection.ts';
 import { runCli } from './lib/cli.ts';
 
 const program = new Command('train')
@@ -14,9 +18,14 @@ const program = new Command('train')
   )
   .option(
     '--data <path>',
-    'JSONL manifest, COCO captions JSON or Flickr30k results.csv (default DATA_DIR/samples/manifest.jsonl)',
+    'JSONL manifest, COCO captions JSON or Flickr30k results.csv (default: the synthetic set DATA_DIR/samples-train, generated when missing)',
   )
   .option('--images <dir>', 'image folder for COCO / Flickr30k files')
+  .option(
+    '--train-images <n>',
+    'size of the synthetic training set when --data is not given',
+    String(DEFAULT_TRAINING_IMAGES),
+  )
   .option('--epochs <n>', 'maximum epochs', String(FIT_DEFAULTS.epochs))
   .option('--dims <n>', 'shared-space dimensions', String(FIT_DEFAULTS.dims))
   .addOption(
@@ -54,10 +63,18 @@ runCli(async () => {
   let encodeBar: ReturnType<MultiBar['create']> | undefined;
   let trainBar: ReturnType<MultiBar['create']> | undefined;
   let last = { loss: 0, pairsPerSecond: 0 };
+  let dataPath = o['data'];
+  if (dataPath === undefined) {
+    const set = await ensureTrainingData(config, { n: positive('train-images', o['trainImages']!) });
+    process.stderr.write(
+      `${set.generated ? 'generated' : 'using'} the synthetic training set ${set.manifestPath} (${set.count} images)\n`,
+    );
+    dataPath = set.manifestPath;
+  }
   const { card } = await trainProjection(
     config,
     {
-      dataPath: o['data'] ?? `${config.paths.samples}/manifest.jsonl`,
+      dataPath,
       ...(o['images'] ? { imagesDir: o['images'] } : {}),
       epochs: positive('epochs', o['epochs']!),
       dims: positive('dims', o['dims']!),

@@ -15,7 +15,7 @@ import { TrainStep } from './train-step.ts';
 import { paramsFromWeights, weightsWithParams } from './trainer-params.ts';
 
 export interface FitOptions {
-  /** @default 40 */
+  /** @default 30 */
   epochs?: number;
   /** Shared-space size. @default 256 */
   dims?: number;
@@ -40,7 +40,7 @@ export interface FitOptions {
 }
 
 export const FIT_DEFAULTS = {
-  epochs: 40,
+  epochs: 30,
   dims: 256,
   head: 'mlp' as HeadKind,
   hiddenDims: 512,
@@ -175,7 +175,7 @@ export async function fitProjection(
       const scores =
         val === undefined || val.imageCaptions.length < 2
           ? undefined
-          : await scoreSubset(current, val, runtime);
+          : await scoreSubset(current, val, runtime, { detail: false });
       const score = scores === undefined ? -lossSum : validationScore(scores);
       const improved = best === undefined || score > best.score;
       if (improved) best = { score, epoch, weights: current, scores };
@@ -195,7 +195,11 @@ export async function fitProjection(
     weights: chosen.weights,
     epochsRun: Math.min(epoch, epochs),
     bestEpoch: chosen.epoch,
-    validation: chosen.scores,
+    // The per-epoch check skips the per-attribute table; the card gets the full one for the kept epoch.
+    validation:
+      chosen.scores === undefined || val === undefined
+        ? undefined
+        : await scoreSubset(chosen.weights, val, runtime),
     pairsPerSecond: (globalStep * batch) / Math.max(trainSeconds, 1e-9),
     seconds: trainSeconds,
   };
@@ -211,22 +215,25 @@ export async function scoreSubset(
   weights: ProjectionWeights,
   subset: FeatureSubset,
   runtime: ProjectionRuntime,
-  fingerprint?: string,
+  options: { fingerprint?: string; detail?: boolean } = {},
 ): Promise<RetrievalScores> {
   const projection = await projectionFromWeights(weights, {
     runtime,
-    ...(fingerprint ? { fingerprint } : {}),
+    ...(options.fingerprint ? { fingerprint: options.fingerprint } : {}),
   });
   try {
     const textVectors = await projection.projectText(subset.text, subset.captionImage.length);
     const imageVectors = await projection.projectImage(subset.image, subset.imageCaptions.length);
-    return retrievalScores({
-      textVectors,
-      imageVectors,
-      dims: weights.dims,
-      captionImage: subset.captionImage,
-      ...(subset.scenes && subset.named ? { scenes: subset.scenes, named: subset.named } : {}),
-    });
+    return retrievalScores(
+      {
+        textVectors,
+        imageVectors,
+        dims: weights.dims,
+        captionImage: subset.captionImage,
+        ...(subset.scenes && subset.named ? { scenes: subset.scenes, named: subset.named } : {}),
+      },
+      { detail: options.detail ?? true },
+    );
   } finally {
     await projection.close();
   }

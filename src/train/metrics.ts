@@ -96,7 +96,8 @@ export function precisionAtK(
   return total / queries.length;
 }
 
-export function retrievalScores(data: RetrievalData): RetrievalScores {
+/** `detail: false` skips the chance level and the per-attribute table (the trainer's per-epoch check). */
+export function retrievalScores(data: RetrievalData, options: { detail?: boolean } = {}): RetrievalScores {
   const { dims, captionImage } = data;
   const t2i = rankExact(data.textVectors, data.imageVectors, dims, 10);
   const i2t = rankExact(data.imageVectors, data.textVectors, dims, 10);
@@ -120,6 +121,7 @@ export function retrievalScores(data: RetrievalData): RetrievalScores {
   const sat = (img: number, c: number) => satisfies(scenes[img] as Scene, named[c] as NamedAttributes);
   scores.t2i.p10 = precisionAtK(t2i, (c, img) => sat(img, c), 10);
   scores.i2t.p10 = precisionAtK(i2t, (img, c) => sat(img, c), 10);
+  if (options.detail === false) return scores;
   scores.t2i.p10Chance = chance(named.length, scenes.length, (c, img) => sat(img, c));
   scores.i2t.p10Chance = chance(scenes.length, named.length, (img, c) => sat(img, c));
 

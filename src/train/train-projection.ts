@@ -17,6 +17,7 @@ import { FIT_DEFAULTS, fitProjection, type EpochEvent, type FitOptions, type Ste
 import type { RetrievalScores } from './metrics.ts';
 import { loadPairedData, type PairedDataOptions } from './paired-data.ts';
 import { selectSplit } from './subset.ts';
+import { ensureSampleData } from './synthetic/generate.ts';
 
 export interface TrainProjectionOptions extends FitOptions, PairedDataOptions {
   /** A JSONL manifest, a COCO captions JSON or a Flickr30k results.csv. */
@@ -59,6 +60,28 @@ export interface ProjectionCard {
     seconds: number;
   };
   validation: RetrievalScores | undefined;
+}
+
+/**
+ * Synthetic training images by default: 7500 give about 6000 in the train split, which the
+ * tiny-profile targets need; the indexed sample set can stay small.
+ */
+export const DEFAULT_TRAINING_IMAGES = 7500;
+
+/**
+ * The synthetic training set under DATA_DIR/samples-train, generated when missing. Its seed
+ * differs from the indexed sample set's (DATA_DIR/samples), so no indexed image was trained on.
+ */
+export async function ensureTrainingData(
+  config: Config,
+  options: { n?: number; onProgress?: (done: number, total: number) => void } = {},
+): Promise<{ manifestPath: string; count: number; generated: boolean }> {
+  return ensureSampleData({
+    outDir: path.join(config.dataDir, 'samples-train'),
+    n: options.n ?? DEFAULT_TRAINING_IMAGES,
+    seed: config.seed + 1,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
 }
 
 export function runtimeOf(config: Config, logger: Logger): ProjectionRuntime {

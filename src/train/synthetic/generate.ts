@@ -1,4 +1,4 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../../errors.ts';
 import { createRng, deriveSeed } from '../rng.ts';
@@ -31,6 +31,24 @@ export interface ManifestLine {
 }
 
 export const MANIFEST_NAME = 'manifest.jsonl';
+/** The default set size: quick to index (the demo's sample set). */
+export const DEFAULT_SAMPLE_IMAGES = 2400;
+
+/** Generates the set unless a complete one (its manifest) is already in `outDir`. */
+export async function ensureSampleData(
+  options: SampleDataOptions,
+): Promise<{ manifestPath: string; count: number; generated: boolean }> {
+  const manifestPath = path.join(options.outDir, MANIFEST_NAME);
+  const existing = await readFile(manifestPath, 'utf8').catch(() => undefined);
+  if (existing !== undefined) {
+    return {
+      manifestPath,
+      count: existing.split('\n').filter((l) => l.trim() !== '').length,
+      generated: false,
+    };
+  }
+  return { ...(await generateSampleData(options)), generated: true };
+}
 
 /**
  * Writes `n` synthetic scenes as PNGs plus a JSONL manifest (the indexer's format). Each image
@@ -40,7 +58,7 @@ export const MANIFEST_NAME = 'manifest.jsonl';
 export async function generateSampleData(
   options: SampleDataOptions,
 ): Promise<{ manifestPath: string; count: number }> {
-  const n = options.n ?? 2400;
+  const n = options.n ?? DEFAULT_SAMPLE_IMAGES;
   const seed = options.seed ?? 42;
   const captionsPerImage = options.captionsPerImage ?? 2;
   const side = options.side ?? 64;
