@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'INDEX_CORRUPT',
   'TIMEOUT',
   'NETWORK',
+  'INDEX_LOCKED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -8,6 +8,7 @@ import { VectorsRepository, type VectorKind } from '../vectors.repository.ts';
 import { HnswIndex } from './hnsw-index.ts';
 import { fingerprintDir, readManifest, writeManifest, type IndexManifest } from './manifest.ts';
 import { reconcile, type ReconcileReport } from './reconcile.ts';
+import { acquireWriterLock } from './writer-lock.ts';
 import type { VectorIndex } from './types.ts';
 
 /** The two indexes of one model fingerprint: image vectors and caption vectors, ids = Postgres ids. */
@@ -53,34 +54,16 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
   const { config, db, fingerprint, dims, logger } = options;
   const dir = path.join(config.paths.indexes, fingerprintDir(fingerprint));
   const vectors = new VectorsRepository(db);
-
-  // Check the models before touching anything.
-  const manifest = options.rebuild ? undefined : await readManifest(dir);
-  if (manifest && (manifest.fingerprint !== fingerprint || manifest.dims !== dims)) {
-    throw new AppError(
-      'MODEL_MISMATCH',
-      `The index in ${dir} was built with models ${manifest.fingerprint} (${manifest.dims}-d), ` +
-        `the current models are ${fingerprint} (${dims}-d); run \`npm run reindex\` to rebuild it`,
-      { details: { indexFingerprint: manifest.fingerprint, currentFingerprint: fingerprint } },
-    );
+  await mkdir(dir, { recursive: true });
+  const releaseLock = await acquireWriterLock(dir, logger);
+  let loaded: Awaited<ReturnType<typeof loadAndReconcile>>;
+  try {
+    loaded = await loadAndReconcile(options, dir, vectors);
+  } catch (error) {
+    await releaseLock();
+    throw error;
   }
-  if (!options.allowMissingVectors)
-    await refuseUnembedded(vectors, fingerprint, config.paths.indexes, logger);
-
-  // Load what was saved (or start empty), then catch up with Postgres.
-  const params = config.hnsw;
-  const indexes = {} as Record<VectorKind, HnswIndex>;
-  const reconciled = {} as Record<VectorKind, ReconcileReport>;
-  const maxIds = {} as Record<VectorKind, number>;
-  for (const kind of KINDS) {
-    const snapshot = manifest?.indexes[kind];
-    // A saved graph keeps the M and efConstruction it was built with; only ef is a search-time knob.
-    indexes[kind] = snapshot
-      ? await HnswIndex.load(dir, snapshot, { ...manifest!.params, ef: params.ef })
-      : HnswIndex.create(dims, params);
-    reconciled[kind] = await reconcile(indexes[kind], vectors, kind, fingerprint, snapshot?.maxId ?? 0);
-    maxIds[kind] = reconciled[kind].maxId;
-  }
+  const { manifest, indexes, reconciled, maxIds } = loaded;
   logger.info(
     { dir, fingerprint, images: indexes.image.size, captions: indexes.caption.size, reconciled },
     'indexes open',
@@ -156,8 +139,12 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
     },
     async close() {
       if (closed) return;
-      await set.checkpoint();
-      closed = true;
+      try {
+        await set.checkpoint();
+      } finally {
+        closed = true;
+        await releaseLock();
+      }
     },
   };
   return set;
@@ -165,6 +152,39 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
   function assertOpen(): void {
     if (closed) throw new Error('Invariant violated: index set used after close()');
   }
+}
+
+/** Checks the models, loads the saved files (or starts empty) and catches up with Postgres. */
+async function loadAndReconcile(options: OpenIndexesOptions, dir: string, vectors: VectorsRepository) {
+  const { config, fingerprint, dims, logger } = options;
+  // Check the models before touching anything.
+  const manifest = options.rebuild ? undefined : await readManifest(dir);
+  if (manifest && (manifest.fingerprint !== fingerprint || manifest.dims !== dims)) {
+    throw new AppError(
+      'MODEL_MISMATCH',
+      `The index in ${dir} was built with models ${manifest.fingerprint} (${manifest.dims}-d), ` +
+        `the current models are ${fingerprint} (${dims}-d); run \`npm run reindex\` to rebuild it`,
+      { details: { indexFingerprint: manifest.fingerprint, currentFingerprint: fingerprint } },
+    );
+  }
+  if (!options.allowMissingVectors)
+    await refuseUnembedded(vectors, fingerprint, config.paths.indexes, logger);
+
+  // Load what was saved (or start empty), then catch up with Postgres.
+  const params = config.hnsw;
+  const indexes = {} as Record<VectorKind, HnswIndex>;
+  const reconciled = {} as Record<VectorKind, ReconcileReport>;
+  const maxIds = {} as Record<VectorKind, number>;
+  for (const kind of KINDS) {
+    const snapshot = manifest?.indexes[kind];
+    // A saved graph keeps the M and efConstruction it was built with; only ef is a search-time knob.
+    indexes[kind] = snapshot
+      ? await HnswIndex.load(dir, snapshot, { ...manifest!.params, ef: params.ef })
+      : HnswIndex.create(dims, params);
+    reconciled[kind] = await reconcile(indexes[kind], vectors, kind, fingerprint, snapshot?.maxId ?? 0);
+    maxIds[kind] = reconciled[kind].maxId;
+  }
+  return { manifest, indexes, reconciled, maxIds };
 }
 
 /**
@@ -187,7 +207,10 @@ async function refuseUnembedded(
     );
     return;
   }
-  const others = await readdir(indexesDir).catch(() => [] as string[]);
+  const others: string[] = [];
+  for (const name of await readdir(indexesDir).catch(() => [] as string[])) {
+    if (await readManifest(path.join(indexesDir, name)).catch(() => undefined)) others.push(name);
+  }
   throw new AppError(
     'MODEL_MISMATCH',
     `Postgres holds images with no vectors for the current models (${fingerprint})` +
