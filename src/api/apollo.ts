@@ -6,7 +6,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { ApiContext } from './context.ts';
@@ -34,6 +37,8 @@ export async function createApollo(
     formatError: createFormatError(logger, production),
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
+      // Results are per-query and never HTTP-cached; the cache-control plugin would walk every field.
+      ApolloServerPluginCacheControlDisabled(),
       queryLimitsPlugin({
         maxDepth: config.limits.maxQueryDepth,
         maxComplexity: config.limits.maxQueryComplexity,
