@@ -311,29 +311,31 @@ export class SearchEngine {
   async indexInfo(): Promise<IndexInfoModel> {
     const fp = this.deps.embedder.fingerprint;
     const { hnsw, limits } = this.deps.config;
-    const [images, captions, imageVectors, captionVectors] = await Promise.all([
+    const [images, captions] = await Promise.all([
       this.deps.images.countLive(),
       this.deps.captions.countLive(),
-      this.deps.vectors.count('image', fp),
-      this.deps.vectors.count('caption', fp),
     ]);
-    const index = (kind: Target, count: number) => ({
-      kind,
-      count,
-      dims: this.deps.embedder.dims,
-      fingerprint: fp,
-      type: 'hnsw' as const,
-      m: hnsw.m,
-      efConstruction: hnsw.efConstruction,
-      ef: hnsw.ef,
-    });
+    const index = (kind: Target) => {
+      const vectors = this.deps.indexes[kind];
+      const isHnsw = vectors.implementation === 'hnsw';
+      return {
+        kind,
+        count: vectors.size,
+        dims: this.deps.embedder.dims,
+        fingerprint: fp,
+        type: vectors.implementation,
+        m: isHnsw ? hnsw.m : null,
+        efConstruction: isHnsw ? hnsw.efConstruction : null,
+        ef: isHnsw ? hnsw.ef : null,
+      };
+    };
     return {
       images,
       captions,
       ...this.deps.models,
       modelFingerprint: fp,
       dims: this.deps.embedder.dims,
-      indexes: [index('image', imageVectors), index('caption', captionVectors)],
+      indexes: [index('image'), index('caption')],
       limits: {
         maxFirst: limits.maxFirst,
         maxQueryText: limits.maxQueryText,

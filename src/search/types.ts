@@ -20,7 +20,7 @@ export interface ScoredId {
 }
 
 /** What the engine needs from a vector index (`HnswIndex`, `ExactIndex`). */
-export type SearchableIndex = Pick<VectorIndex, 'search' | 'size'>;
+export type SearchableIndex = Pick<VectorIndex, 'search' | 'size' | 'implementation'>;
 
 /** An image given to a query: exactly one field is set. */
 export interface ImageQueryInput {
