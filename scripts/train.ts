@@ -37,6 +37,7 @@ const program = new Command('train')
   .option('--weight-decay <wd>', 'AdamW weight decay', String(FIT_DEFAULTS.weightDecay))
   .option('--patience <n>', 'epochs without validation gain before stopping', String(FIT_DEFAULTS.patience))
   .option('--seed <n>', 'random seed (default SEED)')
+  .option('--out <dir>', 'write weights and card here instead of DATA_DIR/projections/<profile>')
   .option('--json <path>', 'also write the card as JSON here')
   .option('--data-dir <dir>', 'data directory (DATA_DIR)');
 
@@ -75,6 +76,7 @@ runCli(async () => {
     config,
     {
       dataPath,
+      ...(o['out'] ? { outDir: o['out'] } : {}),
       ...(o['images'] ? { imagesDir: o['images'] } : {}),
       epochs: positive('epochs', o['epochs']!),
       dims: positive('dims', o['dims']!),
