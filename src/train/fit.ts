@@ -134,6 +134,7 @@ export async function fitProjection(
     | undefined;
   let globalStep = 0;
   let trainSeconds = 0;
+  let steadySeconds = 0;
   let epoch = 0;
   try {
     for (epoch = 1; epoch <= epochs; epoch++) {
@@ -158,7 +159,10 @@ export async function fitProjection(
         optimizer.step(params, grads, rate);
         const scale = params.get('logitScale') as Float32Array;
         scale[0] = Math.min(MAX_LOGIT_SCALE, Math.max(0, scale[0] as number));
-        trainSeconds += (performance.now() - started) / 1000;
+        const seconds = (performance.now() - started) / 1000;
+        trainSeconds += seconds;
+        // The first run of a session pays for memory planning; pairs/s reports the steady state.
+        if (globalStep > 0) steadySeconds += seconds;
         lossSum += loss;
         globalStep++;
         hooks.onStep?.({
@@ -168,7 +172,7 @@ export async function fitProjection(
           loss,
           lr: rate,
           temperature: Math.exp(-(scale[0] as number)),
-          pairsPerSecond: (globalStep * batch) / trainSeconds,
+          pairsPerSecond: steadyRate(globalStep, batch, steadySeconds, trainSeconds),
         });
       }
       const current = weightsWithParams(weights, params);
@@ -200,7 +204,7 @@ export async function fitProjection(
       chosen.scores === undefined || val === undefined
         ? undefined
         : await scoreSubset(chosen.weights, val, runtime),
-    pairsPerSecond: (globalStep * batch) / Math.max(trainSeconds, 1e-9),
+    pairsPerSecond: steadyRate(globalStep, batch, steadySeconds, trainSeconds),
     seconds: trainSeconds,
   };
 }
@@ -237,6 +241,12 @@ export async function scoreSubset(
   } finally {
     await projection.close();
   }
+}
+
+function steadyRate(steps: number, batch: number, steadySeconds: number, allSeconds: number): number {
+  return steps > 1
+    ? ((steps - 1) * batch) / Math.max(steadySeconds, 1e-9)
+    : batch / Math.max(allSeconds, 1e-9);
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

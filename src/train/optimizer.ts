@@ -45,15 +45,20 @@ export class AdamW {
         this.v.set(name, v);
       }
       const decay = decays(name) ? 1 - lr * this.weightDecay : 1;
-      const stepSize = lr / c1;
-      const v2 = 1 / Math.sqrt(c2);
+      // lr/c1 * m / (sqrt(v/c2) + eps) rewritten as (lr*sqrt(c2)/c1) * m / (sqrt(v) + eps*sqrt(c2)):
+      // one square root and one division per element in the hot loop.
+      const sc2 = Math.sqrt(c2);
+      const stepSize = (lr * sc2) / c1;
+      const epsHat = eps * sc2;
+      const ob1 = 1 - beta1;
+      const ob2 = 1 - beta2;
       for (let i = 0; i < p.length; i++) {
         const gi = g[i] as number;
-        const mi = beta1 * (m[i] as number) + (1 - beta1) * gi;
-        const vi = beta2 * (v[i] as number) + (1 - beta2) * gi * gi;
+        const mi = beta1 * (m[i] as number) + ob1 * gi;
+        const vi = beta2 * (v[i] as number) + ob2 * gi * gi;
         m[i] = mi;
         v[i] = vi;
-        p[i] = (p[i] as number) * decay - (stepSize * mi) / (Math.sqrt(vi) * v2 + eps);
+        p[i] = (p[i] as number) * decay - (stepSize * mi) / (Math.sqrt(vi) + epsHat);
       }
     }
   }
