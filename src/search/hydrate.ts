@@ -1,6 +1,7 @@
 /**
- * Last stage: ranked ids -> records, in score order, in one batched round per page (records, then
- * their captions or images). Ids whose rows vanished (deleted meanwhile) are dropped.
+ * Last stage: ranked ids -> records, in score order, batched per page: image hits in one query
+ * (images with their captions), caption hits in two (captions, then their images). Ids whose rows
+ * vanished (deleted meanwhile) are dropped.
  */
 import type { CaptionsRepository } from '../store/captions.repository.ts';
 import type { ImagesRepository } from '../store/images.repository.ts';
@@ -11,13 +12,13 @@ export interface HydrateDeps {
   captions: CaptionsRepository;
 }
 
+/** One query: the images and their captions. */
 export async function hydrateImages(
   ids: readonly number[],
   deps: HydrateDeps,
 ): Promise<Map<number, ImageNode>> {
-  const records = await deps.images.getByIds(ids);
-  const captions = await deps.captions.getByImageIds(records.map((r) => r.id));
-  return new Map(records.map((r) => [r.id, { ...r, captions: captions.get(r.id) ?? [] }]));
+  const records = await deps.images.getByIdsWithCaptions(ids);
+  return new Map(records.map((r) => [r.id, r]));
 }
 
 export async function hydrateCaptions(

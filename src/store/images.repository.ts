@@ -123,6 +123,44 @@ export class ImagesRepository {
     return ids.flatMap((id) => byId.get(id) ?? []);
   }
 
+  /**
+   * Live images for `ids` with their captions (ascending id), in the order given: a page of
+   * search hits hydrated in one query. Unknown and deleted ids are left out.
+   */
+  async getByIdsWithCaptions(
+    ids: readonly number[],
+  ): Promise<(ImageRecord & { captions: CaptionRecord[] })[]> {
+    checkIds(ids);
+    if (ids.length === 0) return [];
+    const rows = await this.db.query<
+      ImageRow & { captions: { id: number; text: string; created_at: string }[] | string }
+    >(
+      `SELECT ${COLUMNS.split(', ')
+        .map((c) => `i.${c}`)
+        .join(', ')},
+         COALESCE(json_agg(json_build_object('id', c.id, 'text', c.text, 'created_at', c.created_at) ORDER BY c.id)
+           FILTER (WHERE c.id IS NOT NULL), '[]'::json) AS captions
+       FROM images i LEFT JOIN captions c ON c.image_id = i.id
+       WHERE i.id = ANY($1::bigint[]) AND i.deleted_at IS NULL
+       GROUP BY i.id`,
+      [ids],
+    );
+    const byId = new Map(
+      rows.map((r) => {
+        const captions =
+          typeof r.captions === 'string' ? (JSON.parse(r.captions) as typeof r.captions) : r.captions;
+        const list = (captions as { id: number; text: string; created_at: string }[]).map((c) => ({
+          id: Number(c.id),
+          imageId: r.id,
+          text: c.text,
+          createdAt: new Date(c.created_at),
+        }));
+        return [r.id, { ...toRecord(r), captions: list }];
+      }),
+    );
+    return ids.flatMap((id) => byId.get(id) ?? []);
+  }
+
   async softDelete(id: number): Promise<boolean> {
     const rows = await this.db.query<{ id: number }>(
       'UPDATE images SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id',
