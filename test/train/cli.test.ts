@@ -1,0 +1,37 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tempConfig } from './helpers.ts';
+
+const run = promisify(execFile);
+const temp = await tempConfig();
+afterAll(() => temp.cleanup());
+
+/** Runs a script with tsx; resolves with the exit code and stderr instead of throwing. */
+async function cli(script: string, args: string[]): Promise<{ code: number; stderr: string }> {
+  const tsx = path.resolve('node_modules/.bin/tsx');
+  try {
+    const r = await run(tsx, [path.resolve('scripts', script), ...args], {
+      env: { ...process.env, DATA_DIR: temp.dir, LOG_LEVEL: 'silent' },
+    });
+    return { code: 0, stderr: r.stderr };
+  } catch (error) {
+    const e = error as { code: number; stderr: string };
+    return { code: e.code, stderr: e.stderr };
+  }
+}
+
+describe('training CLIs on bad input', () => {
+  it('train refuses a non-positive --epochs with INVALID_INPUT', async () => {
+    const r = await cli('train.ts', ['--data', path.join(temp.dir, 'x.jsonl'), '--epochs', '0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error [INVALID_INPUT]: --epochs must be a positive integer');
+  });
+
+  it('eval reports a missing data file as SOURCE_INVALID', async () => {
+    const r = await cli('eval.ts', ['--data', path.join(temp.dir, 'missing.jsonl')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error [SOURCE_INVALID]');
+  });
+});
