@@ -84,7 +84,9 @@ export async function runIngest(
       items,
     );
     tally.record(outcomes, captions, truncated);
-    options.onProgress?.(tally.progress());
+    const progress = tally.progress();
+    logger.debug({ done: progress.done }, 'batch stored');
+    options.onProgress?.(progress);
     if (performance.now() - lastCheckpoint >= checkpointEveryMs) {
       await indexes.checkpoint();
       lastCheckpoint = performance.now();

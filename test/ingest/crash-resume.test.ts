@@ -33,21 +33,29 @@ interface Run {
   stderr: string;
 }
 
-/** Starts `npm run index`'s script; with `killAfterMs`, SIGKILLs it that long after its indexes open. */
-function runIndexer(env: Record<string, string>, args: string[], killAfterMs?: number): Promise<Run> {
+/**
+ * Starts `npm run index`'s script. With `kill`, SIGKILLs it `jitterMs` after its `afterBatches`-th
+ * stored batch: a random moment that is sure to fall while it works, however loaded the machine.
+ */
+function runIndexer(
+  env: Record<string, string>,
+  args: string[],
+  kill?: { afterBatches: number; jitterMs: number },
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/index.ts', ...args], {
       cwd: ROOT,
-      env: { ...process.env, ...env, LOG_LEVEL: 'info', DEVICE: 'cpu' },
+      env: { ...process.env, ...env, LOG_LEVEL: 'debug', DEVICE: 'cpu' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
     let armed = false;
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
-      if (killAfterMs !== undefined && !armed && stderr.includes('"indexes open"')) {
+      const stored = stderr.split('"batch stored"').length - 1;
+      if (kill !== undefined && !armed && stored >= kill.afterBatches) {
         armed = true;
-        setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+        setTimeout(() => child.kill('SIGKILL'), kill.jitterMs);
       }
     });
     child.on('error', reject);
@@ -76,12 +84,15 @@ async function scenario(backend: 'pglite' | 'postgres'): Promise<void> {
   await (await openDb(config)).close();
 
   const args = [fixture.manifest, '--batch', '3', '--concurrency', '2', '--checkpoint-every', '0.2'];
-  // Embedded PGlite starts and stores more slowly than a server, so its kills come later.
-  const [from, to] = backend === 'pglite' ? [200, 2000] : [50, 500];
-  const delays = Array.from({ length: KILLS }, () => Math.round(from + Math.random() * (to - from)));
+  // Each run stores batches of 3; kill each somewhere in its first few batches, at a random offset.
+  const kills = Array.from({ length: KILLS }, () => ({
+    afterBatches: 1 + Math.floor(Math.random() * 4),
+    jitterMs: Math.round(Math.random() * 40),
+  }));
   const midRun: number[] = [];
-  for (const delay of delays) {
-    const run = await runIndexer(env, args, delay);
+  for (const kill of kills) {
+    const delay = `${kill.afterBatches} batches + ${kill.jitterMs}`;
+    const run = await runIndexer(env, args, kill);
     // A run may legitimately finish before its kill lands; anything else must be the kill.
     if (run.signal !== 'SIGKILL')
       expect(run.code, `run killed after ${delay} ms:\n${run.stderr.slice(-2000)}`).toBe(0);
