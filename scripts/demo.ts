@@ -18,6 +18,7 @@ import { loadProjection, projectionDir } from '../src/models/projection.ts';
 import { openDb } from '../src/store/open-db.ts';
 import { generateSampleData, MANIFEST_NAME } from '../src/train/synthetic/generate.ts';
 import { trainProjection } from '../src/train/train-projection.ts';
+import { ensureTrainingData } from '../src/train/index.ts';
 import { runCli } from './lib/cli.ts';
 
 /**
@@ -54,7 +55,7 @@ async function ensureSamples(config: Config, n: number): Promise<string> {
   return manifest;
 }
 
-async function ensureProjection(config: Config, manifest: string, logger: Logger): Promise<void> {
+async function ensureProjection(config: Config, logger: Logger): Promise<void> {
   const encoders = await loadEncoders(config, logger);
   try {
     // loadProjection falls back to the untrained one when the weights were fitted to other encoders.
@@ -65,10 +66,16 @@ async function ensureProjection(config: Config, manifest: string, logger: Logger
       say(`[3/4] projection: trained weights present (${projectionDir(config)})`);
       return;
     }
-    say('[3/4] projection: training on the sample data (contrastive, symmetric InfoNCE)');
+    // A separate, larger synthetic set (another seed): the demo's own images stay held out.
+    say('[3/4] projection: training on synthetic pairs (contrastive, symmetric InfoNCE)');
+    const data = await step('training pairs ready', () => ensureTrainingData(config));
     let epochs = 0;
     const { card } = await step('projection trained', () =>
-      trainProjection(config, { dataPath: manifest, encoders, onEpoch: () => void epochs++ }, logger),
+      trainProjection(
+        config,
+        { dataPath: data.manifestPath, encoders, onEpoch: () => void epochs++ },
+        logger,
+      ),
     );
     const scores = JSON.stringify(card.validation ?? {}, (_k, v: unknown) =>
       typeof v === 'number' ? Number(v.toFixed(3)) : v,
@@ -138,7 +145,7 @@ runCli(async () => {
   );
   say(`[1/4] models: ${config.profile} (generated on first use under ${config.paths.models})`);
   const manifest = await ensureSamples(config, Number(o.images));
-  await ensureProjection(config, manifest, logger);
+  await ensureProjection(config, logger);
   await ensureIndexed(config, manifest, logger);
   if (!o.serve) return;
   const app = await startApp(config, logger);
