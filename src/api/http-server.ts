@@ -197,6 +197,12 @@ export async function startApiServer(
       sendError(res, 405, 'METHOD_NOT_ALLOWED', 'Only GET here');
       return 'other';
     }
+    if (path === '/favicon.ico') {
+      // Browsers ask for it on every page; an empty answer keeps their consoles free of 404s.
+      res.writeHead(204, { 'cache-control': 'public, max-age=86400' });
+      res.end();
+      return 'other';
+    }
     if (path === '/healthz') {
       sendJson(res, 200, { status: 'ok' });
       return 'healthz';

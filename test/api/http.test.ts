@@ -21,6 +21,11 @@ describe('HTTP routes', () => {
     expect(await ready.json()).toEqual({ status: 'ready' });
   });
 
+  it('answers the browser favicon request with an empty 204, not a 404', async () => {
+    const res = await fetch(`${t.url}/favicon.ico`);
+    expect(res.status).toBe(204);
+  });
+
   it('/metrics exposes operation latency, encoder batch sizes and index sizes', async () => {
     await t.gql(`{ searchImages(text: "a red circle", first: 2) { edges { score } } }`);
     const text = await (await fetch(`${t.url}/metrics`)).text();
