@@ -9,9 +9,7 @@ import { createMetrics } from './api/metrics.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { decodeImage } from './media/image-decode.ts';
-import { createEmbedder } from './models/embedder.ts';
-import { loadEncoders } from './models/load.ts';
-import { loadProjection } from './models/projection.ts';
+import { openEmbedder } from './models/open-embedder.ts';
 import type { Embedder, Encoders } from './models/types.ts';
 import { SearchEngine, type EngineOptions } from './search/engine.ts';
 import { CaptionsRepository } from './store/captions.repository.ts';
@@ -53,11 +51,7 @@ export async function openCore(
       await cleanup().catch((err) => logger.error({ err }, 'cleanup failed'));
   };
   try {
-    const encoders = await loadEncoders(config, logger);
-    cleanups.push(() => encoders.close());
-    const projection = await loadProjection(config, encoders, logger);
-    cleanups.push(() => projection.close());
-    const embedder = createEmbedder(encoders, projection);
+    const { encoders, projection, embedder } = await openEmbedder(config, logger, cleanups);
     const indexes = await openIndexes({
       config,
       db,

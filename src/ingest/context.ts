@@ -1,9 +1,6 @@
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import { createEmbedder } from '../models/embedder.ts';
-import { loadEncoders } from '../models/load.ts';
-import { loadProjection } from '../models/projection.ts';
-import type { Embedder } from '../models/types.ts';
+import { openEmbedder } from '../models/open-embedder.ts';
 import { openDb } from '../store/open-db.ts';
 import { openIndexes } from '../store/vector/index-set.ts';
 import type { IngestDeps } from './pipeline.ts';
@@ -39,17 +36,4 @@ export async function openIngestContext(config: Config, logger: Logger): Promise
     await close().catch(() => undefined);
     throw error;
   }
-}
-
-/** The current models as one embedder; what they hold is released by the closers. */
-export async function openEmbedder(
-  config: Config,
-  logger: Logger,
-  closers: (() => Promise<void>)[],
-): Promise<{ embedder: Embedder }> {
-  const encoders = await loadEncoders(config, logger);
-  closers.push(() => encoders.close());
-  const projection = await loadProjection(config, encoders, logger);
-  closers.push(() => projection.close());
-  return { embedder: createEmbedder(encoders, projection) };
 }

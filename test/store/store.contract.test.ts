@@ -29,7 +29,7 @@ const image = (name: string, extra: Partial<NewImage> = {}): NewImage => ({
   ...extra,
 });
 
-describe.each(backends)('store contract [$name]', (backend) => {
+describe.each(backends.map((b) => [b.name, b] as const))('store contract [%s]', (_name, backend) => {
   const skip = announceSkip(backend, 'store contract');
   let db: Db;
   let dispose: () => Promise<void>;
