@@ -79,7 +79,10 @@ export interface Config {
   };
   hnsw: { m: number; efConstruction: number; ef: number };
   ingest: { batchSize: number; concurrency: number };
-  /** Hosts (exact names) that query images may be fetched from; empty = remote URLs refused. */
+  /**
+   * Hosts query images may be fetched from: exact names, `*.domain` or `*`; empty = remote URLs
+   * refused. Only an exact entry may resolve to a private or loopback address.
+   */
   remoteImageHosts: readonly string[];
   /** Directories that query images may be read from by path; empty = server paths refused. */
   localImageRoots: readonly string[];
@@ -109,9 +112,6 @@ export function loadConfig(
     });
   }
   const e = parsed.data;
-  if (e.API_KEY === undefined && e.NODE_ENV === 'production' && e.ALLOW_UNAUTHENTICATED_MUTATIONS) {
-    // Allowed, but only by explicit choice; main.ts logs it loudly.
-  }
   const dataDir = path.resolve(e.DATA_DIR);
   return deepFreeze<Config>({
     databaseUrl: e.DATABASE_URL === undefined || e.DATABASE_URL === '' ? undefined : e.DATABASE_URL,
