@@ -63,10 +63,12 @@ export interface ProjectionCard {
 }
 
 /**
- * Synthetic training images by default: 7500 give about 6000 in the train split, which the
- * tiny-profile targets need; the indexed sample set can stay small.
+ * Synthetic training images by default. More pairs is what lifts the tiny profile most: on the
+ * held-out split, 7500 images gave P@10 0.44 (t2i) / 0.55 (i2t) and 12000 give 0.53 / 0.63, for
+ * about two minutes of generation, encoding and training on two cores. The indexed sample set
+ * can stay small.
  */
-export const DEFAULT_TRAINING_IMAGES = 7500;
+export const DEFAULT_TRAINING_IMAGES = 12_000;
 
 /**
  * The synthetic training set under DATA_DIR/samples-train, generated when missing. Its seed
