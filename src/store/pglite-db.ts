@@ -42,7 +42,9 @@ export async function openPgliteDb(dir: string | undefined): Promise<Db> {
   return {
     kind: 'pglite',
     query: conn.query,
-    // PGlite is a single connection; its own lock serialises other callers while `fn` runs.
+    // PGlite is one connection: it serialises single queries and `transaction`s, but not a
+    // session's statements against other callers. Only migrations use a session, and openDb runs
+    // them before anything else can query.
     session: async (fn) => fn(conn),
     transaction: <T>(fn: (tx: Queryable) => Promise<T>) => pglite.transaction((tx) => fn(wrap(tx))),
     close: () => pglite.close(),
