@@ -3,9 +3,10 @@
  * DATA_DIR/uploads/<sha256> first, so the stored uri points at a real file (thumbnails, reindex).
  */
 import { createHash } from 'node:crypto';
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { writeFileAtomic } from '../atomic-file.ts';
 import type { Config } from '../config.ts';
 import { ingestOne } from '../ingest/ingest-one.ts';
 import type { Logger } from '../logger.ts';
@@ -34,9 +35,8 @@ async function keepUpload(dir: string, bytes: Buffer): Promise<string> {
   );
   if (!exists) {
     await mkdir(dir, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, bytes);
-    await rename(tmp, file);
+    // The upload is the only copy of the user's image: on disk for good before the database says so.
+    await writeFileAtomic(file, bytes);
   }
   return file;
 }

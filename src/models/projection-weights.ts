@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../atomic-file.ts';
 import { AppError, describeError } from '../errors.ts';
 
 /**
@@ -99,8 +100,8 @@ export async function writeProjection(
     ...(encoders ? { encoders } : {}),
     tensors,
   };
-  await atomicWrite(path.join(dir, 'weights.bin'), new Uint8Array(blob.buffer));
-  await atomicWrite(path.join(dir, 'weights.json'), `${JSON.stringify(header, null, 2)}\n`);
+  await writeFileAtomic(path.join(dir, 'weights.bin'), new Uint8Array(blob.buffer));
+  await writeFileAtomic(path.join(dir, 'weights.json'), `${JSON.stringify(header, null, 2)}\n`);
   return header;
 }
 
@@ -163,10 +164,4 @@ function checkShapes(w: ProjectionWeights): void {
         throw new Error(`${side}.${key} should hold ${length} values, has ${t?.length ?? 0}`);
     }
   }
-}
-
-async function atomicWrite(file: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, data);
-  await rename(tmp, file);
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../../errors.ts';
-import { writeFileAtomic } from './atomic-file.ts';
+import { writeFileAtomic } from '../../atomic-file.ts';
 import { checkQuery, checkRows } from './checks.ts';
 import { TopK, dotRow } from './top-k.ts';
 import type { IndexSnapshot, SearchHit, SearchOptions, VectorIndex } from './types.ts';

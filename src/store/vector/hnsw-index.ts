@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import hnswlib from 'hnswlib-node';
 import { AppError } from '../../errors.ts';
-import { commitAtomic } from './atomic-file.ts';
+import { commitAtomic } from '../../atomic-file.ts';
 import { allows, checkQuery, checkRows } from './checks.ts';
 import { TopK, dotRow, sortHits } from './top-k.ts';
 import type { IndexSnapshot, SearchHit, SearchOptions, VectorIndex } from './types.ts';

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -21,7 +22,8 @@ export async function commitAtomic(
   target: string,
   write: (tmpPath: string) => Promise<void> | void,
 ): Promise<void> {
-  const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
+  // Unique per call: two writers of the same target (even in one process) never share a temp file.
+  const tmp = `${target}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   try {
     await write(tmp);
     await fsyncPath(tmp);
