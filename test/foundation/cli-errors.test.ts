@@ -2,7 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { createPostgresDatabase, postgresBackend } from '../setup/databases.ts';
 
 const tsx = path.resolve('node_modules/.bin/tsx');
 
@@ -42,4 +45,40 @@ describe('command-line errors', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('database (pglite) is at 001_initial.sql');
   });
+});
+
+function migrateProcess(databaseUrl: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tsx, ['scripts/migrate.ts'], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: databaseUrl, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+describe('two migrating processes [postgres]', () => {
+  it.skipIf(postgresBackend.skipReason !== '')(
+    'started together, exactly one of them applies each migration',
+    async () => {
+      const database = await createPostgresDatabase();
+      try {
+        const runs = await Promise.all([migrateProcess(database.url), migrateProcess(database.url)]);
+        expect(runs.map((r) => r.code)).toEqual([0, 0]);
+        const applied = runs.map((r) => r.stderr.split('"applied migration"').length - 1).sort();
+        const client = new pg.Client({ connectionString: database.url });
+        await client.connect();
+        const rows = (await client.query('SELECT count(*)::int AS n FROM schema_migrations')).rows as {
+          n: number;
+        }[];
+        await client.end();
+        expect(applied).toEqual([0, rows[0]!.n]);
+      } finally {
+        await database.drop();
+      }
+    },
+  );
 });
