@@ -12,7 +12,7 @@ import {
 } from '../src/ingest/index.ts';
 import { createLogger } from '../src/logger.ts';
 import { openSource } from '../src/media/sources/index.ts';
-import { runCli } from './lib/cli.ts';
+import { ingestOverrides, runCli, type IngestFlags } from './lib/cli.ts';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -64,10 +64,7 @@ const program = new Command('index')
   .option('--data-dir <dir>', 'data directory (DATA_DIR, default ./data)')
   .option('--database-url <url>', 'PostgreSQL URL (DATABASE_URL); unset = embedded PGlite under DATA_DIR/pg');
 
-interface Flags {
-  batch?: number;
-  concurrency?: number;
-  device?: string;
+interface Flags extends IngestFlags {
   limit?: number;
   dryRun?: boolean;
   json?: string;
@@ -75,22 +72,12 @@ interface Flags {
   images?: string;
   retryFailed?: boolean;
   checkpointEvery?: number;
-  dataDir?: string;
-  databaseUrl?: string;
 }
 
 runCli(async () => {
   program.parse();
   const flags = program.opts<Flags>();
-  const config = loadConfig({
-    overrides: {
-      INGEST_BATCH: flags.batch,
-      INGEST_CONCURRENCY: flags.concurrency,
-      DEVICE: flags.device,
-      DATA_DIR: flags.dataDir,
-      DATABASE_URL: flags.databaseUrl,
-    },
-  });
+  const config = loadConfig({ overrides: ingestOverrides(flags) });
   const logger = createLogger(config.logLevel, 'index');
   const source = await openSource(program.args[0]!, {
     maxBytes: config.limits.maxImageBytes,

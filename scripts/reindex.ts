@@ -2,10 +2,9 @@ import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../src/config.ts';
 import { openEmbedder, reindex } from '../src/ingest/index.ts';
-
 import { createLogger } from '../src/logger.ts';
 import { openDb } from '../src/store/open-db.ts';
-import { runCli } from './lib/cli.ts';
+import { ingestOverrides, runCli, type IngestFlags } from './lib/cli.ts';
 
 const program = new Command('reindex')
   .description(
@@ -27,23 +26,8 @@ const program = new Command('reindex')
   .option('--database-url <url>', 'PostgreSQL URL (DATABASE_URL); unset = embedded PGlite under DATA_DIR/pg');
 
 runCli(async () => {
-  const flags = program.parse().opts<{
-    batch?: number;
-    concurrency?: number;
-    device?: string;
-    json?: string;
-    dataDir?: string;
-    databaseUrl?: string;
-  }>();
-  const config = loadConfig({
-    overrides: {
-      INGEST_BATCH: flags.batch,
-      INGEST_CONCURRENCY: flags.concurrency,
-      DEVICE: flags.device,
-      DATA_DIR: flags.dataDir,
-      DATABASE_URL: flags.databaseUrl,
-    },
-  });
+  const flags = program.parse().opts<IngestFlags & { json?: string }>();
+  const config = loadConfig({ overrides: ingestOverrides(flags) });
   const logger = createLogger(config.logLevel, 'reindex');
   const closers: (() => Promise<void>)[] = [];
   try {

@@ -1,3 +1,4 @@
+import type { ConfigOverrides } from '../../src/config.ts';
 import { AppError } from '../../src/errors.ts';
 
 /**
@@ -21,4 +22,23 @@ export function runCli(main: () => Promise<number | void>): void {
       }
     },
   );
+}
+
+/** The flags that the indexing CLIs (index, reindex) share, as config overrides. */
+export interface IngestFlags {
+  batch?: number;
+  concurrency?: number;
+  device?: string;
+  dataDir?: string;
+  databaseUrl?: string;
+}
+
+export function ingestOverrides(flags: IngestFlags): ConfigOverrides {
+  return {
+    INGEST_BATCH: flags.batch,
+    INGEST_CONCURRENCY: flags.concurrency,
+    DEVICE: flags.device,
+    DATA_DIR: flags.dataDir,
+    DATABASE_URL: flags.databaseUrl,
+  };
 }

@@ -17,15 +17,10 @@ export interface ImageRecord {
   deletedAt: Date | null;
 }
 
-export interface NewImage {
-  sha256: string;
-  uri: string;
-  width: number;
-  height: number;
-  format: string;
-  bytes: number;
+/** An image as the indexer hands it over: the record less what the database assigns. */
+export type NewImage = Omit<ImageRecord, 'id' | 'metadata' | 'createdAt' | 'deletedAt'> & {
   metadata?: Record<string, unknown>;
-}
+};
 
 interface ImageRow {
   id: number;

@@ -3,8 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import type { Db } from '../../src/store/db.ts';
+import { migrate } from '../../src/store/migrate.ts';
 import { openPgDb } from '../../src/store/pg-db.ts';
 import { openPgliteDb } from '../../src/store/pglite-db.ts';
 
@@ -82,4 +83,29 @@ export const backends: Backend[] = [postgresBackend, pgliteBackend];
 export function announceSkip(backend: Backend, suite: string): boolean {
   if (backend.skipReason) console.warn(`SKIPPED ${suite} [${backend.name}]: ${backend.skipReason}`);
   return backend.skipReason !== '';
+}
+
+/**
+ * Opens a fresh, migrated database of `backend` for the enclosing describe block and disposes of
+ * it afterwards; `get()` returns it inside tests. Does nothing when the backend is skipped.
+ */
+export function useMigratedDb(backend: Backend, skip: boolean): { get(): Db } {
+  let db: Db | undefined;
+  let dispose: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    if (skip) return;
+    const opened = await backend.open();
+    db = opened.db;
+    dispose = opened.dispose;
+    await migrate(db);
+  });
+  afterAll(async () => {
+    await dispose?.();
+  });
+  return {
+    get() {
+      if (!db) throw new Error(`no ${backend.name} database: the suite is skipped or setup failed`);
+      return db;
+    },
+  };
 }

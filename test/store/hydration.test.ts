@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CaptionsRepository, ImagesRepository, migrate, type Db } from '../../src/store/index.ts';
-import { announceSkip, backends } from '../setup/databases.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { CaptionsRepository, ImagesRepository, type Db } from '../../src/store/index.ts';
+import { announceSkip, backends, useMigratedDb } from '../setup/databases.ts';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -9,18 +9,10 @@ describe.each(backends.map((b) => [b.name, b] as const))(
   'ImagesRepository.getByIdsWithCaptions [%s]',
   (_name, backend) => {
     const skip = announceSkip(backend, 'hydration');
+    const database = useMigratedDb(backend, skip);
     let db: Db;
-    let dispose: () => Promise<void>;
-
-    beforeAll(async () => {
-      if (skip) return;
-      const opened = await backend.open();
-      db = opened.db;
-      dispose = opened.dispose;
-      await migrate(db);
-    });
-    afterAll(async () => {
-      if (!skip) await dispose();
+    beforeEach(() => {
+      if (!skip) db = database.get();
     });
 
     it.skipIf(skip)(

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { isAppError } from '../../src/errors.ts';
 import {
   CaptionsRepository,
@@ -15,7 +15,7 @@ import {
 } from '../../src/store/index.ts';
 import { MIGRATIONS_DIR, readMigrations } from '../../src/store/migrate.ts';
 import { openPgDb } from '../../src/store/pg-db.ts';
-import { announceSkip, backends } from '../setup/databases.ts';
+import { announceSkip, backends, useMigratedDb } from '../setup/databases.ts';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const image = (name: string, extra: Partial<NewImage> = {}): NewImage => ({
@@ -31,18 +31,10 @@ const image = (name: string, extra: Partial<NewImage> = {}): NewImage => ({
 
 describe.each(backends.map((b) => [b.name, b] as const))('store contract [%s]', (_name, backend) => {
   const skip = announceSkip(backend, 'store contract');
+  const database = useMigratedDb(backend, skip);
   let db: Db;
-  let dispose: () => Promise<void>;
-
-  beforeAll(async () => {
-    if (skip) return;
-    const opened = await backend.open();
-    db = opened.db;
-    dispose = opened.dispose;
-    await migrate(db);
-  });
-  afterAll(async () => {
-    if (!skip) await dispose();
+  beforeEach(() => {
+    if (!skip) db = database.get();
   });
 
   it.skipIf(skip)('applies every migration once and records it', async () => {
