@@ -6,9 +6,11 @@ import {
   createInitialProjection,
   createInitialWeights,
   loadProjection,
+  projectionFromWeights,
   startOf,
 } from '../../src/models/projection.ts';
 import { trainingWeights } from '../../src/models/projection-init.ts';
+import { createEmbedder } from '../../src/models/embedder.ts';
 import type { Encoders } from '../../src/models/types.ts';
 import { fitProjection, scoreSubset } from '../../src/train/fit.ts';
 import { AdamW } from '../../src/train/optimizer.ts';
@@ -79,6 +81,28 @@ describe('projection start', () => {
     expect(b).toBe(a);
     expect(c).toMatch(/^initial-1-[0-9a-f]{12}$/);
     expect(d).toBe(c);
+    await Promise.all(ps.map((p) => p.close()));
+  });
+
+  it('gives the embedder (and so every index) one fingerprint for the identity and another once trained', async () => {
+    const encoders = {
+      profile: 'clip',
+      text: { dims: 6, fingerprint: 't' },
+      image: { dims: 6, fingerprint: 'i' },
+      close: async () => {},
+    } as unknown as Encoders;
+    const opts = { textDims: 6, imageDims: 6, start: 'identity' as const };
+    const trainedWeights = createInitialWeights(opts);
+    trainedWeights.text.w1[1] = 0.25;
+    const ps = await Promise.all([
+      createInitialProjection({ ...opts, seed: 1 }),
+      createInitialProjection({ ...opts, seed: 7 }),
+      projectionFromWeights(trainedWeights),
+    ]);
+    const [a, b, c] = ps.map((p) => createEmbedder(encoders, p).fingerprint);
+    expect(b).toBe(a);
+    expect(c).not.toBe(a);
+    expect(ps.map((p) => p.trained)).toEqual([false, false, true]);
     await Promise.all(ps.map((p) => p.close()));
   });
 
