@@ -61,7 +61,7 @@ export function formatEvaluation(e: Evaluation): string {
   if (per !== undefined) {
     lines.push(
       '',
-      `attribute P@10      ${before.padStart(9)} t2i  i2t    ${after.padStart(10)} t2i  i2t    (captions)`,
+      `attribute P@10      ${before.padStart(9)} t2i  i2t    ${after.padStart(7)} t2i  i2t    (captions)`,
     );
     for (const key of Object.keys(per)) {
       const u = e.untrained.perAttribute?.[key];

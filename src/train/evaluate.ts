@@ -90,10 +90,15 @@ export async function evaluate(
         fingerprint: stored.header.fingerprint,
         ...(await scoreSubset(stored.weights, subset, runtime)),
       };
-    } else {
-      logger.warn('no trained projection found; only the untrained one is scored');
     }
     const rejected = await readProjection(rejectedDir(dir));
+    if (stored === undefined && rejected === undefined) {
+      logger.warn(
+        start === 'identity'
+          ? 'no fine-tuned projection found; only zero-shot is scored'
+          : 'no trained projection found; only the untrained one is scored',
+      );
+    }
     if (rejected !== undefined) {
       const reason = await readReason(rejectedDir(dir));
       result.rejected = {
