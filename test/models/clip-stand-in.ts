@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -30,6 +31,34 @@ export const COLOURS: Readonly<Record<string, readonly [number, number, number]>
   black: [0, 0, 0],
 };
 
+/** More colour words of the tiny vocabulary, for training: similar colours make zero-shot errors possible. */
+export const PALETTE: Readonly<Record<string, readonly [number, number, number]>> = {
+  ...COLOURS,
+  crimson: [220, 20, 60],
+  scarlet: [255, 36, 0],
+  maroon: [128, 0, 0],
+  orange: [255, 165, 0],
+  gold: [255, 215, 0],
+  amber: [255, 191, 0],
+  lime: [50, 205, 50],
+  olive: [128, 128, 0],
+  teal: [0, 128, 128],
+  cyan: [0, 255, 255],
+  turquoise: [64, 224, 208],
+  navy: [0, 0, 128],
+  azure: [0, 127, 255],
+  violet: [238, 130, 238],
+  lavender: [181, 126, 220],
+  pink: [255, 192, 203],
+  magenta: [255, 0, 255],
+  brown: [139, 69, 19],
+  tan: [210, 180, 140],
+  beige: [245, 245, 220],
+  white: [255, 255, 255],
+  grey: [128, 128, 128],
+  silver: [192, 192, 192],
+};
+
 /** P, 3 x DIMS, full column rank so distinct colours keep distinct directions. */
 const P = Float32Array.from({ length: 3 * DIMS }, (_, i) => Math.sin(1.7 * i + 0.3));
 
@@ -39,10 +68,12 @@ function normalised(rgb: readonly number[]): number[] {
 
 /**
  * The embedding both towers give a mean RGB (0-255), in float64 to rank against independently:
- * a caption naming a colour, or a photo whose decoded pixels average to it.
+ * a caption naming a colour, or a photo whose decoded pixels average to it. `twist` turns the
+ * colour (radians, about the grey axis) first: the text tower of a stand-in whose towers only
+ * roughly agree, so that zero-shot makes mistakes a fine-tune can fix.
  */
-export function embeddingOf(rgb: readonly number[]): number[] {
-  const x = normalised(rgb);
+export function embeddingOf(rgb: readonly number[], twist = 0): number[] {
+  const x = rotateAboutGrey(normalised(rgb), twist);
   return Array.from({ length: DIMS }, (_, j) => x.reduce((s, v, c) => s + v * P[c * DIMS + j]!, 0));
 }
 
@@ -56,22 +87,35 @@ export function cosine(a: readonly number[], b: readonly number[]): number {
   return dot / Math.sqrt(a.reduce((s, v) => s + v * v, 0) * b.reduce((s, v) => s + v * v, 0));
 }
 
+function rotateAboutGrey(x: number[], angle: number): number[] {
+  if (angle === 0) return x;
+  // Rodrigues' rotation about the unit vector (1, 1, 1) / sqrt(3).
+  const k = [1, 1, 1].map((v) => v / Math.sqrt(3));
+  const [c, s] = [Math.cos(angle), Math.sin(angle)];
+  const dot = x.reduce((a, v, i) => a + v * k[i]!, 0);
+  const cross = [k[1]! * x[2]! - k[2]! * x[1]!, k[2]! * x[0]! - k[0]! * x[2]!, k[0]! * x[1]! - k[1]! * x[0]!];
+  return x.map((v, i) => v * c + cross[i]! * s + k[i]! * dot * (1 - c));
+}
+
 async function put(file: string, content: string | Uint8Array): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, content);
 }
 
-/** Writes DATA_DIR/models/clip/{text,image} in the Hugging Face layout the clip profile reads. */
-export async function writeClipStandIn(dataDir: string): Promise<void> {
+/**
+ * Writes DATA_DIR/models/clip/{text,image} in the Hugging Face layout the clip profile reads.
+ * `twist` (radians) turns the text tower's colours away from the vision tower's. @default 0
+ */
+export async function writeClipStandIn(dataDir: string, options: { twist?: number } = {}): Promise<void> {
   const root = path.join(dataDir, 'models', 'clip');
   const vocab = buildVocab();
 
   // Text tower.
   const table = new Float32Array(vocab.length * DIMS);
-  for (const colour of Object.keys(COLOURS)) {
+  for (const [colour, rgb] of Object.entries(PALETTE)) {
     const id = vocab.indexOf(colour);
     if (id < 0) throw new Error(`the tiny vocabulary lacks "${colour}"`);
-    table.set(embeddingOf(COLOURS[colour]!), id * DIMS);
+    table.set(embeddingOf(rgb, options.twist ?? 0), id * DIMS);
   }
   const t = new GraphBuilder('clip_text_stand_in');
   t.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
@@ -127,19 +171,21 @@ export async function writeClipStandIn(dataDir: string): Promise<void> {
 }
 
 /**
- * One solid-colour photo per colour, in several sizes and formats (PNG, JPEG, WebP), named so
- * their order on disk is not the colours' order. Returns file name by colour.
+ * One solid-colour photo per colour, in several sizes and formats (PNG, JPEG, WebP), named by a
+ * hash so their order on disk is not the colours' order. Returns file name by colour.
  */
-export async function writeColourPhotos(dir: string): Promise<Record<string, string>> {
+export async function writeColourPhotos(
+  dir: string,
+  colours: Readonly<Record<string, readonly [number, number, number]>> = COLOURS,
+): Promise<Record<string, string>> {
   const formats = ['png', 'jpeg', 'webp'] as const;
   const files: Record<string, string> = {};
-  const names = Object.keys(COLOURS);
-  for (const [i, colour] of names.entries()) {
+  for (const [i, [colour, [r, g, b]]] of Object.entries(colours).entries()) {
     const format = formats[i % formats.length]!;
-    const [r, g, b] = COLOURS[colour]!;
-    const name = `photo-${String.fromCharCode(97 + ((i * 5) % names.length))}.${format === 'jpeg' ? 'jpg' : format}`;
+    const hash = createHash('sha256').update(colour).digest('hex').slice(0, 8);
+    const name = `photo-${hash}.${format === 'jpeg' ? 'jpg' : format}`;
     const image = sharp({
-      create: { width: 40 + 13 * i, height: 36 + 7 * i, channels: 3, background: { r, g, b } },
+      create: { width: 40 + 13 * (i % 6), height: 36 + 7 * (i % 5), channels: 3, background: { r, g, b } },
     });
     // Lossless where the format allows, so the mean colour survives encoding.
     const bytes =

@@ -9,7 +9,13 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { startApp, type App } from '../../src/main.ts';
 import { loadEncoders } from '../../src/models/load.ts';
-import { loadProjection, projectionDir } from '../../src/models/projection.ts';
+import {
+  createInitialWeights,
+  loadProjection,
+  projectionDir,
+  writeProjection,
+} from '../../src/models/projection.ts';
+import { validationScore } from '../../src/train/fit.ts';
 import { trainProjection } from '../../src/train/train-projection.ts';
 import { rejectedDir } from '../../src/train/zero-shot-gate.ts';
 import { indexSamples } from '../api/fixture.ts';
@@ -18,6 +24,7 @@ import {
   cosine,
   embeddingOf,
   meanRgb,
+  PALETTE,
   writeClipStandIn,
   writeColourPhotos,
 } from './clip-stand-in.ts';
@@ -185,5 +192,59 @@ describe('fine-tuning a pre-aligned profile', () => {
     ]);
     expect(stdout).toContain('active: the zero-shot identity identity-');
     expect(stdout).toMatch(/\* proj-[0-9a-f]{16} is not active: fine-tuned .* not made active/);
+  }, 120_000);
+
+  it('makes a fine-tune that beats zero-shot the active projection, dropping an older rejected one', async () => {
+    // Towers that only roughly agree (the text tower turns colours 0.8 rad about the grey axis),
+    // over 29 colours, so zero-shot confuses similar ones and a fine-tune has something to fix.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'zero-shot-twist-'));
+    try {
+      await writeClipStandIn(dir, { twist: 0.8 });
+      const files = await writeColourPhotos(path.join(dir, 'photos'), PALETTE);
+      const manifest = path.join(dir, 'pairs.jsonl');
+      const line = (c: string, i: number) =>
+        JSON.stringify({
+          image: `photos/${files[c]}`,
+          captions: [`a ${c} photo`],
+          metadata: { split: i % 3 === 2 ? 'val' : 'train' },
+        });
+      await writeFile(manifest, Object.keys(PALETTE).map(line).join('\n'));
+      const cfg = loadConfig({
+        env: {},
+        overrides: { DATA_DIR: dir, MODELS: 'clip', DEVICE: 'cpu', LOG_LEVEL: 'silent' },
+      });
+      const encoders = await loadEncoders(cfg, silentLogger);
+      try {
+        const identity = await loadProjection(cfg, encoders, silentLogger);
+        await identity.close();
+        const stale = rejectedDir(projectionDir(cfg));
+        await writeProjection(stale, createInitialWeights({ textDims: 8, imageDims: 8, start: 'identity' }));
+        const { card } = await trainProjection(
+          cfg,
+          { dataPath: manifest, encoders, epochs: 40, lr: 0.02, patience: 40 },
+          silentLogger,
+        );
+        expect({ active: card.active, reason: card.reason }).toEqual({
+          active: true,
+          reason: expect.stringMatching(
+            /^fine-tuned \d\.\d{4} vs zero-shot \d\.\d{4} \(mean of R@1\/5\/10 both ways on validation\): the fine-tune beats zero-shot and is now active$/,
+          ),
+        });
+        expect(card.zeroShot!.t2i.r1).toBeLessThan(1);
+        expect(validationScore(card.validation!)).toBeGreaterThan(validationScore(card.zeroShot!));
+        expect(existsSync(stale)).toBe(false);
+        const active = await loadProjection(cfg, encoders, silentLogger);
+        expect({ fingerprint: active.fingerprint, trained: active.trained }).toEqual({
+          fingerprint: card.fingerprint,
+          trained: true,
+        });
+        expect(active.fingerprint).not.toBe(identity.fingerprint);
+        await active.close();
+      } finally {
+        await encoders.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 });
