@@ -10,7 +10,7 @@ import {
   ensureTrainingData,
   trainProjection,
 } from '../src/train/train-projection.ts';
-import { projectionDir } from '../src/models/projection.ts';
+import { projectionDir, startOf } from '../src/models/projection.ts';
 import { rejectedDir } from '../src/train/zero-shot-gate.ts';
 import { runCli } from './lib/cli.ts';
 
@@ -80,6 +80,11 @@ runCli(async () => {
       `${set.generated ? 'generated' : 'using'} the synthetic training set ${set.manifestPath} (${set.count} images)\n`,
     );
     dataPath = set.manifestPath;
+  }
+  if (startOf(config.profile) === 'identity') {
+    process.stderr.write(
+      `${config.profile} is pre-aligned: fine-tuning from the identity (a linear head at the encoders' width; --dims, --head and --hidden do not apply), kept only if it beats zero-shot on validation\n`,
+    );
   }
   const { card } = await trainProjection(
     config,
