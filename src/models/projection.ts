@@ -125,22 +125,36 @@ export function headGraph(weights: ProjectionWeights, side: 'text' | 'image'): U
   const invStd = g.initializer('inv_std', [inDims], h.invStd);
   const xs = g.op('Mul', [g.op('Sub', ['x', mean]), invStd]);
   const firstOut = weights.head === 'mlp' ? weights.hiddenDims : weights.dims;
-  let y = g.op('Gemm', [
-    xs,
-    g.initializer('w1', [inDims, firstOut], h.w1),
-    g.initializer('b1', [firstOut], h.b1),
-  ]);
-  if (weights.head === 'mlp') {
-    const hidden = g.op('Relu', [y]);
-    y = g.op('Gemm', [
-      hidden,
-      g.initializer('w2', [weights.hiddenDims, weights.dims], h.w2!),
-      g.initializer('b2', [weights.dims], h.b2!),
-    ]);
-  }
+  const { y } = headLayers(g, xs, {
+    w1: g.initializer('w1', [inDims, firstOut], h.w1),
+    b1: g.initializer('b1', [firstOut], h.b1),
+    ...(weights.head === 'mlp'
+      ? {
+          w2: g.initializer('w2', [weights.hiddenDims, weights.dims], h.w2!),
+          b2: g.initializer('b2', [weights.dims], h.b2!),
+        }
+      : {}),
+  });
   g.node('Div', [y, l2Norm(g, y)], 'z');
   g.output('z', 'float32', ['n', weights.dims]);
   return g.toBytes();
+}
+
+/**
+ * The head's layers after standardisation: Gemm, or Gemm -> Relu -> Gemm when `w2` is given.
+ * Inference (weights as initializers) and the training step (weights as inputs) both build
+ * their heads with this, so the two graphs cannot drift apart. Returns the pre-activation `a`,
+ * the hidden `h` (MLP only) and the output `y` (before L2 normalisation).
+ */
+export function headLayers(
+  g: GraphBuilder,
+  x: string,
+  p: { w1: string; b1: string; w2?: string; b2?: string },
+): { a: string; h?: string; y: string } {
+  const a = g.op('Gemm', [x, p.w1, p.b1]);
+  if (p.w2 === undefined || p.b2 === undefined) return { a, y: a };
+  const h = g.op('Relu', [a]);
+  return { a, h, y: g.op('Gemm', [h, p.w2, p.b2]) };
 }
 
 /** sqrt(max(sum(y^2, axis 1), eps)) as [n, 1]; the eps keeps an all-zero row finite. */
