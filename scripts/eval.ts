@@ -8,7 +8,7 @@ import { runCli } from './lib/cli.ts';
 
 const program = new Command('eval')
   .description(
-    'Recall@1/5/10 (and attribute Precision@10 on synthetic data) of the trained and the untrained projection, side by side',
+    'Recall@1/5/10 (and attribute Precision@10 on synthetic data) of the trained and the untrained projection (zero-shot and fine-tuned for CLIP), side by side',
   )
   .option(
     '--data <path>',
@@ -27,6 +27,9 @@ const program = new Command('eval')
 const pct = (v: number | undefined) => (v === undefined ? '   -  ' : `${(100 * v).toFixed(1).padStart(5)}%`);
 
 export function formatEvaluation(e: Evaluation): string {
+  // A pre-aligned profile (CLIP) compares its zero-shot identity with the fine-tune.
+  const aligned = e.start === 'identity';
+  const [before, after] = aligned ? ['zero-shot', 'fine-tuned'] : ['untrained', 'trained'];
   const lines = [`split ${e.split}: ${e.images} images, ${e.captions} captions`, ''];
   lines.push('projection   direction    R@1     R@5     R@10    P@10   (P@10 chance)');
   const rows = (name: string, s: RetrievalScores | undefined) => {
@@ -38,11 +41,28 @@ export function formatEvaluation(e: Evaluation): string {
       );
     }
   };
-  rows('untrained', e.untrained);
-  rows('trained', e.trained);
+  rows(before, e.untrained);
+  rows(after, e.trained);
+  rows(`${after}*`, e.rejected);
+  if (aligned) {
+    lines.push(
+      '',
+      e.trained
+        ? `active: the fine-tune ${e.trained.fingerprint}`
+        : `active: the zero-shot identity ${e.untrained.fingerprint} (no fine-tune beat it)`,
+    );
+  }
+  if (e.rejected) {
+    lines.push(
+      `* ${e.rejected.fingerprint} is not active: ${e.rejected.reason ?? 'it did not beat zero-shot on validation'}`,
+    );
+  }
   const per = e.trained?.perAttribute ?? e.untrained.perAttribute;
   if (per !== undefined) {
-    lines.push('', 'attribute P@10      untrained t2i  i2t    trained t2i  i2t    (captions)');
+    lines.push(
+      '',
+      `attribute P@10      ${before.padStart(9)} t2i  i2t    ${after.padStart(7)} t2i  i2t    (captions)`,
+    );
     for (const key of Object.keys(per)) {
       const u = e.untrained.perAttribute?.[key];
       const t = e.trained?.perAttribute?.[key];
@@ -55,7 +75,7 @@ export function formatEvaluation(e: Evaluation): string {
     const ratio = (a = 0, b = 0) => (b > 0 ? (a / b).toFixed(1) : 'inf');
     lines.push(
       '',
-      `trained / untrained P@10: t2i ${ratio(e.trained.t2i.p10, e.untrained.t2i.p10)}x, i2t ${ratio(e.trained.i2t.p10, e.untrained.i2t.p10)}x`,
+      `${after} / ${before} P@10: t2i ${ratio(e.trained.t2i.p10, e.untrained.t2i.p10)}x, i2t ${ratio(e.trained.i2t.p10, e.untrained.i2t.p10)}x`,
     );
   }
   return lines.join('\n');

@@ -10,6 +10,8 @@ import {
   ensureTrainingData,
   trainProjection,
 } from '../src/train/train-projection.ts';
+import { projectionDir, startOf } from '../src/models/projection.ts';
+import { rejectedDir } from '../src/train/zero-shot-gate.ts';
 import { runCli } from './lib/cli.ts';
 
 const program = new Command('train')
@@ -27,13 +29,20 @@ const program = new Command('train')
     String(DEFAULT_TRAINING_IMAGES),
   )
   .option('--epochs <n>', 'maximum epochs', String(FIT_DEFAULTS.epochs))
-  .option('--dims <n>', 'shared-space dimensions', String(FIT_DEFAULTS.dims))
+  .option(
+    '--dims <n>',
+    "shared-space dimensions (a pre-aligned profile keeps its encoders' width and a linear head)",
+    String(FIT_DEFAULTS.dims),
+  )
   .addOption(
     new Option('--head <kind>', 'projection head').choices(['mlp', 'linear']).default(FIT_DEFAULTS.head),
   )
   .option('--hidden <n>', 'MLP hidden width', String(FIT_DEFAULTS.hiddenDims))
   .option('--batch <n>', 'pairs per step', String(FIT_DEFAULTS.batchSize))
-  .option('--lr <rate>', 'peak learning rate', String(FIT_DEFAULTS.lr))
+  .option(
+    '--lr <rate>',
+    `peak learning rate (default ${FIT_DEFAULTS.lr}; ${FIT_DEFAULTS.alignedLr} when fine-tuning a pre-aligned profile such as clip)`,
+  )
   .option('--weight-decay <wd>', 'AdamW weight decay', String(FIT_DEFAULTS.weightDecay))
   .option('--patience <n>', 'epochs without validation gain before stopping', String(FIT_DEFAULTS.patience))
   .option('--seed <n>', 'random seed (default SEED)')
@@ -72,6 +81,11 @@ runCli(async () => {
     );
     dataPath = set.manifestPath;
   }
+  if (startOf(config.profile) === 'identity') {
+    process.stderr.write(
+      `${config.profile} is pre-aligned: fine-tuning from the identity (a linear head at the encoders' width; --dims, --head and --hidden do not apply), kept only if it beats zero-shot on validation\n`,
+    );
+  }
   const { card } = await trainProjection(
     config,
     {
@@ -83,7 +97,7 @@ runCli(async () => {
       head: o['head'] as 'mlp' | 'linear',
       hiddenDims: positive('hidden', o['hidden']!),
       batchSize: positive('batch', o['batch']!),
-      lr: positive('lr', o['lr']!, false),
+      ...(o['lr'] !== undefined ? { lr: positive('lr', o['lr'], false) } : {}),
       weightDecay: Number(o['weightDecay']),
       patience: positive('patience', o['patience']!),
       seed: config.seed,
@@ -112,10 +126,15 @@ runCli(async () => {
   console.log(
     `projection ${card.fingerprint}: ${card.training.epochsRun} epochs (best ${card.training.bestEpoch}), ${card.training.pairsPerSecond} pairs/s, ${card.training.seconds}s of steps`,
   );
-  if (v) {
-    const fmt = (d: typeof v.t2i) =>
-      `R@1 ${d.r1.toFixed(3)} R@5 ${d.r5.toFixed(3)} R@10 ${d.r10.toFixed(3)}${d.p10 !== undefined ? ` P@10 ${d.p10.toFixed(3)}` : ''}`;
-    console.log(`validation t2i: ${fmt(v.t2i)}\nvalidation i2t: ${fmt(v.i2t)}`);
-  }
+  const fmt = (d: NonNullable<typeof v>['t2i']) =>
+    `R@1 ${d.r1.toFixed(3)} R@5 ${d.r5.toFixed(3)} R@10 ${d.r10.toFixed(3)}${d.p10 !== undefined ? ` P@10 ${d.p10.toFixed(3)}` : ''}`;
+  if (v) console.log(`validation t2i: ${fmt(v.t2i)}\nvalidation i2t: ${fmt(v.i2t)}`);
+  const z = card.zeroShot;
+  if (z) console.log(`zero-shot  t2i: ${fmt(z.t2i)}\nzero-shot  i2t: ${fmt(z.i2t)}`);
+  // A pre-aligned profile's fine-tune only becomes active when it beats zero-shot; say which.
+  if (card.reason !== undefined)
+    console.log(
+      `${card.active ? 'active' : 'NOT active'}: ${card.reason}${card.active ? '' : ` (kept in ${rejectedDir(o['out'] ?? projectionDir(config))})`}`,
+    );
   if (o['json']) await writeFile(o['json'], `${JSON.stringify(card, null, 2)}\n`);
 });

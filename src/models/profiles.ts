@@ -15,6 +15,11 @@ export interface ProfileSpec {
   name: Profile;
   /** What it is, for messages and `npm run models`. */
   description: string;
+  /**
+   * True when the text and image features already share one space (CLIP): the untrained
+   * projection is then the identity, so search works zero-shot before any training.
+   */
+  aligned: boolean;
   text: ModelPart;
   image: ModelPart;
 }
@@ -30,18 +35,21 @@ export const PROFILES: Readonly<Record<Profile, ProfileSpec>> = {
   tiny: {
     name: 'tiny',
     description: 'generated offline: small BERT (256-d) + small ResNet (1248-d), random init',
+    aligned: false,
     text: { repo: '(generated)', files: textFiles('onnx/model.onnx'), onnx: 'onnx/model.onnx' },
     image: { repo: '(generated)', files: imageFiles('onnx/model.onnx'), onnx: 'onnx/model.onnx' },
   },
   'bert-resnet': {
     name: 'bert-resnet',
     description: 'bert-base-uncased (768-d) + resnet-50 (2048-d) ONNX exports',
+    aligned: false,
     text: { repo: 'Xenova/bert-base-uncased', files: textFiles('onnx/model.onnx'), onnx: 'onnx/model.onnx' },
     image: { repo: 'Xenova/resnet-50', files: imageFiles('onnx/model.onnx'), onnx: 'onnx/model.onnx' },
   },
   clip: {
     name: 'clip',
     description: 'CLIP ViT-B/32 text and vision towers (512-d, already aligned)',
+    aligned: true,
     text: {
       repo: 'Xenova/clip-vit-base-patch32',
       files: textFiles('onnx/text_model.onnx'),

@@ -5,13 +5,13 @@ import { AppError } from '../errors.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import { GraphBuilder } from '../onnx/graph-builder.ts';
 import { createSession, type InferenceSession } from '../onnx/session.ts';
+import { readProjection, weightsHash, type ProjectionWeights } from './projection-weights.ts';
 import {
-  readProjection,
-  weightsHash,
-  type HeadKind,
-  type HeadWeights,
-  type ProjectionWeights,
-} from './projection-weights.ts';
+  createInitialWeights,
+  initialFingerprint,
+  startOf,
+  type InitialProjectionOptions,
+} from './projection-init.ts';
 import type { Encoders, Projection } from './types.ts';
 
 export {
@@ -23,25 +23,21 @@ export {
   type ProjectionWeights,
   type WeightsHeader,
 } from './projection-weights.ts';
+export {
+  createInitialWeights,
+  initialFingerprint,
+  INITIAL_LOGIT_SCALE,
+  MAX_LOGIT_SCALE,
+  startOf,
+  type InitialProjectionOptions,
+  type ProjectionStart,
+} from './projection-init.ts';
 
 /**
  * The fusion projection: two heads (text Dt -> D, image Di -> D), each standardise -> linear or
  * 2-layer ReLU MLP -> L2 normalise, run as small ONNX graphs. Weights live on disk as a JSON
  * header plus one little-endian float32 blob under DATA_DIR/projections/<profile>/.
  */
-
-export interface InitialProjectionOptions {
-  textDims: number;
-  imageDims: number;
-  /** @default 256 */
-  dims?: number;
-  /** @default 42 */
-  seed?: number;
-  /** @default 'mlp' */
-  head?: HeadKind;
-  /** @default 512 */
-  hiddenDims?: number;
-}
 
 export interface ProjectionRuntime {
   device: Device;
@@ -55,8 +51,6 @@ export interface LoadedProjection extends Projection {
   close(): Promise<void>;
 }
 
-export const INITIAL_LOGIT_SCALE = Math.log(1 / 0.07);
-export const MAX_LOGIT_SCALE = Math.log(100);
 const CPU_RUNTIME: ProjectionRuntime = {
   device: 'cpu',
   intraOpThreads: 0,
@@ -64,60 +58,20 @@ const CPU_RUNTIME: ProjectionRuntime = {
   logger: silentLogger,
 };
 
-/** Seeded random weights: He-style normal init, zero biases, identity standardisation. */
-export function createInitialWeights(options: InitialProjectionOptions): ProjectionWeights {
-  const { textDims, imageDims, dims = 256, seed = 42, head = 'mlp' } = options;
-  const hiddenDims = head === 'mlp' ? (options.hiddenDims ?? 512) : 0;
-  for (const [name, v] of Object.entries({ textDims, imageDims, dims })) {
-    if (!Number.isInteger(v) || v < 1 || v > 65536)
-      throw new AppError('INVALID_INPUT', `${name} must be an integer in 1..65536, got ${v}`);
-  }
-  const random = normalStream(seed);
-  const dense = (rows: number, cols: number, gain: number): Float32Array => {
-    const out = new Float32Array(rows * cols);
-    const std = Math.sqrt(gain / rows);
-    for (let i = 0; i < out.length; i++) out[i] = random() * std;
-    return out;
-  };
-  const makeHead = (inDims: number): HeadWeights => {
-    const base = { mean: new Float32Array(inDims), invStd: new Float32Array(inDims).fill(1) };
-    if (head === 'linear') return { ...base, w1: dense(inDims, dims, 1), b1: new Float32Array(dims) };
-    return {
-      ...base,
-      w1: dense(inDims, hiddenDims, 2),
-      b1: new Float32Array(hiddenDims),
-      w2: dense(hiddenDims, dims, 1),
-      b2: new Float32Array(dims),
-    };
-  };
-  return {
-    head,
-    textDims,
-    imageDims,
-    dims,
-    hiddenDims,
-    logitScale: INITIAL_LOGIT_SCALE,
-    text: makeHead(textDims),
-    image: makeHead(imageDims),
-  };
-}
-
-/** The untrained projection a fresh install uses before `npm run train`. */
+/**
+ * The untrained projection a fresh install uses before `npm run train`: the identity for a
+ * pre-aligned profile (zero-shot), seeded random weights otherwise (projection-init.ts).
+ */
 export async function createInitialProjection(
   options: InitialProjectionOptions,
   runtime: ProjectionRuntime = CPU_RUNTIME,
 ): Promise<LoadedProjection> {
   const weights = createInitialWeights(options);
   return projectionFromWeights(weights, {
-    fingerprint: initialFingerprint(weights, options.seed ?? 42),
+    fingerprint: initialFingerprint(weights, options.seed ?? 42, options.start ?? 'random'),
     trained: false,
     runtime,
   });
-}
-
-/** `initial-<seed>-<hash>`: marks vectors made by an untrained projection. */
-export function initialFingerprint(weights: ProjectionWeights, seed: number): string {
-  return `initial-${seed}-${weightsHash(weights).slice(0, 12)}`;
 }
 
 /** Builds the two ORT head sessions for a set of weights. */
@@ -171,22 +125,36 @@ export function headGraph(weights: ProjectionWeights, side: 'text' | 'image'): U
   const invStd = g.initializer('inv_std', [inDims], h.invStd);
   const xs = g.op('Mul', [g.op('Sub', ['x', mean]), invStd]);
   const firstOut = weights.head === 'mlp' ? weights.hiddenDims : weights.dims;
-  let y = g.op('Gemm', [
-    xs,
-    g.initializer('w1', [inDims, firstOut], h.w1),
-    g.initializer('b1', [firstOut], h.b1),
-  ]);
-  if (weights.head === 'mlp') {
-    const hidden = g.op('Relu', [y]);
-    y = g.op('Gemm', [
-      hidden,
-      g.initializer('w2', [weights.hiddenDims, weights.dims], h.w2!),
-      g.initializer('b2', [weights.dims], h.b2!),
-    ]);
-  }
+  const { y } = headLayers(g, xs, {
+    w1: g.initializer('w1', [inDims, firstOut], h.w1),
+    b1: g.initializer('b1', [firstOut], h.b1),
+    ...(weights.head === 'mlp'
+      ? {
+          w2: g.initializer('w2', [weights.hiddenDims, weights.dims], h.w2!),
+          b2: g.initializer('b2', [weights.dims], h.b2!),
+        }
+      : {}),
+  });
   g.node('Div', [y, l2Norm(g, y)], 'z');
   g.output('z', 'float32', ['n', weights.dims]);
   return g.toBytes();
+}
+
+/**
+ * The head's layers after standardisation: Gemm, or Gemm -> Relu -> Gemm when `w2` is given.
+ * Inference (weights as initializers) and the training step (weights as inputs) both build
+ * their heads with this, so the two graphs cannot drift apart. Returns the pre-activation `a`,
+ * the hidden `h` (MLP only) and the output `y` (before L2 normalisation).
+ */
+export function headLayers(
+  g: GraphBuilder,
+  x: string,
+  p: { w1: string; b1: string; w2?: string; b2?: string },
+): { a: string; h?: string; y: string } {
+  const a = g.op('Gemm', [x, p.w1, p.b1]);
+  if (p.w2 === undefined || p.b2 === undefined) return { a, y: a };
+  const h = g.op('Relu', [a]);
+  return { a, h, y: g.op('Gemm', [h, p.w2, p.b2]) };
 }
 
 /** sqrt(max(sum(y^2, axis 1), eps)) as [n, 1]; the eps keeps an all-zero row finite. */
@@ -196,7 +164,10 @@ export function l2Norm(g: GraphBuilder, y: string): string {
   return g.op('Sqrt', [g.op('Max', [ss, g.constant([], new Float32Array([1e-12]), 'eps')])]);
 }
 
-/** The trained projection for the config's profile, or the seeded initial one when none (or a stale one) is on disk. */
+/**
+ * The trained projection for the config's profile, or the initial one when none (or a stale one)
+ * is on disk: the identity for a pre-aligned profile (zero-shot search), seeded random otherwise.
+ */
 export async function loadProjection(
   config: Config,
   encoders: Encoders,
@@ -205,13 +176,19 @@ export async function loadProjection(
   const runtime: ProjectionRuntime = { device: config.device, ...config.ort, logger };
   const dir = projectionDir(config);
   const stored = await readProjection(dir);
+  const start = startOf(config.profile);
   const initial = (): Promise<LoadedProjection> =>
     createInitialProjection(
-      { textDims: encoders.text.dims, imageDims: encoders.image.dims, seed: config.seed },
+      { textDims: encoders.text.dims, imageDims: encoders.image.dims, seed: config.seed, start },
       runtime,
     );
   if (stored === undefined) {
-    logger.info({ dir }, 'no trained projection; using the seeded initial projection (run `npm run train`)');
+    logger.info(
+      { dir, start },
+      start === 'identity'
+        ? 'no fine-tuned projection; using the identity (the encoders are pre-aligned: zero-shot search)'
+        : 'no trained projection; using the seeded initial projection (run `npm run train`)',
+    );
     return initial();
   }
   const { weights, header } = stored;
@@ -235,15 +212,4 @@ export async function loadProjection(
 
 export function projectionDir(config: Pick<Config, 'paths' | 'profile'>): string {
   return path.join(config.paths.projections, config.profile);
-}
-
-function normalStream(seed: number): () => number {
-  let state = seed >>> 0 || 0x9e3779b9;
-  const uniform = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(Math.max(uniform(), 1e-12))) * Math.cos(2 * Math.PI * uniform());
 }

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -7,6 +9,8 @@ import {
   initialFingerprint,
   projectionDir,
   readProjection,
+  startOf,
+  type ProjectionStart,
 } from '../models/projection.ts';
 import type { Encoders } from '../models/types.ts';
 import { scoreSubset } from './fit.ts';
@@ -14,6 +18,7 @@ import type { RetrievalScores } from './metrics.ts';
 import type { PairedDataOptions, Split } from './paired-data.ts';
 import { selectSplit } from './subset.ts';
 import { pairedFeatures, runtimeOf } from './train-projection.ts';
+import { rejectedDir } from './zero-shot-gate.ts';
 
 export interface EvaluateOptions extends PairedDataOptions {
   dataPath: string;
@@ -28,14 +33,19 @@ export interface Evaluation {
   split: string;
   images: number;
   captions: number;
+  /** `identity`: `untrained` is the zero-shot projection and `trained` the active fine-tune. */
+  start: ProjectionStart;
   /** Absent when no trained projection exists yet. */
   trained?: RetrievalScores & { fingerprint: string };
   untrained: RetrievalScores & { fingerprint: string };
+  /** A fine-tune that lost to zero-shot when trained, kept in `rejected/` and not in use. */
+  rejected?: RetrievalScores & { fingerprint: string; reason?: string };
 }
 
 /**
- * Scores the trained projection and the seeded initial one side by side on one split, ranking
- * by exact inner product over every vector of the split.
+ * Scores the trained projection and the initial one (zero-shot identity for a pre-aligned
+ * profile, seeded random otherwise) side by side on one split, ranking by exact inner product
+ * over every vector of the split.
  */
 export async function evaluate(
   config: Config,
@@ -55,20 +65,24 @@ export async function evaluate(
     }
     const runtime = runtimeOf(config, logger);
     // The same initial projection loadProjection() falls back to.
+    const start = startOf(config.profile);
     const initial = createInitialWeights({
       textDims: encoders.text.dims,
       imageDims: encoders.image.dims,
       seed: config.seed,
+      start,
     });
     const untrained = {
-      fingerprint: initialFingerprint(initial, config.seed),
+      fingerprint: initialFingerprint(initial, config.seed, start),
       ...(await scoreSubset(initial, subset, runtime)),
     };
-    const stored = await readProjection(options.projectionDir ?? projectionDir(config));
+    const dir = options.projectionDir ?? projectionDir(config);
+    const stored = await readProjection(dir);
     const result: Evaluation = {
       split,
       images: subset.imageCaptions.length,
       captions: subset.captionImage.length,
+      start,
       untrained,
     };
     if (stored !== undefined) {
@@ -76,11 +90,36 @@ export async function evaluate(
         fingerprint: stored.header.fingerprint,
         ...(await scoreSubset(stored.weights, subset, runtime)),
       };
-    } else {
-      logger.warn('no trained projection found; only the untrained one is scored');
+    }
+    const rejected = await readProjection(rejectedDir(dir));
+    if (stored === undefined && rejected === undefined) {
+      logger.warn(
+        start === 'identity'
+          ? 'no fine-tuned projection found; only zero-shot is scored'
+          : 'no trained projection found; only the untrained one is scored',
+      );
+    }
+    if (rejected !== undefined) {
+      const reason = await readReason(rejectedDir(dir));
+      result.rejected = {
+        fingerprint: rejected.header.fingerprint,
+        ...(reason ? { reason } : {}),
+        ...(await scoreSubset(rejected.weights, subset, runtime)),
+      };
     }
     return result;
   } finally {
     if (options.encoders === undefined) await encoders.close();
+  }
+}
+
+/** The gate's sentence from the rejected fine-tune's card, when the card is there and readable. */
+async function readReason(dir: string): Promise<string | undefined> {
+  try {
+    const card = JSON.parse(await readFile(path.join(dir, 'card.json'), 'utf8')) as { reason?: unknown };
+    return typeof card.reason === 'string' ? card.reason : undefined;
+  } catch {
+    // The card only explains; the weights were verified by readProjection.
+    return undefined;
   }
 }

@@ -1,20 +1,27 @@
 import {
-  createInitialWeights,
   MAX_LOGIT_SCALE,
   projectionFromWeights,
   type HeadKind,
   type ProjectionRuntime,
+  type ProjectionStart,
   type ProjectionWeights,
 } from '../models/projection.ts';
+import { standardiseRows, trainingWeights } from '../models/projection-init.ts';
 import { AppError } from '../errors.ts';
 import { retrievalScores, type RetrievalScores } from './metrics.ts';
 import { AdamW, learningRate } from './optimizer.ts';
 import { createRng, deriveSeed } from './rng.ts';
-import { standardisation, type FeatureSubset } from './subset.ts';
+import type { FeatureSubset } from './subset.ts';
 import { TrainStep } from './train-step.ts';
 import { paramsFromWeights, weightsWithParams } from './trainer-params.ts';
 
 export interface FitOptions {
+  /**
+   * Where training starts (projection-init.ts): `identity` fine-tunes a pre-aligned profile's
+   * zero-shot space (linear head of the encoders' width; `dims`, `head`, `hiddenDims` do not apply).
+   * @default 'random'
+   */
+  start?: ProjectionStart;
   /** @default 30 */
   epochs?: number;
   /** Shared-space size. @default 256 */
@@ -25,7 +32,7 @@ export interface FitOptions {
   hiddenDims?: number;
   /** Pairs per step. @default 256 */
   batchSize?: number;
-  /** Peak learning rate. @default 0.002 */
+  /** Peak learning rate. @default 0.002, or 0.0001 from an identity start */
   lr?: number;
   /** @default 0.05 */
   weightDecay?: number;
@@ -46,6 +53,11 @@ export const FIT_DEFAULTS = {
   hiddenDims: 512,
   batchSize: 256,
   lr: 0.002,
+  /**
+   * From an identity start Adam's per-weight steps of ~lr would swamp the zero off-diagonals of
+   * I within a few hundred steps; a fine-tune wants small moves.
+   */
+  alignedLr: 0.0001,
   weightDecay: 0.05,
   warmup: 0.05,
   patience: 6,
@@ -90,37 +102,44 @@ export async function fitProjection(
   runtime: ProjectionRuntime,
   hooks: { onStep?: (e: StepEvent) => void; onEpoch?: (e: EpochEvent) => void } = {},
 ): Promise<FitResult> {
-  const { epochs, dims, head, hiddenDims, lr, weightDecay, warmup, patience, seed } = {
+  const { epochs, dims, head, hiddenDims, weightDecay, warmup, patience, seed } = {
     ...FIT_DEFAULTS,
     ...definedOnly(options),
   };
+  const start = options.start ?? 'random';
+  const lr = options.lr ?? (start === 'identity' ? FIT_DEFAULTS.alignedLr : FIT_DEFAULTS.lr);
   const n = train.imageCaptions.length;
   const batch = Math.min(options.batchSize ?? FIT_DEFAULTS.batchSize, n);
   if (batch < 2) throw new AppError('INVALID_INPUT', `training needs at least 2 paired images, got ${n}`);
   if (!Number.isInteger(epochs) || epochs < 1)
     throw new AppError('INVALID_INPUT', `epochs must be a positive integer, got ${epochs}`);
 
-  const weights = createInitialWeights({
-    textDims: train.textDims,
-    imageDims: train.imageDims,
-    dims,
-    seed,
-    head,
-    hiddenDims,
-  });
-  Object.assign(weights.text, standardisation(train.text, train.textDims));
-  Object.assign(weights.image, standardisation(train.image, train.imageDims));
-  const xt = standardise(train.text, weights.text.mean, weights.text.invStd);
-  const xi = standardise(train.image, weights.image.mean, weights.image.invStd);
+  const weights = trainingWeights(
+    { textDims: train.textDims, imageDims: train.imageDims, start, dims, seed, head, hiddenDims },
+    train,
+  );
+  const xt = standardiseRows(train.text, weights.text);
+  const xi = standardiseRows(train.image, weights.image);
 
   if (options.temperature !== undefined)
     weights.logitScale = Math.min(MAX_LOGIT_SCALE, Math.max(0, -Math.log(options.temperature)));
   const params = paramsFromWeights(weights);
   const step = await TrainStep.create(
-    { head, textDims: train.textDims, imageDims: train.imageDims, hiddenDims: weights.hiddenDims, dims },
+    {
+      head: weights.head,
+      textDims: train.textDims,
+      imageDims: train.imageDims,
+      hiddenDims: weights.hiddenDims,
+      dims: weights.dims,
+    },
     runtime,
   );
-  const optimizer = new AdamW({ weightDecay });
+  // The params share the weights' arrays, which the optimiser updates in place: anchor on copies.
+  const anchors =
+    start === 'identity'
+      ? new Map([...params].map(([name, value]) => [name, value.slice()] as const))
+      : undefined;
+  const optimizer = new AdamW({ weightDecay, ...(anchors ? { anchors } : {}) });
   const rng = createRng(deriveSeed(seed, 'batches'));
   const stepsPerEpoch = Math.floor(n / batch);
   const totalSteps = stepsPerEpoch * epochs;
@@ -251,12 +270,4 @@ function steadyRate(steps: number, batch: number, steadySeconds: number, allSeco
 
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function standardise(x: Float32Array, mean: Float32Array, invStd: Float32Array): Float32Array {
-  const dims = mean.length;
-  const out = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++)
-    out[i] = ((x[i] as number) - (mean[i % dims] as number)) * (invStd[i % dims] as number);
-  return out;
 }

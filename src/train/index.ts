@@ -19,6 +19,7 @@ export {
   type ProjectionCard,
 } from './train-projection.ts';
 export { evaluate, type EvaluateOptions, type Evaluation } from './evaluate.ts';
+export { judgeFineTune, rejectedDir, type GateVerdict } from './zero-shot-gate.ts';
 export { FIT_DEFAULTS, type FitOptions, type StepEvent, type EpochEvent } from './fit.ts';
 export { loadPairedData, type PairedData, type PairedItem, type Split } from './paired-data.ts';
 export type { RetrievalScores, DirectionScores } from './metrics.ts';

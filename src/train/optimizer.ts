@@ -9,6 +9,13 @@ export interface AdamWOptions {
   eps?: number;
   /** Decoupled weight decay, applied to matrices only (not biases or the temperature). @default 0.01 */
   weightDecay?: number;
+  /**
+   * Values the decay pulls each matrix towards instead of zero (decay on the difference, as in
+   * L2-SP): an identity-started head decays towards I, i.e. a residual head W = I + delta with
+   * the decay on delta, so fine-tuning cannot drift far from the pre-aligned space.
+   * @default zero for every parameter
+   */
+  anchors?: Params;
 }
 
 /** AdamW (Loshchilov & Hutter) over Float32Arrays, updating the parameters in place. */
@@ -20,12 +27,14 @@ export class AdamW {
   private readonly beta2: number;
   private readonly eps: number;
   private readonly weightDecay: number;
+  private readonly anchors: Params | undefined;
 
   constructor(options: AdamWOptions = {}) {
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
     this.eps = options.eps ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0.01;
+    this.anchors = options.anchors;
   }
 
   step(params: Params, grads: Params, lr: number, decays: (name: string) => boolean = isMatrix): void {
@@ -45,6 +54,7 @@ export class AdamW {
         this.v.set(name, v);
       }
       const decay = decays(name) ? 1 - lr * this.weightDecay : 1;
+      const anchor = decay === 1 ? undefined : this.anchors?.get(name);
       // lr/c1 * m / (sqrt(v/c2) + eps) rewritten as (lr*sqrt(c2)/c1) * m / (sqrt(v) + eps*sqrt(c2)):
       // one square root and one division per element in the hot loop.
       const sc2 = Math.sqrt(c2);
@@ -58,7 +68,12 @@ export class AdamW {
         const vi = beta2 * (v[i] as number) + ob2 * gi * gi;
         m[i] = mi;
         v[i] = vi;
-        p[i] = (p[i] as number) * decay - (stepSize * mi) / (Math.sqrt(vi) + epsHat);
+        // p*decay + a*(1-decay) = p - lr*wd*(p - a): decay towards the anchor a (zero by default).
+        const pulled =
+          anchor === undefined
+            ? (p[i] as number) * decay
+            : (p[i] as number) * decay + (anchor[i] as number) * (1 - decay);
+        p[i] = pulled - (stepSize * mi) / (Math.sqrt(vi) + epsHat);
       }
     }
   }

@@ -1,5 +1,5 @@
 import { GraphBuilder } from '../onnx/graph-builder.ts';
-import { MAX_LOGIT_SCALE, l2Norm, type HeadKind } from '../models/projection.ts';
+import { MAX_LOGIT_SCALE, headLayers, l2Norm, type HeadKind } from '../models/projection.ts';
 
 /**
  * One training step of the fusion projection as a single ONNX graph: forward through both heads,
@@ -38,12 +38,10 @@ export function buildStepGraph(shape: StepGraphShape): Uint8Array {
     const x = g.input(`x.${side}`, 'float32', ['batch', inDims]);
     const w1 = g.input(`${side}.w1`, 'float32', [inDims, first]);
     const b1 = g.input(`${side}.b1`, 'float32', [first]);
-    const a = g.op('Gemm', [x, w1, b1]);
-    if (shape.head === 'linear') return { x, w1, a, y: a, h: undefined, w2: undefined };
+    if (shape.head === 'linear') return { x, w1, ...headLayers(g, x, { w1, b1 }), w2: undefined };
     const w2 = g.input(`${side}.w2`, 'float32', [shape.hiddenDims, shape.dims]);
     const b2 = g.input(`${side}.b2`, 'float32', [shape.dims]);
-    const h = g.op('Relu', [a]);
-    return { x, w1, a, h, w2, y: g.op('Gemm', [h, w2, b2]) };
+    return { x, w1, ...headLayers(g, x, { w1, b1, w2, b2 }), w2 };
   };
   const text = head('text', shape.textDims);
   const image = head('image', shape.imageDims);

@@ -54,29 +54,3 @@ export function selectSplit(f: PairedFeatures, split: Split | 'all'): FeatureSub
   }
   return subset;
 }
-
-/** Per-column mean and 1/std over the rows; a small floor keeps near-constant columns from exploding. */
-export function standardisation(x: Float32Array, dims: number): { mean: Float32Array; invStd: Float32Array } {
-  const n = x.length / dims;
-  const mean = new Float64Array(dims);
-  const sq = new Float64Array(dims);
-  for (let r = 0; r < n; r++) {
-    for (let j = 0; j < dims; j++) {
-      const v = x[r * dims + j] as number;
-      mean[j]! += v;
-      sq[j]! += v * v;
-    }
-  }
-  const variance = new Float64Array(dims);
-  let meanVariance = 0;
-  for (let j = 0; j < dims; j++) {
-    mean[j]! /= Math.max(1, n);
-    variance[j] = Math.max(0, (sq[j] as number) / Math.max(1, n) - (mean[j] as number) ** 2);
-    meanVariance += (variance[j] as number) / dims;
-  }
-  const floor = 0.01 * meanVariance + 1e-12;
-  return {
-    mean: Float32Array.from(mean),
-    invStd: Float32Array.from(variance, (v) => 1 / Math.sqrt(v + floor)),
-  };
-}

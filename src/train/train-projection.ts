@@ -1,25 +1,36 @@
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { decodeImage } from '../media/image-decode.ts';
 import { loadEncoders } from '../models/load.ts';
 import {
+  createInitialWeights,
   projectionDir,
+  startOf,
   writeProjection,
   type HeadKind,
   type ProjectionRuntime,
+  type ProjectionStart,
   type ProjectionWeights,
 } from '../models/projection.ts';
 import type { Encoders } from '../models/types.ts';
 import { cachedFeatures, type PairedFeatures } from './feature-cache.ts';
-import { FIT_DEFAULTS, fitProjection, type EpochEvent, type FitOptions, type StepEvent } from './fit.ts';
+import {
+  FIT_DEFAULTS,
+  fitProjection,
+  scoreSubset,
+  type EpochEvent,
+  type FitOptions,
+  type StepEvent,
+} from './fit.ts';
 import type { RetrievalScores } from './metrics.ts';
 import { loadPairedData, type PairedDataOptions } from './paired-data.ts';
 import { selectSplit } from './subset.ts';
 import { ensureSampleData } from './synthetic/generate.ts';
+import { judgeFineTune, rejectedDir, type GateVerdict } from './zero-shot-gate.ts';
 
-export interface TrainProjectionOptions extends FitOptions, PairedDataOptions {
+export interface TrainProjectionOptions extends Omit<FitOptions, 'start'>, PairedDataOptions {
   /** A JSONL manifest, a COCO captions JSON or a Flickr30k results.csv. */
   dataPath: string;
   /** Where weights and card go. @default DATA_DIR/projections/<profile> */
@@ -60,6 +71,14 @@ export interface ProjectionCard {
     seconds: number;
   };
   validation: RetrievalScores | undefined;
+  /** `identity` for a pre-aligned profile (fine-tuned from zero-shot), else `random`. */
+  start: ProjectionStart;
+  /** The identity's scores on the same validation split (identity start only). */
+  zeroShot?: RetrievalScores;
+  /** False when the fine-tune did not beat zero-shot: it then sits in `rejected/`, unused. */
+  active: boolean;
+  /** Why it is (not) active; identity start only. */
+  reason?: string;
 }
 
 /**
@@ -133,21 +152,30 @@ export async function trainProjection(
       { train: train.imageCaptions.length, val: val.imageCaptions.length, cached: features.fromCache },
       'training the projection',
     );
-    const fit = await fitProjection(
-      train,
-      val.imageCaptions.length >= 2 ? val : undefined,
-      { ...options, seed },
-      runtimeOf(config, logger),
-      {
-        ...(options.onStep ? { onStep: options.onStep } : {}),
-        ...(options.onEpoch ? { onEpoch: options.onEpoch } : {}),
-      },
-    );
-    const outDir = options.outDir ?? projectionDir(config);
+    const start = startOf(config.profile);
+    const runtime = runtimeOf(config, logger);
+    const valSet = val.imageCaptions.length >= 2 ? val : undefined;
+    const fit = await fitProjection(train, valSet, { ...options, seed, start }, runtime, {
+      ...(options.onStep ? { onStep: options.onStep } : {}),
+      ...(options.onEpoch ? { onEpoch: options.onEpoch } : {}),
+    });
+    // A pre-aligned profile keeps its fine-tune only if it beats zero-shot on the same split.
+    let zeroShot: RetrievalScores | undefined;
+    let verdict: GateVerdict | undefined;
+    if (start === 'identity') {
+      const identity = createInitialWeights({ textDims: train.textDims, imageDims: train.imageDims, start });
+      zeroShot = valSet === undefined ? undefined : await scoreSubset(identity, valSet, runtime);
+      verdict = judgeFineTune(fit.validation, zeroShot);
+    }
+    const activeDir = options.outDir ?? projectionDir(config);
+    const active = verdict?.active ?? true;
+    const outDir = active ? activeDir : rejectedDir(activeDir);
     const header = await writeProjection(outDir, fit.weights, {
       text: encoders.text.fingerprint,
       image: encoders.image.fingerprint,
     });
+    // An older rejected candidate would only confuse `npm run eval` once a new one is active.
+    if (active) await rm(rejectedDir(activeDir), { recursive: true, force: true });
     const count = (split: string) => features.items.filter((i) => i.split === split).length;
     const card: ProjectionCard = {
       fingerprint: header.fingerprint,
@@ -178,16 +206,25 @@ export async function trainProjection(
         epochsRun: fit.epochsRun,
         bestEpoch: fit.bestEpoch,
         batchSize: Math.min(options.batchSize ?? FIT_DEFAULTS.batchSize, train.imageCaptions.length),
-        lr: options.lr ?? FIT_DEFAULTS.lr,
+        lr: options.lr ?? (start === 'identity' ? FIT_DEFAULTS.alignedLr : FIT_DEFAULTS.lr),
         weightDecay: options.weightDecay ?? FIT_DEFAULTS.weightDecay,
         seed,
         pairsPerSecond: Math.round(fit.pairsPerSecond),
         seconds: Number(fit.seconds.toFixed(2)),
       },
       validation: fit.validation,
+      start,
+      ...(zeroShot ? { zeroShot } : {}),
+      active,
+      ...(verdict ? { reason: verdict.reason } : {}),
     };
     await writeFile(path.join(outDir, 'card.json'), `${JSON.stringify(card, null, 2)}\n`);
-    logger.info({ fingerprint: card.fingerprint, outDir }, 'projection trained');
+    if (active) logger.info({ fingerprint: card.fingerprint, outDir }, 'projection trained');
+    else
+      logger.warn(
+        { fingerprint: card.fingerprint, outDir, reason: card.reason },
+        'fine-tune not made active',
+      );
     return { card, fingerprint: card.fingerprint, weights: fit.weights };
   } finally {
     if (options.encoders === undefined) await encoders.close();
