@@ -1,14 +1,44 @@
 import path from 'node:path';
 import type { Config, Profile } from '../config.ts';
 
-/** One encoder of a profile: where it comes from on the hub and which files it needs. */
+/** Graph outputs an encoder reads its vectors from (the Hugging Face export names). */
+export type FeatureOutput = 'last_hidden_state' | 'pooler_output' | 'text_embeds' | 'image_embeds';
+
+/**
+ * Where a head-only export keeps the features, so the loader can add them to the graph outputs:
+ * - `mlm-head-input`: the encoder's last hidden state, the input of a masked-LM head
+ *   (dense -> GELU -> LayerNorm -> decoder -> `logits`);
+ * - `classifier-input`: the input of the final classifier (`GlobalAveragePool -> Flatten ->
+ *   Gemm -> logits` in ResNetForImageClassification).
+ */
+export type FeatureSource = 'mlm-head-input' | 'classifier-input';
+
+/** What an encoder part yields. */
+export interface FeatureSpec {
+  /** The graph output the vectors come from. */
+  output: FeatureOutput;
+  /**
+   * Its width in the real export, for messages and docs. The loader checks the width against the
+   * directory's config.json instead, so reduced-width stand-ins load through the same code.
+   */
+  dims?: number;
+  /** Set when the pinned export lacks `output` and the loader must expose it (see FeatureSource). */
+  exposeFrom?: FeatureSource;
+  /** In words, for messages and `npm run models`. */
+  describe: string;
+}
+
+/** One encoder of a profile: where it comes from on the hub, which files it needs, what it yields. */
 export interface ModelPart {
   /** Hugging Face repository the files are fetched from. */
   repo: string;
+  /** Pinned hub revision: a commit hash, so a re-upload on `main` cannot change the model. */
+  revision: string;
   /** Files needed, relative to the part directory (the same path in the repository). */
   files: readonly string[];
   /** The ONNX graph among `files`. */
   onnx: string;
+  features: FeatureSpec;
 }
 
 export interface ProfileSpec {
@@ -23,6 +53,18 @@ const textFiles = (onnx: string) => ['config.json', 'tokenizer.json', 'tokenizer
 const imageFiles = (onnx: string) => ['config.json', 'preprocessor_config.json', onnx];
 
 /**
+ * Xenova/bert-base-uncased at this commit is the masked-LM export (outputs only `logits`
+ * [B,T,30522]); transformers.js loads its feature-extraction export from the `default` branch
+ * instead. Pinning the commit and exposing the encoder's last hidden state keeps a fixed hash;
+ * a directory holding the `default` export (which outputs last_hidden_state) loads unchanged.
+ */
+const BERT_BASE_UNCASED_REVISION = 'ab680a327acc2d9c3bd279ffb1cd43454181f743';
+/** Xenova/resnet-50: ResNetForImageClassification, outputs only `logits` [B,1000]. */
+const RESNET_50_REVISION = 'a16f29143f08c4e5c5a4a89f6f185d8edac4b6af';
+/** Xenova/clip-vit-base-patch32: split text_model.onnx / vision_model.onnx with projections. */
+const CLIP_B32_REVISION = 'd15189d7028b43f1d3e65039190477f6af591c2a';
+
+/**
  * The model profiles. Each lives in `DATA_DIR/models/<profile>/{text,image}` in the Hugging Face
  * layout, so a directory downloaded by hand works the same as a fetched one.
  */
@@ -30,27 +72,65 @@ export const PROFILES: Readonly<Record<Profile, ProfileSpec>> = {
   tiny: {
     name: 'tiny',
     description: 'generated offline: small BERT (256-d) + small ResNet (1248-d), random init',
-    text: { repo: '(generated)', files: textFiles('onnx/model.onnx'), onnx: 'onnx/model.onnx' },
-    image: { repo: '(generated)', files: imageFiles('onnx/model.onnx'), onnx: 'onnx/model.onnx' },
+    text: {
+      repo: '(generated)',
+      revision: '(generated)',
+      files: textFiles('onnx/model.onnx'),
+      onnx: 'onnx/model.onnx',
+      features: { output: 'last_hidden_state', describe: 'token states, mean-pooled over the mask' },
+    },
+    image: {
+      repo: '(generated)',
+      revision: '(generated)',
+      files: imageFiles('onnx/model.onnx'),
+      onnx: 'onnx/model.onnx',
+      features: { output: 'pooler_output', describe: 'multi-stage pooled features' },
+    },
   },
   'bert-resnet': {
     name: 'bert-resnet',
     description: 'bert-base-uncased (768-d) + resnet-50 (2048-d) ONNX exports',
-    text: { repo: 'Xenova/bert-base-uncased', files: textFiles('onnx/model.onnx'), onnx: 'onnx/model.onnx' },
-    image: { repo: 'Xenova/resnet-50', files: imageFiles('onnx/model.onnx'), onnx: 'onnx/model.onnx' },
+    text: {
+      repo: 'Xenova/bert-base-uncased',
+      revision: BERT_BASE_UNCASED_REVISION,
+      files: textFiles('onnx/model.onnx'),
+      onnx: 'onnx/model.onnx',
+      features: {
+        output: 'last_hidden_state',
+        dims: 768,
+        exposeFrom: 'mlm-head-input',
+        describe: 'token states (768) mean-pooled over the attention mask, exposed from the masked-LM export',
+      },
+    },
+    image: {
+      repo: 'Xenova/resnet-50',
+      revision: RESNET_50_REVISION,
+      files: imageFiles('onnx/model.onnx'),
+      onnx: 'onnx/model.onnx',
+      features: {
+        output: 'pooler_output',
+        dims: 2048,
+        exposeFrom: 'classifier-input',
+        describe: "2048-d pooled features (the classifier's input, not the 1000 logits)",
+      },
+    },
   },
   clip: {
     name: 'clip',
     description: 'CLIP ViT-B/32 text and vision towers (512-d, already aligned)',
     text: {
       repo: 'Xenova/clip-vit-base-patch32',
+      revision: CLIP_B32_REVISION,
       files: textFiles('onnx/text_model.onnx'),
       onnx: 'onnx/text_model.onnx',
+      features: { output: 'text_embeds', dims: 512, describe: 'projected text embedding (512)' },
     },
     image: {
       repo: 'Xenova/clip-vit-base-patch32',
+      revision: CLIP_B32_REVISION,
       files: imageFiles('onnx/vision_model.onnx'),
       onnx: 'onnx/vision_model.onnx',
+      features: { output: 'image_embeds', dims: 512, describe: 'projected image embedding (512)' },
     },
   },
 };
