@@ -38,18 +38,18 @@ export async function prepareFeatureGraph(
   label: string,
 ): Promise<FeatureGraph> {
   const source = part.features.exposeFrom;
-  if (source === undefined) return { onnx: part.onnx, files: part.files };
+  const files = [...part.files, ...Object.keys(part.supplied ?? {})];
+  if (source === undefined) return { onnx: part.onnx, files };
   const rewritten = featuresFileOf(part.onnx);
   const sourceFile = path.join(dir, part.onnx);
   const targetFile = path.join(dir, rewritten);
   const stamp = await sourceStamp(sourceFile);
-  const withRewrite = { onnx: rewritten, files: [...part.files, rewritten] };
+  const withRewrite = { onnx: rewritten, files: [...files, rewritten] };
   if (existsSync(targetFile) && (await readStamp(targetFile)) === stamp) return withRewrite;
 
   const bytes = await readFile(sourceFile);
   const view = viewGraph(bytes);
-  if (view.outputs.some((o) => o.name === part.features.output))
-    return { onnx: part.onnx, files: part.files };
+  if (view.outputs.some((o) => o.name === part.features.output)) return { onnx: part.onnx, files };
   const found = findFeatureTensor(view, source);
   if (typeof found === 'string') throw refusal(sourceFile, view, part, label, found);
   const out = appendGraphOutputs(
@@ -129,9 +129,14 @@ function throughBias(view: GraphView, value: string): GraphNode | undefined {
   return node;
 }
 
+/** Ops that pass a value through unchanged at inference. */
+const PASS_THROUGH = new Set(['Dropout', 'Identity']);
+
 /**
- * ResNetForImageClassification: `pooler (GlobalAveragePool) -> Flatten -> Gemm -> logits`. The
- * Gemm's data input is the pooled feature vector; its weight gives the width.
+ * The final classifier's data input, when it is one of the two known feature layouts:
+ * ResNetForImageClassification's `GlobalAveragePool -> Flatten -> Gemm -> logits` (the pooled
+ * vector), or torchvision VGG's `Gemm (fc7) -> Relu [-> Dropout] -> Gemm -> logits` (fc7 after
+ * its ReLU). The classifier's weight gives the width.
  */
 function classifierInput(view: GraphView): Found | string {
   const head = throughBias(view, 'logits');
@@ -139,11 +144,17 @@ function classifierInput(view: GraphView): Found | string {
   if (head === undefined || product === undefined)
     return `logits is made by ${head?.opType ?? 'nothing'}, not a classifier (Gemm/MatMul with a constant weight)`;
   const [features, weight] = product;
-  const flatten = view.producer(features);
-  const pool = flatten && view.producer(flatten.inputs[0] ?? '');
-  const pooled = ['GlobalAveragePool', 'ReduceMean'].includes(pool?.opType ?? '');
-  if (!['Flatten', 'Reshape', 'Squeeze'].includes(flatten?.opType ?? '') || !pooled) {
-    return `the classifier's input comes from ${flatten?.opType ?? 'a graph input'} <- ${pool?.opType ?? '?'}, not GlobalAveragePool -> Flatten`;
+  let producer = view.producer(features);
+  while (producer !== undefined && PASS_THROUGH.has(producer.opType))
+    producer = view.producer(producer.inputs[0] ?? '');
+  const before = producer && throughBias(view, producer.inputs[0] ?? '');
+  const pooled =
+    ['Flatten', 'Reshape', 'Squeeze'].includes(producer?.opType ?? '') &&
+    ['GlobalAveragePool', 'ReduceMean'].includes(before?.opType ?? '');
+  const fc =
+    producer?.opType === 'Relu' && before !== undefined && weightedProduct(view, before) !== undefined;
+  if (!pooled && !fc) {
+    return `the classifier's input comes from ${producer?.opType ?? 'a graph input'} <- ${before?.opType ?? '?'}, not GlobalAveragePool -> Flatten or a ReLU'd fully connected layer`;
   }
   const w = view.initializers.get(weight);
   const transposed = head.opType === 'Gemm' && head.ints.transB === 1;

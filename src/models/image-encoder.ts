@@ -48,13 +48,15 @@ export class OrtImageEncoder implements ImageEncoder {
     options: ImageEncoderOptions = {},
   ): Promise<OrtImageEncoder> {
     const io = describeIo(session);
-    if (session.inputNames.length !== 1 || session.inputNames[0] !== 'pixel_values') {
+    // Hugging Face exports name the input pixel_values; bare exports (ONNX model zoo) use x,
+    // data or input: any single 4-D image input is fed the same NCHW batch.
+    const input = session.inputMetadata[0];
+    if (session.inputNames.length !== 1 || (input?.isTensor === true && input.shape.length !== 4)) {
       throw new AppError(
         'MODEL_INVALID',
-        `${meta.where}: an image encoder needs exactly one input, pixel_values; this graph has ${io}`,
+        `${meta.where}: an image encoder needs exactly one 4-D image input (pixel_values); this graph has ${io}`,
       );
     }
-    const input = session.inputMetadata[0];
     const { cropHeight: h, cropWidth: w } = meta.preprocess;
     if (input?.isTensor && input.shape.length === 4) {
       const [, c, gh, gw] = input.shape;
@@ -63,7 +65,7 @@ export class OrtImageEncoder implements ImageEncoder {
       if (clash(c, 3) || clash(gh, h) || clash(gw, w)) {
         throw new AppError(
           'MODEL_INVALID',
-          `${meta.where}: pixel_values is [${input.shape.join(',')}] but preprocessor_config.json crops to 3x${h}x${w}`,
+          `${meta.where}: the image input is [${input.shape.join(',')}] but preprocessor_config.json crops to 3x${h}x${w}`,
         );
       }
     }
@@ -124,7 +126,7 @@ export class OrtImageEncoder implements ImageEncoder {
       stacked.set(p.data, i * plane);
     });
     const result = await this.session.run(
-      { pixel_values: new ort.Tensor('float32', stacked, [batch.length, 3, h, w]) },
+      { [this.session.inputNames[0]!]: new ort.Tensor('float32', stacked, [batch.length, 3, h, w]) },
       [this.output],
     );
     const out = result[this.output];

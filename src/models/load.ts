@@ -6,7 +6,7 @@ import { createSession, providerOf, type InferenceSession } from '../onnx/sessio
 import { fingerprintFiles } from './fingerprint.ts';
 import { OrtImageEncoder, type ImageEncoderOptions } from './image-encoder.ts';
 import { prepareFeatureGraph } from './feature-graph.ts';
-import { assertPartFiles, readJson } from './model-files.ts';
+import { assertPartFiles, readJson, writeSuppliedFiles } from './model-files.ts';
 import { parsePreprocessorConfig } from './preprocess-config.ts';
 import { partDir, PROFILES } from './profiles.ts';
 import { loadTokenizer, OrtTextEncoder, type TextEncoderOptions } from './text-encoder.ts';
@@ -59,6 +59,7 @@ export async function loadEncoders(
     // Text
     const textDir = partDir(config, profile, 'text');
     assertPartFiles(textDir, spec.text, profile, 'text');
+    await writeSuppliedFiles(textDir, spec.text);
     const textConfig = await readJson(path.join(textDir, 'config.json'));
     const tokenizerConfig = await readJson(path.join(textDir, 'tokenizer_config.json'));
     const tokenizer = await loadTokenizer(textDir);
@@ -86,6 +87,7 @@ export async function loadEncoders(
     // Image
     const imageDir = partDir(config, profile, 'image');
     assertPartFiles(imageDir, spec.image, profile, 'image');
+    await writeSuppliedFiles(imageDir, spec.image);
     const where = `${profile} image model (${imageDir})`;
     const preprocess = parsePreprocessorConfig(
       await readJson(path.join(imageDir, 'preprocessor_config.json')),

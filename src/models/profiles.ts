@@ -8,8 +8,9 @@ export type FeatureOutput = 'last_hidden_state' | 'pooler_output' | 'text_embeds
  * Where a head-only export keeps the features, so the loader can add them to the graph outputs:
  * - `mlm-head-input`: the encoder's last hidden state, the input of a masked-LM head
  *   (dense -> GELU -> LayerNorm -> decoder -> `logits`);
- * - `classifier-input`: the input of the final classifier (`GlobalAveragePool -> Flatten ->
- *   Gemm -> logits` in ResNetForImageClassification).
+ * - `classifier-input`: the input of the final classifier: the pooled features in
+ *   ResNetForImageClassification (`GlobalAveragePool -> Flatten -> Gemm -> logits`), fc7 after
+ *   its ReLU in torchvision's VGG (`Gemm -> Relu [-> Dropout] -> Gemm -> logits`).
  */
 export type FeatureSource = 'mlm-head-input' | 'classifier-input';
 
@@ -39,6 +40,11 @@ export interface ModelPart {
   /** The ONNX graph among `files`. */
   onnx: string;
   features: FeatureSpec;
+  /**
+   * JSON files the project writes into the part directory because the hub repository has none
+   * (config.json, preprocessor_config.json of a bare ONNX export); name -> content.
+   */
+  supplied?: Readonly<Record<string, Record<string, unknown>>>;
 }
 
 export interface ProfileSpec {
@@ -61,8 +67,29 @@ const imageFiles = (onnx: string) => ['config.json', 'preprocessor_config.json',
 const BERT_BASE_UNCASED_REVISION = 'ab680a327acc2d9c3bd279ffb1cd43454181f743';
 /** Xenova/resnet-50: ResNetForImageClassification, outputs only `logits` [B,1000]. */
 const RESNET_50_REVISION = 'a16f29143f08c4e5c5a4a89f6f185d8edac4b6af';
+/**
+ * onnxmodelzoo/vgg16_Opset18_torch_hub: torchvision's VGG-16 (ImageNet) exported at opset 18,
+ * a bare `vgg16_Opset18.onnx` with only the 1000 class scores and no Hugging Face config files.
+ */
+const VGG16_REVISION = '70e86372b38929253df53525d6ba333dcae4d829';
 /** Xenova/clip-vit-base-patch32: split text_model.onnx / vision_model.onnx with projections. */
 const CLIP_B32_REVISION = 'd15189d7028b43f1d3e65039190477f6af591c2a';
+
+/** bert-base-uncased, shared by the BERT profiles. */
+function bertBaseUncased(): ModelPart {
+  return {
+    repo: 'Xenova/bert-base-uncased',
+    revision: BERT_BASE_UNCASED_REVISION,
+    files: textFiles('onnx/model.onnx'),
+    onnx: 'onnx/model.onnx',
+    features: {
+      output: 'last_hidden_state',
+      dims: 768,
+      exposeFrom: 'mlm-head-input',
+      describe: 'token states (768) mean-pooled over the attention mask, exposed from the masked-LM export',
+    },
+  };
+}
 
 /**
  * The model profiles. Each lives in `DATA_DIR/models/<profile>/{text,image}` in the Hugging Face
@@ -90,18 +117,7 @@ export const PROFILES: Readonly<Record<Profile, ProfileSpec>> = {
   'bert-resnet': {
     name: 'bert-resnet',
     description: 'bert-base-uncased (768-d) + resnet-50 (2048-d) ONNX exports',
-    text: {
-      repo: 'Xenova/bert-base-uncased',
-      revision: BERT_BASE_UNCASED_REVISION,
-      files: textFiles('onnx/model.onnx'),
-      onnx: 'onnx/model.onnx',
-      features: {
-        output: 'last_hidden_state',
-        dims: 768,
-        exposeFrom: 'mlm-head-input',
-        describe: 'token states (768) mean-pooled over the attention mask, exposed from the masked-LM export',
-      },
-    },
+    text: bertBaseUncased(),
     image: {
       repo: 'Xenova/resnet-50',
       revision: RESNET_50_REVISION,
@@ -112,6 +128,39 @@ export const PROFILES: Readonly<Record<Profile, ProfileSpec>> = {
         dims: 2048,
         exposeFrom: 'classifier-input',
         describe: "2048-d pooled features (the classifier's input, not the 1000 logits)",
+      },
+    },
+  },
+  'bert-vgg': {
+    name: 'bert-vgg',
+    description: 'bert-base-uncased (768-d) + VGG-16 fc7 (4096-d) ONNX exports',
+    text: bertBaseUncased(),
+    image: {
+      repo: 'onnxmodelzoo/vgg16_Opset18_torch_hub',
+      revision: VGG16_REVISION,
+      files: ['vgg16_Opset18.onnx'],
+      onnx: 'vgg16_Opset18.onnx',
+      features: {
+        output: 'pooler_output',
+        dims: 4096,
+        exposeFrom: 'classifier-input',
+        describe: "fc7 (4096-d, after its ReLU: the last classifier layer's input)",
+      },
+      supplied: {
+        // No width here: fc7's is read from the graph, so reduced-width stand-ins load the same way.
+        'config.json': { model_type: 'vgg', architectures: ['VGG16'], num_labels: 1000 },
+        // torchvision's VGG16_Weights.IMAGENET1K_V1 transforms: resize 256, centre crop 224, ImageNet mean/std.
+        'preprocessor_config.json': {
+          do_resize: true,
+          size: { shortest_edge: 256 },
+          do_center_crop: true,
+          crop_size: { height: 224, width: 224 },
+          do_rescale: true,
+          rescale_factor: 1 / 255,
+          do_normalize: true,
+          image_mean: [0.485, 0.456, 0.406],
+          image_std: [0.229, 0.224, 0.225],
+        },
       },
     },
   },

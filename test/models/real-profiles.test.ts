@@ -11,7 +11,11 @@ import { fingerprintFiles } from '../../src/models/fingerprint.ts';
 import { loadEncoders } from '../../src/models/load.ts';
 import { PROFILES } from '../../src/models/profiles.ts';
 import { CLIP_BOS, CLIP_EOS } from '../../src/models/standins/bpe-tokenizer.ts';
-import { bertResnetStandin, clipStandin } from '../../src/models/standins/standin-profiles.ts';
+import {
+  bertResnetStandin,
+  bertVggStandin,
+  clipStandin,
+} from '../../src/models/standins/standin-profiles.ts';
 import { loadTokenizer } from '../../src/models/text-encoder.ts';
 import { buildVocab } from '../../src/models/tiny/tokenizer-files.ts';
 import type { PixelTensor } from '../../src/models/types.ts';
@@ -205,6 +209,35 @@ describe('bert-resnet from a masked-LM and an image-classification export', () =
         `it has no logits output to walk back from. Fix: put the files of Xenova/resnet-50 at revision ` +
         `${PROFILES['bert-resnet'].image.revision} there (\`npm run models -- fetch\`), or an export whose graph outputs pooler_output.`,
     );
+  });
+});
+
+describe('bert-vgg from a bare VGG-16 classification export', () => {
+  it('supplies the config files and yields fc7 after its ReLU, equal to the twin that outputs it', async () => {
+    const dataDir = await dataDirWith('bert-vgg', 'bert-vgg', bertVggStandin());
+    const imageDir = path.join(dataDir, 'models', 'bert-vgg', 'image');
+    const encoders = await loadEncoders(configFor(dataDir, 'bert-vgg'), silentLogger);
+    try {
+      expect(encoders.image.preprocess).toMatchObject({ shortestEdge: 256, cropHeight: 224, cropWidth: 224 });
+      expect(encoders.image.dims).toBe(32);
+      const image = pixels(5, 224);
+      const reference = await run(
+        bertVggStandin({ twin: true }).get('image/vgg16_Opset18.onnx')!,
+        { x: new ort.Tensor('float32', image.data, [1, 3, 224, 224]) },
+        'pooler_output',
+      );
+      expect(maxAbsDiff(await encoders.image.encode([image]), reference.data)).toBeLessThan(1e-5);
+      const part = PROFILES['bert-vgg'].image;
+      expect(encoders.image.fingerprint).toBe(
+        await fingerprintFiles(
+          imageDir,
+          [...part.files, 'config.json', 'preprocessor_config.json', 'vgg16_Opset18.features.onnx'],
+          { preprocess: encoders.image.preprocess },
+        ),
+      );
+    } finally {
+      await encoders.close();
+    }
   });
 });
 

@@ -11,6 +11,7 @@ import {
 } from './bpe-tokenizer.ts';
 import { buildClipTextModel, buildClipVisionModel, type StandinClipConfig } from './clip-towers.ts';
 import { buildResNetClassifier, STANDIN_RESNET } from './resnet-classifier.ts';
+import { buildVggClassifier } from './vgg-classifier.ts';
 
 /**
  * Reduced-width stand-ins for the real hub exports, laid out as `DATA_DIR/models/<profile>`
@@ -103,6 +104,17 @@ export function bertResnetStandin(options: StandinOptions = {}): Map<string, Uin
     }),
   );
   files.set('image/onnx/model.onnx', buildResNetClassifier(r, rng.fork('image'), options));
+  return files;
+}
+
+/**
+ * bert-vgg: the same BERT masked-LM export, and a bare VGG-16 export (`vgg16_Opset18.onnx`
+ * only: the loader supplies config.json and preprocessor_config.json, as for the real one).
+ */
+export function bertVggStandin(options: StandinOptions = {}): Map<string, Uint8Array> {
+  const files = new Map([...bertResnetStandin(options)].filter(([rel]) => rel.startsWith('text/')));
+  const rng = new Rng(options.seed ?? 7);
+  files.set('image/vgg16_Opset18.onnx', buildVggClassifier(rng.fork('vgg'), options));
   return files;
 }
 
