@@ -28,7 +28,8 @@ export interface LoadEncodersOptions {
  */
 const RUN_BATCH = { cpu: 8, gpu: 64 } as const;
 
-type LoadConfig = Pick<Config, 'paths' | 'seed' | 'profile' | 'device' | 'ort'>;
+type LoadConfig = Pick<Config, 'paths' | 'seed' | 'profile' | 'device' | 'ort'> &
+  Partial<Pick<Config, 'textPooling'>>;
 
 /**
  * Loads the text and image encoders of the configured profile from `DATA_DIR/models/<profile>`.
@@ -69,7 +70,7 @@ export async function loadEncoders(
     const textSession = await createSession(path.join(textDir, textGraph.onnx), sessionOptions);
     sessions.push(textSession);
     const runBatch = providerOf(textSession) === 'cpu' ? RUN_BATCH.cpu : RUN_BATCH.gpu;
-    const pooling = options.text?.pooling ?? 'mean';
+    const pooling = options.text?.pooling ?? config.textPooling ?? 'mean';
     const text = await OrtTextEncoder.create(
       textSession,
       tokenizer,
@@ -79,7 +80,7 @@ export async function loadEncoders(
         where: `${textLabel}, ${textGraph.onnx}`,
         output: spec.text.features.output,
       },
-      { ...options.text, batchSize: options.text?.batchSize ?? runBatch },
+      { ...options.text, pooling, batchSize: options.text?.batchSize ?? runBatch },
     );
 
     assertDims(text.dims, expectedTextDims(textConfig, text.output), textLabel, text.output);

@@ -184,6 +184,32 @@ describe('bert-resnet from a masked-LM and an image-classification export', () =
     }
   });
 
+  it('pools with the [CLS] token state instead when TEXT_POOLING=cls', async () => {
+    const dataDir = path.join(root, 'bert-resnet');
+    const config = loadConfig({
+      env: {},
+      overrides: { DATA_DIR: dataDir, MODELS: 'bert-resnet', DEVICE: 'cpu', TEXT_POOLING: 'cls' },
+    });
+    const encoders = await loadEncoders(config, silentLogger);
+    try {
+      const tokenizer = await loadTokenizer(path.join(dataDir, 'models', 'bert-resnet', 'text'));
+      const ids = tokenizer([captions[0]!], { add_special_tokens: true, return_tensor: false }).input_ids[0]!;
+      const out = await run(
+        twin.get('text/onnx/model.onnx')!,
+        {
+          input_ids: int64([ids]),
+          attention_mask: int64([ids.map(() => 1)]),
+          token_type_ids: int64([ids.map(() => 0)]),
+        },
+        'last_hidden_state',
+      );
+      const { vectors } = await encoders.text.encode([captions[0]!]);
+      expect(maxAbsDiff(vectors, out.data.slice(0, 32))).toBeLessThan(1e-5);
+    } finally {
+      await encoders.close();
+    }
+  });
+
   it('loads a feature-extraction export (last_hidden_state, pooler_output) as it is, without a rewrite', async () => {
     const dataDir = await dataDirWith('bert-resnet-twin', 'bert-resnet', twin);
     const encoders = await loadEncoders(configFor(dataDir, 'bert-resnet'), silentLogger);
