@@ -323,4 +323,36 @@ describe('clip from split text_model.onnx / vision_model.onnx with a byte-level 
       }
     });
   }
+
+  it('pads to 77 with <|endoftext|> when the text graph fixes the sequence length, giving the same embeddings', async () => {
+    const dynamic = clipStandin();
+    const files = clipStandin({ staticLength: true });
+    expect(viewGraph(files.get('text/onnx/text_model.onnx')!).inputs[0]!.dims).toEqual(['batch_size', 77]);
+    const dataDir = await dataDirWith('clip-static', 'clip', files);
+    const encoders = await loadEncoders(configFor(dataDir, 'clip'), silentLogger);
+    try {
+      const vocab = (
+        JSON.parse(new TextDecoder().decode(files.get('text/tokenizer.json'))) as {
+          model: { vocab: Record<string, number> };
+        }
+      ).model.vocab;
+      const ids = [CLIP_BOS, 'a</w>', 'dog</w>', CLIP_EOS].map((t) => vocab[t]!);
+      const padded = [...ids, ...Array.from({ length: 77 - ids.length }, () => vocab[CLIP_EOS]!)];
+      const reference = await run(
+        dynamic.get('text/onnx/text_model.onnx')!,
+        { input_ids: int64([ids]) },
+        'text_embeds',
+      );
+      const staticRun = await run(
+        files.get('text/onnx/text_model.onnx')!,
+        { input_ids: int64([padded]) },
+        'text_embeds',
+      );
+      const { vectors } = await encoders.text.encode(['a dog']);
+      expect(maxAbsDiff(vectors, staticRun.data)).toBe(0);
+      expect(maxAbsDiff(vectors, reference.data)).toBeLessThan(1e-6);
+    } finally {
+      await encoders.close();
+    }
+  });
 });

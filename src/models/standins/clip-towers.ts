@@ -12,6 +12,11 @@ export interface StandinClipConfig {
   patchSize: number;
   /** Shared embedding width (ViT-B/32: 512). */
   projectionDim: number;
+  /**
+   * Declare `input_ids` as [batch_size, 77] like static-shape exports (NPU builds), instead of a
+   * dynamic sequence length. @default false
+   */
+  staticLength?: boolean;
 }
 
 const i64 = (values: number[]) => new BigInt64Array(values.map((v) => BigInt(v)));
@@ -36,7 +41,7 @@ function tokenMlp(g: GraphBuilder, rng: Rng, x: string, H: number, name: string)
 export function buildClipTextModel(cfg: StandinClipConfig, rng: Rng): Uint8Array {
   const H = cfg.textHidden;
   const g = new GraphBuilder('main_graph', { opset: 17 });
-  g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
+  g.input('input_ids', 'int64', ['batch_size', cfg.staticLength ? cfg.maxPositions : 'sequence_length']);
   const table = g.initializer(
     'text_model.embeddings.token_embedding.weight',
     [cfg.vocabSize, H],

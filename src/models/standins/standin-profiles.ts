@@ -26,6 +26,8 @@ export interface StandinOptions {
   twin?: boolean;
   /** How the CLIP tokenizer.json stores merges. @default 'pairs' */
   mergeFormat?: MergeFormat;
+  /** CLIP text graph with a fixed [batch, 77] input. @default false */
+  staticLength?: boolean;
 }
 
 const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
@@ -132,6 +134,7 @@ export function clipStandin(options: StandinOptions = {}): Map<string, Uint8Arra
     imageSize: 32,
     patchSize: 8,
     projectionDim: 12,
+    staticLength: options.staticLength ?? false,
   };
   // openai/clip-vit-base-patch32's config.json layout, at the stand-in's width.
   const config = json({
