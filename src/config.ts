@@ -26,8 +26,9 @@ const EnvSchema = z.object({
     .refine((v) => v === '' || /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL')
     .optional(),
   DATA_DIR: z.string().trim().min(1).default('./data'),
-  MODELS: z.enum(['tiny', 'bert-resnet', 'clip']).default('tiny'),
+  MODELS: z.enum(['tiny', 'bert-resnet', 'bert-vgg', 'clip']).default('tiny'),
   DEVICE: z.enum(['auto', 'cpu', 'cuda', 'webgpu']).default('auto'),
+  TEXT_POOLING: z.enum(['mean', 'cls']).default('mean'),
   ORT_INTRA_THREADS: int(0, 256).default(0),
   ORT_INTER_THREADS: int(0, 256).default(0),
   PORT: int(0, 65535).default(4000),
@@ -62,6 +63,8 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   profile: Profile;
+  /** How token states become one text vector, for models that output token states. */
+  textPooling: 'mean' | 'cls';
   device: Device;
   ort: { intraOpThreads: number; interOpThreads: number };
   server: { host: string; port: number; production: boolean };
@@ -117,6 +120,7 @@ export function loadConfig(
     databaseUrl: e.DATABASE_URL === undefined || e.DATABASE_URL === '' ? undefined : e.DATABASE_URL,
     dataDir,
     profile: e.MODELS,
+    textPooling: e.TEXT_POOLING,
     device: e.DEVICE,
     ort: { intraOpThreads: e.ORT_INTRA_THREADS, interOpThreads: e.ORT_INTER_THREADS },
     server: { host: e.HOST, port: e.PORT, production: e.NODE_ENV === 'production' },

@@ -10,14 +10,12 @@ export interface ImageEncoderOptions {
   batchSize?: number;
 }
 
-/** Outputs we know how to turn into one vector per image, best first. */
-const FEATURE_OUTPUTS = ['pooler_output', 'image_embeds', 'last_hidden_state', 'logits'] as const;
-
 /**
  * An image encoder over an ORT session: stacks CHW tensors into `pixel_values` batches and
- * reads one feature vector per image. `pooler_output` ([B,D] or [B,D,1,1], HF ResNet and the
- * tiny model) and `image_embeds` (CLIP) are used as they are; a 4-D `last_hidden_state` is
- * averaged over space, a 3-D one (ViT) gives its first token.
+ * reads one feature vector per image from the profile's feature output. `pooler_output` ([B,D]
+ * or [B,D,1,1], HF ResNet and the tiny model) and `image_embeds` (CLIP) are used as they are; a
+ * 4-D `last_hidden_state` is averaged over space, a 3-D one (ViT) gives its first token. Class
+ * logits are never taken as features: a graph without the profile's output is refused.
  */
 export class OrtImageEncoder implements ImageEncoder {
   readonly dims: number;
@@ -39,17 +37,26 @@ export class OrtImageEncoder implements ImageEncoder {
   /** Checks the graph's interface against the preprocessing, then measures `dims` with one real run. */
   static async create(
     session: InferenceSession,
-    meta: { preprocess: PreprocessSpec; fingerprint: string; where: string; logger?: Logger },
+    meta: {
+      preprocess: PreprocessSpec;
+      fingerprint: string;
+      where: string;
+      /** The graph output the vectors come from (the profile's feature output). */
+      output: string;
+      logger?: Logger;
+    },
     options: ImageEncoderOptions = {},
   ): Promise<OrtImageEncoder> {
     const io = describeIo(session);
-    if (session.inputNames.length !== 1 || session.inputNames[0] !== 'pixel_values') {
+    // Hugging Face exports name the input pixel_values; bare exports (ONNX model zoo) use x,
+    // data or input: any single 4-D image input is fed the same NCHW batch.
+    const input = session.inputMetadata[0];
+    if (session.inputNames.length !== 1 || (input?.isTensor === true && input.shape.length !== 4)) {
       throw new AppError(
         'MODEL_INVALID',
-        `${meta.where}: an image encoder needs exactly one input, pixel_values; this graph has ${io}`,
+        `${meta.where}: an image encoder needs exactly one 4-D image input (pixel_values); this graph has ${io}`,
       );
     }
-    const input = session.inputMetadata[0];
     const { cropHeight: h, cropWidth: w } = meta.preprocess;
     if (input?.isTensor && input.shape.length === 4) {
       const [, c, gh, gw] = input.shape;
@@ -58,21 +65,16 @@ export class OrtImageEncoder implements ImageEncoder {
       if (clash(c, 3) || clash(gh, h) || clash(gw, w)) {
         throw new AppError(
           'MODEL_INVALID',
-          `${meta.where}: pixel_values is [${input.shape.join(',')}] but preprocessor_config.json crops to 3x${h}x${w}`,
+          `${meta.where}: the image input is [${input.shape.join(',')}] but preprocessor_config.json crops to 3x${h}x${w}`,
         );
       }
     }
-    const output = FEATURE_OUTPUTS.find((n) => session.outputNames.includes(n));
-    if (output === undefined) {
+    const output = meta.output;
+    if (!session.outputNames.includes(output)) {
       throw new AppError(
         'MODEL_INVALID',
-        `${meta.where}: no feature output (${FEATURE_OUTPUTS.join(', ')}); this graph has ${io}`,
-      );
-    }
-    if (output === 'logits') {
-      meta.logger?.warn(
-        { where: meta.where },
-        'image model has only classifier logits; using them as features (a feature-extraction export is better)',
+        `${meta.where}: the profile reads ${output}, which this graph does not output (${io}); ` +
+          'fetch the pinned export again (`npm run models -- fetch <profile>`) or use one that outputs it',
       );
     }
     const batchSize = options.batchSize ?? 32;
@@ -123,9 +125,10 @@ export class OrtImageEncoder implements ImageEncoder {
       }
       stacked.set(p.data, i * plane);
     });
-    const result = await this.session.run({
-      pixel_values: new ort.Tensor('float32', stacked, [batch.length, 3, h, w]),
-    });
+    const result = await this.session.run(
+      { [this.session.inputNames[0]!]: new ort.Tensor('float32', stacked, [batch.length, 3, h, w]) },
+      [this.output],
+    );
     const out = result[this.output];
     if (out === undefined) throw new AppError('MODEL_INVALID', `image encoder produced no ${this.output}`);
     return toVectors(out.data as Float32Array, out.dims, batch.length);

@@ -5,7 +5,8 @@ import type { Logger } from '../logger.ts';
 import { createSession, providerOf, type InferenceSession } from '../onnx/session.ts';
 import { fingerprintFiles } from './fingerprint.ts';
 import { OrtImageEncoder, type ImageEncoderOptions } from './image-encoder.ts';
-import { assertPartFiles, readJson } from './model-files.ts';
+import { prepareFeatureGraph } from './feature-graph.ts';
+import { assertPartFiles, readJson, writeSuppliedFiles } from './model-files.ts';
 import { parsePreprocessorConfig } from './preprocess-config.ts';
 import { partDir, PROFILES } from './profiles.ts';
 import { loadTokenizer, OrtTextEncoder, type TextEncoderOptions } from './text-encoder.ts';
@@ -27,7 +28,8 @@ export interface LoadEncodersOptions {
  */
 const RUN_BATCH = { cpu: 8, gpu: 64 } as const;
 
-type LoadConfig = Pick<Config, 'paths' | 'seed' | 'profile' | 'device' | 'ort'>;
+type LoadConfig = Pick<Config, 'paths' | 'seed' | 'profile' | 'device' | 'ort'> &
+  Partial<Pick<Config, 'textPooling'>>;
 
 /**
  * Loads the text and image encoders of the configured profile from `DATA_DIR/models/<profile>`.
@@ -58,48 +60,50 @@ export async function loadEncoders(
     // Text
     const textDir = partDir(config, profile, 'text');
     assertPartFiles(textDir, spec.text, profile, 'text');
+    await writeSuppliedFiles(textDir, spec.text);
     const textConfig = await readJson(path.join(textDir, 'config.json'));
     const tokenizerConfig = await readJson(path.join(textDir, 'tokenizer_config.json'));
     const tokenizer = await loadTokenizer(textDir);
     const maxLength = textMaxLength(textConfig, tokenizerConfig);
-    const textSession = await createSession(path.join(textDir, spec.text.onnx), sessionOptions);
+    const textLabel = `${profile} text model (${textDir})`;
+    const textGraph = await prepareFeatureGraph(textDir, spec.text, textLabel);
+    const textSession = await createSession(path.join(textDir, textGraph.onnx), sessionOptions);
     sessions.push(textSession);
     const runBatch = providerOf(textSession) === 'cpu' ? RUN_BATCH.cpu : RUN_BATCH.gpu;
-    const pooling = options.text?.pooling ?? 'mean';
+    const pooling = options.text?.pooling ?? config.textPooling ?? 'mean';
     const text = await OrtTextEncoder.create(
       textSession,
       tokenizer,
       {
         maxLength,
-        fingerprint: await fingerprintFiles(textDir, spec.text.files, { pooling, maxLength }),
-        where: `${profile} text model (${textDir})`,
+        fingerprint: await fingerprintFiles(textDir, textGraph.files, { pooling, maxLength }),
+        where: `${textLabel}, ${textGraph.onnx}`,
+        output: spec.text.features.output,
       },
-      { ...options.text, batchSize: options.text?.batchSize ?? runBatch },
+      { ...options.text, pooling, batchSize: options.text?.batchSize ?? runBatch },
     );
 
-    assertDims(
-      text.dims,
-      expectedTextDims(textConfig, text.output),
-      `${profile} text model (${textDir})`,
-      text.output,
-    );
+    assertDims(text.dims, expectedTextDims(textConfig, text.output), textLabel, text.output);
 
     // Image
     const imageDir = partDir(config, profile, 'image');
     assertPartFiles(imageDir, spec.image, profile, 'image');
+    await writeSuppliedFiles(imageDir, spec.image);
     const where = `${profile} image model (${imageDir})`;
     const preprocess = parsePreprocessorConfig(
       await readJson(path.join(imageDir, 'preprocessor_config.json')),
       where,
     );
-    const imageSession = await createSession(path.join(imageDir, spec.image.onnx), sessionOptions);
+    const imageGraph = await prepareFeatureGraph(imageDir, spec.image, where);
+    const imageSession = await createSession(path.join(imageDir, imageGraph.onnx), sessionOptions);
     sessions.push(imageSession);
     const image = await OrtImageEncoder.create(
       imageSession,
       {
         preprocess,
-        fingerprint: await fingerprintFiles(imageDir, spec.image.files, { preprocess }),
-        where,
+        fingerprint: await fingerprintFiles(imageDir, imageGraph.files, { preprocess }),
+        where: `${where}, ${imageGraph.onnx}`,
+        output: spec.image.features.output,
         logger,
       },
       { ...options.image, batchSize: options.image?.batchSize ?? runBatch },
@@ -146,7 +150,6 @@ function expectedImageDims(config: Record<string, unknown>, output: string): num
   if (typeof config.pooled_size === 'number') return config.pooled_size;
   if (output === 'image_embeds')
     return typeof config.projection_dim === 'number' ? config.projection_dim : undefined;
-  if (output === 'logits') return undefined;
   const sizes = config.hidden_sizes;
   if (Array.isArray(sizes) && typeof sizes.at(-1) === 'number') return sizes.at(-1) as number;
   return typeof config.hidden_size === 'number' ? config.hidden_size : undefined;

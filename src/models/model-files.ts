@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { AppError } from '../errors.ts';
@@ -15,6 +15,21 @@ export function assertPartFiles(dir: string, part: ModelPart, profile: string, r
       `Run \`npm run models -- fetch ${profile}\` (needs internet) or copy the files of ${part.repo} there by hand.`,
     { details: { dir, missing, repo: part.repo } },
   );
+}
+
+/**
+ * Writes a part's `supplied` JSON files (the hub repository has none) when missing or different,
+ * so a bare ONNX export gets the config the loader reads.
+ */
+export async function writeSuppliedFiles(dir: string, part: ModelPart): Promise<void> {
+  for (const [name, content] of Object.entries(part.supplied ?? {})) {
+    const file = path.join(dir, name);
+    const text = `${JSON.stringify(content, null, 2)}\n`;
+    const current = await readFile(file, 'utf8').catch(() => undefined);
+    if (current === text) continue;
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, text);
+  }
 }
 
 export async function readJson(file: string): Promise<Record<string, unknown>> {

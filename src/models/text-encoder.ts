@@ -1,10 +1,10 @@
 import path from 'node:path';
-import { AutoTokenizer, env as transformersEnv } from '@xenova/transformers';
+import { AutoTokenizer, env as transformersEnv } from '@huggingface/transformers';
 import ort from 'onnxruntime-node';
 import { AppError, describeError } from '../errors.ts';
 import type { InferenceSession } from '../onnx/session.ts';
 import type { TextEncoder, TextEncoding } from './types.ts';
-import { describeIo } from './model-files.ts';
+import { describeIo, shapeOf } from './model-files.ts';
 
 export type TextPooling = 'mean' | 'cls';
 
@@ -15,11 +15,14 @@ export interface TextEncoderOptions {
   batchSize?: number;
 }
 
-/** The subset of a @xenova/transformers tokenizer we call. */
+/**
+ * The subset of a @huggingface/transformers tokenizer we call. It replaced @xenova/transformers
+ * 2.17, which cannot read `tokenizer.json` files that store BPE merges as pairs
+ * (huggingface/transformers.js#950), the format newer CLIP exports use.
+ */
 interface Tokenizer {
-  (texts: string[], options: Record<string, unknown>): { input_ids: number[][] };
-  pad_token_id?: number;
-  model_max_length?: number;
+  (texts: string[], options: Record<string, unknown>): { input_ids: number[][]; token_type_ids?: number[][] };
+  pad_token_id?: number | null;
 }
 
 const KNOWN_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids']);
@@ -40,7 +43,9 @@ export function loadTokenizer(dir: string): Promise<Tokenizer> {
     transformersEnv.allowLocalModels = true;
     transformersEnv.localModelPath = `${path.dirname(dir)}${path.sep}`;
     try {
-      return (await AutoTokenizer.from_pretrained(path.basename(dir))) as unknown as Tokenizer;
+      return (await AutoTokenizer.from_pretrained(path.basename(dir), {
+        local_files_only: true,
+      })) as unknown as Tokenizer;
     } catch (error) {
       throw new AppError('MODEL_INVALID', `cannot load the tokenizer in ${dir}: ${describeError(error)}`, {
         cause: error,
@@ -52,10 +57,27 @@ export function loadTokenizer(dir: string): Promise<Tokenizer> {
   return result;
 }
 
+/** What the loader tells the encoder about its graph. */
+export interface TextEncoderMeta {
+  maxLength: number;
+  fingerprint: string;
+  /** For messages: the profile, role and ONNX file. */
+  where: string;
+  /** The graph output the vectors come from (the profile's feature output). */
+  output: string;
+}
+
+interface Tokenized {
+  ids: number[][];
+  types: number[][] | undefined;
+  truncated: number;
+}
+
 /**
- * A text encoder over an ORT session: tokenises, pads each batch to its own longest text,
- * truncates at `maxLength` (counted, keeping the final [SEP]/EOS), and pools to one vector.
- * Models that already pool (CLIP's `text_embeds`) are used as they are.
+ * A text encoder over an ORT session: tokenises, pads each batch to its own longest text (or to
+ * the graph's fixed length, e.g. 77 for static CLIP exports), truncates at `maxLength` (counted,
+ * keeping the final [SEP]/<|endoftext|>), and pools token states to one vector. Outputs that are
+ * already one vector per text (CLIP's `text_embeds`) are used as they are.
  */
 export class OrtTextEncoder implements TextEncoder {
   readonly dims: number;
@@ -63,24 +85,28 @@ export class OrtTextEncoder implements TextEncoder {
   readonly fingerprint: string;
   /** The graph output the vectors come from (`last_hidden_state` pooled, or `text_embeds`). */
   readonly output: string;
+  /** Sequence length the graph requires, when its input_ids shape fixes one. */
+  private readonly fixedLength: number | undefined;
 
   private constructor(
     private readonly session: InferenceSession,
     private readonly tokenizer: Tokenizer,
     private readonly options: Required<TextEncoderOptions>,
-    meta: { dims: number; maxLength: number; fingerprint: string; output: string },
+    meta: TextEncoderMeta & { dims: number },
   ) {
     this.dims = meta.dims;
     this.maxLength = meta.maxLength;
     this.fingerprint = meta.fingerprint;
     this.output = meta.output;
+    const seq = shapeOf(session.inputMetadata, 'input_ids')?.[1];
+    this.fixedLength = typeof seq === 'number' && seq > 0 ? seq : undefined;
   }
 
   /** Checks the graph's interface, then measures `dims` with one real run. */
   static async create(
     session: InferenceSession,
     tokenizer: Tokenizer,
-    meta: { maxLength: number; fingerprint: string; where: string },
+    meta: TextEncoderMeta,
     options: TextEncoderOptions = {},
   ): Promise<OrtTextEncoder> {
     const io = describeIo(session);
@@ -90,15 +116,15 @@ export class OrtTextEncoder implements TextEncoder {
         `${meta.where}: a text encoder needs input_ids (and optionally attention_mask, token_type_ids); this graph has ${io}`,
       );
     }
-    const output = ['text_embeds', 'last_hidden_state'].find((n) => session.outputNames.includes(n));
-    if (output === undefined) {
+    if (!session.outputNames.includes(meta.output)) {
       throw new AppError(
         'MODEL_INVALID',
-        `${meta.where}: a text encoder must output last_hidden_state or text_embeds; this graph has ${io}`,
+        `${meta.where}: the profile reads ${meta.output}, which this graph does not output (${io}); ` +
+          'fetch the pinned export again (`npm run models -- fetch <profile>`) or use one that outputs it',
       );
     }
     const full = { pooling: options.pooling ?? 'mean', batchSize: options.batchSize ?? 32 };
-    const probe = new OrtTextEncoder(session, tokenizer, full, { ...meta, dims: 0, output });
+    const probe = new OrtTextEncoder(session, tokenizer, full, { ...meta, dims: 0 });
     let dims: number;
     try {
       dims = (await probe.encode(['probe'])).vectors.length;
@@ -109,19 +135,22 @@ export class OrtTextEncoder implements TextEncoder {
         { cause: error },
       );
     }
-    return new OrtTextEncoder(session, tokenizer, full, { ...meta, dims, output });
+    return new OrtTextEncoder(session, tokenizer, full, { ...meta, dims });
   }
 
   async encode(texts: readonly string[]): Promise<TextEncoding> {
     if (texts.length === 0) return { vectors: new Float32Array(0), truncated: 0 };
-    const { ids, truncated } = this.tokenize(texts);
+    const { ids, types, truncated } = this.tokenize(texts);
     // Batch texts of similar length together so each batch pads little (sentence-transformers
     // does the same); vectors go back to input order below.
     const order = ids.map((_, i) => i).sort((a, b) => ids[a]!.length - ids[b]!.length);
     let vectors = new Float32Array(0);
     for (let start = 0; start < order.length; start += this.options.batchSize) {
       const batch = order.slice(start, start + this.options.batchSize);
-      const pooled = await this.runBatch(batch.map((i) => ids[i]!));
+      const pooled = await this.runBatch(
+        batch.map((i) => ids[i]!),
+        types && batch.map((i) => types[i]!),
+      );
       const width = pooled.length / batch.length;
       if (vectors.length === 0) vectors = new Float32Array(texts.length * width);
       batch.forEach((original, j) =>
@@ -131,44 +160,63 @@ export class OrtTextEncoder implements TextEncoder {
     return { vectors, truncated };
   }
 
-  /** Token ids with [CLS]/[SEP] (or BOS/EOS); rows over `maxLength` are cut, keeping the last token. */
-  private tokenize(texts: readonly string[]): { ids: number[][]; truncated: number } {
-    const { input_ids: tokenized } = this.tokenizer([...texts], {
+  /**
+   * Token ids with [CLS]/[SEP] (or <|startoftext|>/<|endoftext|>) and their segment ids; rows
+   * over `maxLength` are cut, keeping the last token: CLIP pools at the end token and BERT was
+   * trained with [SEP] last.
+   */
+  private tokenize(texts: readonly string[]): Tokenized {
+    const wantTypes = this.session.inputNames.includes('token_type_ids');
+    const encoded = this.tokenizer([...texts], {
       add_special_tokens: true,
       padding: false,
       truncation: false,
       return_tensor: false,
+      return_token_type_ids: wantTypes,
     });
     let truncated = 0;
-    const ids = tokenized.map((row) => {
-      if (row.length <= this.maxLength) return row;
+    const limit = Math.min(this.maxLength, this.fixedLength ?? Infinity);
+    const cut = (row: number[]) => [...row.slice(0, limit - 1), row[row.length - 1]!];
+    const ids = encoded.input_ids.map((row) => {
+      if (row.length <= limit) return row;
       truncated++;
-      return [...row.slice(0, this.maxLength - 1), row[row.length - 1]!];
+      return cut(row);
     });
-    return { ids, truncated };
+    const types = wantTypes
+      ? encoded.input_ids.map((row, i) => {
+          const t = encoded.token_type_ids?.[i] ?? row.map(() => 0);
+          return t.length <= limit ? t : cut(t);
+        })
+      : undefined;
+    return { ids, types, truncated };
   }
 
-  /** One ORT run over rows padded to the longest; returns [n, dims]. */
-  private async runBatch(ids: readonly number[][]): Promise<Float32Array> {
+  /** One ORT run over rows padded to the longest (or the fixed length); returns [n, dims]. */
+  private async runBatch(
+    ids: readonly number[][],
+    types: readonly number[][] | undefined,
+  ): Promise<Float32Array> {
     const n = ids.length;
-    const T = Math.max(1, ...ids.map((r) => r.length));
+    const T = this.fixedLength ?? Math.max(1, ...ids.map((r) => r.length));
     const pad = BigInt(this.tokenizer.pad_token_id ?? 0);
     const inputIds = new BigInt64Array(n * T).fill(pad);
     const mask = new BigInt64Array(n * T);
+    const typeIds = new BigInt64Array(n * T);
     ids.forEach((row, i) => {
       row.forEach((id, t) => {
         inputIds[i * T + t] = BigInt(id);
         mask[i * T + t] = 1n;
+        typeIds[i * T + t] = BigInt(types?.[i]?.[t] ?? 0);
       });
     });
-    const feeds: Record<string, ort.Tensor> = {};
     const all: Record<string, BigInt64Array> = {
       input_ids: inputIds,
       attention_mask: mask,
-      token_type_ids: new BigInt64Array(n * T),
+      token_type_ids: typeIds,
     };
+    const feeds: Record<string, ort.Tensor> = {};
     for (const name of this.session.inputNames) feeds[name] = new ort.Tensor('int64', all[name]!, [n, T]);
-    const out = (await this.session.run(feeds))[this.output];
+    const out = (await this.session.run(feeds, [this.output]))[this.output];
     if (out === undefined) throw new AppError('MODEL_INVALID', `text encoder produced no ${this.output}`);
     const data = out.data as Float32Array;
     if (out.dims.length === 2) return data.slice();

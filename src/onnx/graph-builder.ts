@@ -222,7 +222,8 @@ function tensorProto(name: string, dims: readonly number[], data: TensorData): T
   return { name, dims: [...dims], dataType: DATA_TYPE[elemTypeOf(data)], rawData: raw };
 }
 
-function valueInfo(name: string, elemType: ElemType, dims: readonly Dim[]): Record<string, unknown> {
+/** A `ValueInfoProto` as a plain object (graph inputs and outputs). */
+export function valueInfo(name: string, elemType: ElemType, dims: readonly Dim[]): Record<string, unknown> {
   return {
     name,
     type: {

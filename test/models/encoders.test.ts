@@ -300,7 +300,7 @@ describe('loading a bad model directory', () => {
     let error = await loadError();
     expect(error.code).toBe('MODEL_INVALID');
     expect(error.message).toMatch(
-      /needs exactly one input, pixel_values; this graph has inputs x\[n,3\]:float32/,
+      /needs exactly one 4-D image input \(pixel_values\); this graph has inputs x\[n,3\]:float32/,
     );
 
     await writeFile(path.join(tinyDir, 'image/onnx/model.onnx'), 'not a protobuf');

@@ -145,7 +145,7 @@ describe('loading hub-style profile layouts', () => {
     }
   });
 
-  it('reads a ResNet feature map (last_hidden_state [B,C,H,W]) by averaging over space', async () => {
+  it('takes a feature-extraction ResNet export (pooler_output as a map) unchanged, averaging over space', async () => {
     const root = path.join(dataDir, 'models', 'bert-resnet');
     for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) {
       await copyFile(path.join(tinyText, f), path.join(await dir(root, 'text'), f));
@@ -170,8 +170,8 @@ describe('loading hub-style profile layouts', () => {
     const g = new GraphBuilder('resnet_like');
     g.input('pixel_values', 'float32', ['batch_size', 3, 'height', 'width']);
     const w = g.initializer('w', [5, 3, 1, 1], weights(15));
-    g.node('Conv', ['pixel_values', w], ['last_hidden_state'], { kernel_shape: [1, 1] });
-    g.output('last_hidden_state', 'float32', ['batch_size', 5, 'height', 'width']);
+    g.node('Conv', ['pixel_values', w], ['pooler_output'], { kernel_shape: [1, 1] });
+    g.output('pooler_output', 'float32', ['batch_size', 5, 'height', 'width']);
     await put(path.join(root, 'image', 'onnx', 'model.onnx'), g.toBytes());
 
     const encoders = await loadEncoders(

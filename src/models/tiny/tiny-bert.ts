@@ -31,11 +31,23 @@ export const TINY_BERT_DEFAULTS: Omit<TinyBertConfig, 'vocabSize'> = {
  * (so the random attention really mixes tokens), biases zero, LayerNorm identity.
  */
 export function buildTinyBert(cfg: TinyBertConfig, rng: Rng): Uint8Array {
+  const g = new GraphBuilder('tiny_bert');
+  g.meta('model', 'tiny-bert').meta('hidden_size', String(cfg.hiddenSize));
+  const hidden = addBertEncoder(g, cfg, rng);
+  g.node('Identity', [hidden], ['last_hidden_state']);
+  g.output('last_hidden_state', 'float32', ['batch_size', 'sequence_length', cfg.hiddenSize]);
+  return g.toBytes();
+}
+
+/**
+ * Adds BertModel's inputs (`input_ids`, `attention_mask`, `token_type_ids`), embeddings and
+ * encoder layers to `g`; returns the name of the last hidden state [batch, sequence, H]. Shared by
+ * the tiny model and the masked-LM stand-in, which puts a head on top.
+ */
+export function addBertEncoder(g: GraphBuilder, cfg: TinyBertConfig, rng: Rng): string {
   const H = cfg.hiddenSize;
   const heads = cfg.numHeads;
   const dh = H / heads;
-  const g = new GraphBuilder('tiny_bert');
-  g.meta('model', 'tiny-bert').meta('hidden_size', String(H));
 
   g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
   g.input('attention_mask', 'int64', ['batch_size', 'sequence_length']);
@@ -114,27 +126,31 @@ export function buildTinyBert(cfg: TinyBertConfig, rng: Rng): Uint8Array {
     const ffnOut = dense(g, r, inter, cfg.intermediateSize, H, `${p}.output.dense`);
     x = layerNorm(g, g.op('Add', [ffnOut, x]), H, cfg.layerNormEps, `${p}.output.LayerNorm`);
   }
-
-  g.node('Identity', [x], ['last_hidden_state']);
-  g.output('last_hidden_state', 'float32', ['batch_size', 'sequence_length', H]);
-  return g.toBytes();
+  return x;
 }
 
-function dense(g: GraphBuilder, rng: Rng, x: string, fanIn: number, fanOut: number, name: string): string {
+export function dense(
+  g: GraphBuilder,
+  rng: Rng,
+  x: string,
+  fanIn: number,
+  fanOut: number,
+  name: string,
+): string {
   const std = Math.sqrt(2 / (fanIn + fanOut));
   const w = g.initializer(`${name}.weight`, [fanIn, fanOut], rng.normals(fanIn * fanOut, std));
   const b = g.initializer(`${name}.bias`, [fanOut], new Float32Array(fanOut));
   return g.op('Add', [g.op('MatMul', [x, w]), b]);
 }
 
-function layerNorm(g: GraphBuilder, x: string, H: number, eps: number, name: string): string {
+export function layerNorm(g: GraphBuilder, x: string, H: number, eps: number, name: string): string {
   const gamma = g.initializer(`${name}.weight`, [H], new Float32Array(H).fill(1));
   const beta = g.initializer(`${name}.bias`, [H], new Float32Array(H));
   return g.op('LayerNormalization', [x, gamma, beta], { axis: -1, epsilon: float(eps) });
 }
 
 /** Exact GELU, 0.5 x (1 + erf(x / sqrt 2)): opset 17 has no Gelu operator. */
-function gelu(g: GraphBuilder, x: string): string {
+export function gelu(g: GraphBuilder, x: string): string {
   const erf = g.op('Erf', [g.op('Div', [x, g.constant([], new Float32Array([Math.SQRT2]))])]);
   const onePlus = g.op('Add', [erf, g.constant([], new Float32Array([1]))]);
   return g.op('Mul', [g.op('Mul', [x, onePlus]), g.constant([], new Float32Array([0.5]))]);

@@ -3,7 +3,7 @@ import { TINY_WORDS } from './words.ts';
 /**
  * The tiny text encoder's tokenizer, written in the Hugging Face `tokenizers` JSON format that
  * bert-base-uncased uses (BertNormalizer, BertPreTokenizer, WordPiece, [CLS] A [SEP]), so the
- * same loading path (@xenova/transformers AutoTokenizer) serves tiny and real models.
+ * same loading path (@huggingface/transformers AutoTokenizer) serves tiny and real models.
  */
 
 export const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] as const;
