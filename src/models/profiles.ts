@@ -5,6 +5,11 @@ import type { Config, Profile } from '../config.ts';
 export interface ModelPart {
   /** Hugging Face repository the files are fetched from. */
   repo: string;
+  /**
+   * Branch, tag or 40-hex commit the files are fetched at. A commit makes the download exact and
+   * lets `fetch` answer from the hub cache with no request at all.
+   */
+  revision: string;
   /** Files needed, relative to the part directory (the same path in the repository). */
   files: readonly string[];
   /** The ONNX graph among `files`. */
@@ -30,25 +35,47 @@ export const PROFILES: Readonly<Record<Profile, ProfileSpec>> = {
   tiny: {
     name: 'tiny',
     description: 'generated offline: small BERT (256-d) + small ResNet (1248-d), random init',
-    text: { repo: '(generated)', files: textFiles('onnx/model.onnx'), onnx: 'onnx/model.onnx' },
-    image: { repo: '(generated)', files: imageFiles('onnx/model.onnx'), onnx: 'onnx/model.onnx' },
+    text: {
+      repo: '(generated)',
+      revision: 'main',
+      files: textFiles('onnx/model.onnx'),
+      onnx: 'onnx/model.onnx',
+    },
+    image: {
+      repo: '(generated)',
+      revision: 'main',
+      files: imageFiles('onnx/model.onnx'),
+      onnx: 'onnx/model.onnx',
+    },
   },
   'bert-resnet': {
     name: 'bert-resnet',
     description: 'bert-base-uncased (768-d) + resnet-50 (2048-d) ONNX exports',
-    text: { repo: 'Xenova/bert-base-uncased', files: textFiles('onnx/model.onnx'), onnx: 'onnx/model.onnx' },
-    image: { repo: 'Xenova/resnet-50', files: imageFiles('onnx/model.onnx'), onnx: 'onnx/model.onnx' },
+    text: {
+      repo: 'Xenova/bert-base-uncased',
+      revision: 'main',
+      files: textFiles('onnx/model.onnx'),
+      onnx: 'onnx/model.onnx',
+    },
+    image: {
+      repo: 'Xenova/resnet-50',
+      revision: 'main',
+      files: imageFiles('onnx/model.onnx'),
+      onnx: 'onnx/model.onnx',
+    },
   },
   clip: {
     name: 'clip',
     description: 'CLIP ViT-B/32 text and vision towers (512-d, already aligned)',
     text: {
       repo: 'Xenova/clip-vit-base-patch32',
+      revision: 'main',
       files: textFiles('onnx/text_model.onnx'),
       onnx: 'onnx/text_model.onnx',
     },
     image: {
       repo: 'Xenova/clip-vit-base-patch32',
+      revision: 'main',
       files: imageFiles('onnx/vision_model.onnx'),
       onnx: 'onnx/vision_model.onnx',
     },

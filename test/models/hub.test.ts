@@ -1,74 +1,375 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { AppError } from '../../src/errors.ts';
-import { fetchProfile, profileFiles } from '../../src/models/hub.ts';
+import { fetchProfile, type FetchProfileOptions } from '../../src/models/hub.ts';
+import { PROFILES, type ModelPart } from '../../src/models/profiles.ts';
+import { FakeHub, gitSha1, sha256, type FakeFile } from './fake-hub.ts';
 
-describe('fetchProfile', () => {
-  let dataDir: string;
-  let closedPort: number;
-  beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'hub-'));
-    // A port that was just free: connecting is refused at once, like an offline machine.
-    const server: Server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    closedPort = (server.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+const CLIP = PROFILES.clip.text.repo;
+const COMMIT = 'c0ffee0000000000000000000000000000000001';
+/** Big enough to arrive in several chunks, small enough for a fast test. */
+const ONNX_BYTES = 512 * 1024;
+
+/** Deterministic stand-in contents: JSON files are small git files, ONNX graphs LFS files. */
+function fakeFile(name: string, seed: string): FakeFile {
+  if (!name.endsWith('.onnx')) return { content: Buffer.from(JSON.stringify({ name, seed })), lfs: false };
+  const content = Buffer.alloc(ONNX_BYTES);
+  for (let i = 0; i < content.length; i += 32)
+    createHash('sha256').update(`${seed}/${name}/${i}`).digest().copy(content, i);
+  return { content, lfs: true };
+}
+
+/** The fake hub serves each repo of `parts` with exactly the files the parts name. */
+function serveParts(hub: FakeHub, parts: readonly ModelPart[], commit = COMMIT, token?: string): void {
+  for (const part of parts) {
+    const repo = hub.repos.get(part.repo) ?? { commit, files: new Map<string, FakeFile>(), token };
+    for (const file of part.files) repo.files.set(file, fakeFile(file, part.repo));
+    hub.addRepo(part.repo, repo);
+  }
+}
+
+function content(hub: FakeHub, repo: string, file: string): Buffer {
+  return hub.repos.get(repo)!.files.get(file)!.content;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<AppError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(AppError);
+  return error as AppError;
+}
+
+describe('fetchProfile against a fake Hugging Face hub', () => {
+  let hub: FakeHub;
+  let dir: string;
+  let env: Record<string, string>;
+  const config = (extra: Record<string, string> = {}) => loadConfig({ env: { ...env, ...extra } });
+  const fast: FetchProfileOptions = { retryDelayMs: 0, stallTimeoutMs: 5000 };
+
+  beforeEach(async () => {
+    hub = await new FakeHub().start();
+    dir = await mkdtemp(path.join(os.tmpdir(), 'hub-'));
+    env = { DATA_DIR: path.join(dir, 'data'), HF_HOME: path.join(dir, 'hf'), HF_ENDPOINT: hub.url };
   });
-  afterAll(async () => {
-    await rm(dataDir, { recursive: true, force: true });
+  afterEach(async () => {
+    await hub.stop();
+    await rm(dir, { recursive: true, force: true });
   });
 
-  it('offline, names the profile, every file and where to put it by hand', async () => {
-    const config = loadConfig({ env: {}, overrides: { DATA_DIR: dataDir } });
-    const hubUrl = `http://127.0.0.1:${closedPort}`;
-    const error = await fetchProfile(config, 'clip', { hubUrl }).then(
-      () => undefined,
-      (e: unknown) => e,
+  it('downloads the clip profile through the LFS redirect into the hub cache layout, then links it into DATA_DIR', async () => {
+    serveParts(hub, [PROFILES.clip.text, PROFILES.clip.image]);
+    const results = await fetchProfile(config(), 'clip', fast);
+
+    const spec = PROFILES.clip;
+    const expected = (['text', 'image'] as const).flatMap((role) =>
+      spec[role].files.map((file) => ({ role, file })),
     );
-    expect(error).toBeInstanceOf(AppError);
-    expect((error as AppError).code).toBe('NETWORK');
-    const message = (error as AppError).message;
-    expect(message).toContain('Cannot download the "clip" model profile');
-    expect(message).toMatch(/ECONNREFUSED/);
-    expect(message).toContain('put them here by hand');
-    for (const file of profileFiles(config, 'clip', hubUrl)) {
-      expect(message).toContain(file.path);
-      expect(message).toContain(file.url);
-    }
-    expect(message).toContain(path.join(dataDir, 'models', 'clip', 'image', 'onnx', 'vision_model.onnx'));
-    expect(message).toContain('Xenova/clip-vit-base-patch32/resolve/main/onnx/text_model.onnx');
+    // config.json is in both parts of the one repo: the second time it comes from the cache.
+    const seen = new Set<string>();
+    expect(results).toEqual(
+      expected.map(({ role, file }) => {
+        const first = !seen.has(file);
+        seen.add(file);
+        const bytes = content(hub, CLIP, file).length;
+        return {
+          path: path.join(dir, 'data', 'models', 'clip', role, ...file.split('/')),
+          url: `${hub.url}/${CLIP}/resolve/main/${file}`,
+          commit: COMMIT,
+          ...(first ? { status: 'downloaded', bytes, resumedFrom: 0 } : { status: 'cached' }),
+        };
+      }),
+    );
+    for (const r of results) expect(await readFile(r.path)).toEqual(content(hub, CLIP, repoPath(r.path)));
+
+    // Python's layout: refs/main -> commit; snapshots/<commit>/<path> -> relative link to blobs/<etag>.
+    const repoDir = path.join(dir, 'hf', 'hub', 'models--Xenova--clip-vit-base-patch32');
+    expect(await readFile(path.join(repoDir, 'refs', 'main'), 'utf8')).toBe(COMMIT);
+    const onnx = spec.image.onnx;
+    const pointer = path.join(repoDir, 'snapshots', COMMIT, ...onnx.split('/'));
+    expect((await lstat(pointer)).isSymbolicLink()).toBe(true);
+    const sha = sha256(content(hub, CLIP, onnx));
+    expect(path.resolve(path.dirname(pointer), await readlink(pointer))).toBe(
+      path.join(repoDir, 'blobs', sha),
+    );
+    expect(existsSync(path.join(repoDir, 'blobs', gitSha1(content(hub, CLIP, 'config.json'))))).toBe(true);
+
+    // The bytes came from the CDN path the hub redirected to, never from the resolve URL.
+    expect(hub.gets(`/lfs/${sha}`)).toHaveLength(1);
+    expect(hub.gets(`/resolve/main/${onnx}`)).toHaveLength(0);
+
+    hub.requests.length = 0;
+    const again = await fetchProfile(config(), 'clip', fast);
+    expect(again.map((r) => r.status)).toEqual(results.map(() => 'present'));
+    expect(hub.requests).toEqual([]);
   });
 
-  it('reports an HTTP error from the hub the same way', async () => {
-    const config = loadConfig({ env: {}, overrides: { DATA_DIR: dataDir } });
-    const notFound: typeof fetch = async () => new Response('nope', { status: 404 });
-    const error = await fetchProfile(config, 'bert-resnet', { fetchImpl: notFound }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect((error as AppError).code).toBe('NETWORK');
-    expect((error as AppError).message).toMatch(
-      /HTTP 404 for https:\/\/huggingface.co\/Xenova\/bert-base-uncased\/resolve\/main\/config.json/,
-    );
+  it('sends HF_TOKEN as a bearer token, and without it says the repo is private, gated or missing and to set HF_TOKEN', async () => {
+    const parts = privateParts();
+    serveParts(hub, [parts.text, parts.image], COMMIT, 'hf_secret');
+    const error = await rejection(fetchProfile(config(), 'clip', { ...fast, parts }));
+    expect(error.code).toBe('HUB_UNAUTHORIZED');
+    expect(error.message).toContain(`HTTP 401 for ${hub.url}/acme/private-clip/resolve/main/config.json`);
+    expect(error.message).toContain('If the repo is private or gated, set HF_TOKEN');
+
+    const results = await fetchProfile(config({ HF_TOKEN: 'hf_secret' }), 'clip', { ...fast, parts });
+    expect(results.map((r) => r.status)).toEqual(firstDownloadedThenCached(parts));
+    expect(
+      new Set(hub.requests.filter((r) => r.path.includes('/resolve/')).map((r) => r.authorization)),
+    ).toEqual(new Set([undefined, 'Bearer hf_secret']));
   });
 
-  it('downloads each file into place and keeps files already present', async () => {
-    const config = loadConfig({ env: {}, overrides: { DATA_DIR: dataDir } });
-    const served: string[] = [];
-    const fake: typeof fetch = async (url) => {
-      served.push(String(url));
-      return new Response(`content of ${String(url)}`);
+  it('tells a wrong revision and a missing file apart (404) and names the profile fix', async () => {
+    serveParts(hub, [PROFILES.clip.text]);
+    const parts = { text: { ...PROFILES.clip.text, revision: 'v9' }, image: PROFILES.clip.image };
+    const badRevision = await rejection(fetchProfile(config(), 'clip', { ...fast, parts }));
+    expect(badRevision.code).toBe('HUB_NOT_FOUND');
+    expect(badRevision.message).toContain(`revision "v9" does not exist in ${CLIP}`);
+    expect(badRevision.message).toContain('src/models/profiles.ts');
+
+    const missing = {
+      text: PROFILES.clip.text,
+      image: { ...PROFILES.clip.image, files: ['config.json', 'nope.onnx'] },
     };
-    const first = await fetchProfile(config, 'bert-resnet', { fetchImpl: fake });
-    expect(first.map((f) => f.status)).toEqual(Array(first.length).fill('downloaded'));
-    expect(served).toHaveLength(7);
-    const second = await fetchProfile(config, 'bert-resnet', { fetchImpl: fake });
-    expect(second.map((f) => f.status)).toEqual(Array(second.length).fill('present'));
-    expect(served).toHaveLength(7);
+    const badFile = await rejection(fetchProfile(config(), 'clip', { ...fast, parts: missing }));
+    expect(badFile.code).toBe('HUB_NOT_FOUND');
+    expect(badFile.message).toContain(`nope.onnx does not exist in ${CLIP} at revision "main"`);
+    expect(badFile.details?.missing).toEqual([
+      path.join(dir, 'data', 'models', 'clip', 'image', 'nope.onnx'),
+    ]);
+  });
+
+  it('offline, says so and lists every missing file with its URL', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const error = await rejection(
+      fetchProfile(config({ HF_ENDPOINT: `http://127.0.0.1:${port}` }), 'clip', fast),
+    );
+    expect(error.code).toBe('NETWORK');
+    expect(error.message).toMatch(/ECONNREFUSED/);
+    expect(error.message).toContain('this machine looks offline, or HF_ENDPOINT is wrong');
+    for (const role of ['text', 'image'] as const)
+      for (const file of PROFILES.clip[role].files) {
+        expect(error.message).toContain(path.join(dir, 'data', 'models', 'clip', role, ...file.split('/')));
+        expect(error.message).toContain(`http://127.0.0.1:${port}/${CLIP}/resolve/main/${file}`);
+      }
+  });
+
+  it('resumes a stalled transfer with a Range request once the stall timeout fires', async () => {
+    serveParts(hub, [PROFILES.clip.text, PROFILES.clip.image]);
+    const onnx = PROFILES.clip.text.onnx;
+    const sha = sha256(content(hub, CLIP, onnx));
+    const cut = 100_000;
+    hub.fault(sha, { stallAfter: cut });
+    const results = await fetchProfile(config(), 'clip', { ...fast, stallTimeoutMs: 300, retries: 2 });
+
+    const gets = hub.gets(`/lfs/${sha}`);
+    expect(gets.map((g) => [g.range, g.status, g.bytes])).toEqual([
+      [undefined, 200, cut],
+      [`bytes=${cut}-`, 206, ONNX_BYTES - cut],
+    ]);
+    expect(gets[0]!.bytes + gets[1]!.bytes).toBeLessThan(2 * ONNX_BYTES);
+    const fetched = results.find((r) => r.path.endsWith(path.join('text', ...onnx.split('/'))))!;
+    expect(fetched).toMatchObject({ status: 'downloaded', bytes: ONNX_BYTES, resumedFrom: 0 });
+    expect(sha256(await readFile(fetched.path))).toBe(sha);
+  });
+
+  it('keeps the partial file when the connection drops, and the next run resumes it', async () => {
+    serveParts(hub, [PROFILES.clip.text, PROFILES.clip.image]);
+    const onnx = PROFILES.clip.image.onnx;
+    const sha = sha256(content(hub, CLIP, onnx));
+    const cut = 200_000;
+    hub.fault(sha, { dropAfter: cut });
+    const error = await rejection(fetchProfile(config(), 'clip', { ...fast, retries: 0 }));
+    expect(error.code).toBe('NETWORK');
+    expect(error.message).toContain(`closed at ${cut} of ${ONNX_BYTES} bytes`);
+    const incomplete = path.join(
+      dir,
+      'hf',
+      'hub',
+      'models--Xenova--clip-vit-base-patch32',
+      'blobs',
+      `${sha}.incomplete`,
+    );
+    expect((await stat(incomplete)).size).toBe(cut);
+
+    const results = await fetchProfile(config(), 'clip', fast);
+    const resumed = results.find((r) => r.path.endsWith(path.join('image', ...onnx.split('/'))))!;
+    expect(resumed).toMatchObject({ status: 'downloaded', bytes: ONNX_BYTES - cut, resumedFrom: cut });
+    expect(hub.gets(`/lfs/${sha}`).map((g) => [g.range, g.status, g.bytes])).toEqual([
+      [undefined, 200, cut],
+      [`bytes=${cut}-`, 206, ONNX_BYTES - cut],
+    ]);
+    expect(sha256(await readFile(resumed.path))).toBe(sha);
+    expect(existsSync(incomplete)).toBe(false);
+  });
+
+  it('starts over when the server ignores the Range header (200 instead of 206)', async () => {
+    serveParts(hub, [PROFILES.clip.text, PROFILES.clip.image]);
+    const sha = sha256(content(hub, CLIP, PROFILES.clip.text.onnx));
+    hub.fault(sha, { dropAfter: 50_000 });
+    await rejection(fetchProfile(config(), 'clip', { ...fast, retries: 0 }));
+    hub.fault(sha, { ignoreRange: true });
+    const results = await fetchProfile(config(), 'clip', fast);
+    expect(hub.gets(`/lfs/${sha}`).map((g) => [g.range, g.status])).toEqual([
+      [undefined, 200],
+      ['bytes=50000-', 200],
+    ]);
+    const onnxResult = results.find((r) => r.path.endsWith('text_model.onnx'))!;
+    expect(sha256(await readFile(onnxResult.path))).toBe(sha);
+  });
+
+  it('refuses a body whose sha256 is not the ETag, and leaves nothing behind', async () => {
+    serveParts(hub, [PROFILES.clip.text, PROFILES.clip.image]);
+    const onnx = PROFILES.clip.text.onnx;
+    const sha = sha256(content(hub, CLIP, onnx));
+    hub.fault(sha, { corrupt: true });
+    const error = await rejection(fetchProfile(config(), 'clip', fast));
+    expect(error.code).toBe('DOWNLOAD_CORRUPT');
+    expect(error.message).toContain(`${CLIP}/${onnx} (revision main) arrived corrupt: its sha256 is `);
+    expect(error.message).toContain(`the hub's ETag says ${sha}`);
+    const blobs = path.join(dir, 'hf', 'hub', 'models--Xenova--clip-vit-base-patch32', 'blobs');
+    expect(existsSync(path.join(blobs, sha))).toBe(false);
+    expect(existsSync(path.join(blobs, `${sha}.incomplete`))).toBe(false);
+    expect(existsSync(path.join(dir, 'data', 'models', 'clip', 'text', ...onnx.split('/')))).toBe(false);
+  });
+
+  it('reuses a hub cache that Python filled, with no request at all for a pinned commit', async () => {
+    const parts = pinned(COMMIT);
+    await fillCacheLikePython(path.join(dir, 'hf', 'hub'), parts.text, COMMIT);
+    await fillCacheLikePython(path.join(dir, 'hf', 'hub'), parts.image, COMMIT);
+    const results = await fetchProfile(config(), 'clip', { ...fast, parts });
+    expect(results.map((r) => r.status)).toEqual(results.map(() => 'cached'));
+    expect(hub.requests).toEqual([]);
+    for (const r of results) expect(await readFile(r.path)).toEqual(fakeFile(repoPath(r.path), CLIP).content);
+
+    // A branch revision asks the hub which commit it is now (HEAD only), then downloads nothing.
+    serveParts(hub, [PROFILES.clip.text, PROFILES.clip.image]);
+    await fillCacheLikePython(path.join(dir, 'hf', 'hub'), PROFILES.clip.text, COMMIT, true);
+    await fillCacheLikePython(path.join(dir, 'hf', 'hub'), PROFILES.clip.image, COMMIT, true);
+    const branch = await fetchProfile(config({ DATA_DIR: path.join(dir, 'data2') }), 'clip', fast);
+    expect(branch.map((r) => r.status)).toEqual(branch.map(() => 'cached'));
+    expect(new Set(hub.requests.map((r) => r.method))).toEqual(new Set(['HEAD']));
+
+    hub.requests.length = 0;
+    const offline = await fetchProfile(
+      config({ DATA_DIR: path.join(dir, 'data3'), HF_HUB_OFFLINE: '1' }),
+      'clip',
+      fast,
+    );
+    expect(offline.map((r) => r.status)).toEqual(branch.map(() => 'cached'));
+    expect(hub.requests).toEqual([]);
+  });
+
+  it('with HF_HUB_OFFLINE and an empty cache, fails without a request and says why', async () => {
+    const error = await rejection(fetchProfile(config({ HF_HUB_OFFLINE: 'true' }), 'clip', fast));
+    expect(error.code).toBe('MODEL_MISSING');
+    expect(error.message).toContain(
+      `HF_HUB_OFFLINE is set and ${CLIP}/config.json (revision main) is not in the hub cache`,
+    );
+    expect(hub.requests).toEqual([]);
+  });
+
+  it('--local-dir puts real copies under <dir>/<profile>/<part> for another machine', async () => {
+    serveParts(hub, [PROFILES.clip.text, PROFILES.clip.image]);
+    const localDir = path.join(dir, 'usb');
+    const results = await fetchProfile(config(), 'clip', { ...fast, localDir });
+    for (const r of results) {
+      expect(r.path.startsWith(path.join(localDir, 'clip') + path.sep)).toBe(true);
+      const s = await lstat(r.path);
+      expect([s.isFile(), s.nlink]).toEqual([true, 1]);
+    }
+    expect(
+      await readFile(path.join(localDir, 'clip', 'image', ...PROFILES.clip.image.onnx.split('/'))),
+    ).toEqual(content(hub, CLIP, PROFILES.clip.image.onnx));
+    expect(existsSync(path.join(dir, 'data', 'models', 'clip'))).toBe(false);
   });
 });
+
+describe('hub settings', () => {
+  it('default like huggingface_hub: HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub', () => {
+    const hubOf = (env: Record<string, string>) => loadConfig({ env }).hub;
+    expect(hubOf({})).toEqual({
+      endpoint: 'https://huggingface.co',
+      token: undefined,
+      cacheDir: path.join(os.homedir(), '.cache', 'huggingface', 'hub'),
+      offline: false,
+      stallTimeoutMs: 10_000,
+    });
+    expect(hubOf({ XDG_CACHE_HOME: '/x' }).cacheDir).toBe('/x/huggingface/hub');
+    expect(hubOf({ XDG_CACHE_HOME: '/x', HF_HOME: '/h' }).cacheDir).toBe('/h/hub');
+    expect(hubOf({ HF_HOME: '/h', HF_HUB_CACHE: '~/c' }).cacheDir).toBe(path.join(os.homedir(), 'c'));
+    expect(hubOf({ HF_ENDPOINT: 'http://mirror:8080/', HF_HUB_OFFLINE: 'YES', HF_TOKEN: 't' })).toMatchObject(
+      {
+        endpoint: 'http://mirror:8080',
+        offline: true,
+        token: 't',
+      },
+    );
+  });
+});
+
+/** `.../models/<profile>/<part>/onnx/x.onnx` -> `onnx/x.onnx`, the file's path in its repo. */
+function repoPath(local: string): string {
+  const parts = local.split(path.sep);
+  const at = parts.lastIndexOf('clip');
+  return parts.slice(at + 2).join('/');
+}
+
+/** A file named by both parts of one repo is downloaded once, then taken from the cache. */
+function firstDownloadedThenCached(parts: Record<'text' | 'image', ModelPart>): string[] {
+  const seen = new Set<string>();
+  return [...parts.text.files, ...parts.image.files].map((f) => {
+    const first = !seen.has(f);
+    seen.add(f);
+    return first ? 'downloaded' : 'cached';
+  });
+}
+
+function privateParts(): Record<'text' | 'image', ModelPart> {
+  return {
+    text: { ...PROFILES.clip.text, repo: 'acme/private-clip' },
+    image: { ...PROFILES.clip.image, repo: 'acme/private-clip' },
+  };
+}
+
+function pinned(commit: string): Record<'text' | 'image', ModelPart> {
+  return {
+    text: { ...PROFILES.clip.text, revision: commit },
+    image: { ...PROFILES.clip.image, revision: commit },
+  };
+}
+
+/** Writes a repo the way huggingface_hub leaves it: blobs by etag, snapshot symlinks, a ref. */
+async function fillCacheLikePython(
+  cacheDir: string,
+  part: ModelPart,
+  commit: string,
+  ref = false,
+): Promise<void> {
+  const repoDir = path.join(cacheDir, `models--${part.repo.replace('/', '--')}`);
+  for (const file of part.files) {
+    const { content: bytes, lfs } = fakeFile(file, part.repo);
+    const etag = lfs ? sha256(bytes) : gitSha1(bytes);
+    await mkdir(path.join(repoDir, 'blobs'), { recursive: true });
+    await writeFile(path.join(repoDir, 'blobs', etag), bytes);
+    const pointer = path.join(repoDir, 'snapshots', commit, ...file.split('/'));
+    await mkdir(path.dirname(pointer), { recursive: true });
+    await rm(pointer, { force: true });
+    await symlink(path.relative(path.dirname(pointer), path.join(repoDir, 'blobs', etag)), pointer);
+  }
+  if (ref) {
+    await mkdir(path.join(repoDir, 'refs'), { recursive: true });
+    await writeFile(path.join(repoDir, 'refs', 'main'), commit);
+  }
+}
