@@ -44,6 +44,7 @@ export interface LoggedRequest {
   path: string;
   range: string | undefined;
   authorization: string | undefined;
+  acceptEncoding: string | undefined;
   status: number;
   /** Body bytes actually written to the socket. */
   bytes: number;
@@ -91,6 +92,7 @@ export class FakeHub {
       path: decodeURIComponent(url.pathname),
       range: req.headers.range,
       authorization: req.headers.authorization,
+      acceptEncoding: req.headers['accept-encoding'],
       status: 0,
       bytes: 0,
     };

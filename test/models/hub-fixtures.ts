@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { expect } from 'vitest';
+import { AppError } from '../../src/errors.ts';
+import { PROFILES, type ModelPart } from '../../src/models/profiles.ts';
+import { gitSha1, sha256, type FakeFile, type FakeHub } from './fake-hub.ts';
+
+/** Stand-in repos for the hub tests, built from the real profiles' repo names and file lists. */
+
+export const CLIP = PROFILES.clip.text.repo;
+export const COMMIT = 'c0ffee0000000000000000000000000000000001';
+/** Big enough to arrive in several chunks, small enough for a fast test. */
+export const ONNX_BYTES = 512 * 1024;
+
+/** Deterministic stand-in contents: JSON files are small git files, ONNX graphs LFS files. */
+export function fakeFile(name: string, seed: string): FakeFile {
+  if (!name.endsWith('.onnx')) return { content: Buffer.from(JSON.stringify({ name, seed })), lfs: false };
+  // xorshift32 seeded by the name: distinct bytes per file, cheap to make.
+  let x = createHash('sha256').update(`${seed}/${name}`).digest().readUInt32LE(0) | 1;
+  const content = Buffer.alloc(ONNX_BYTES);
+  for (let i = 0; i < content.length; i += 4) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    content.writeInt32LE(x | 0, i);
+  }
+  return { content, lfs: true };
+}
+
+/** The fake hub serves each repo of `parts` with exactly the files the parts name. */
+export function serveParts(hub: FakeHub, parts: readonly ModelPart[], commit = COMMIT, token?: string): void {
+  for (const part of parts) {
+    const repo = hub.repos.get(part.repo) ?? { commit, files: new Map<string, FakeFile>(), token };
+    for (const file of part.files) repo.files.set(file, fakeFile(file, part.repo));
+    hub.addRepo(part.repo, repo);
+  }
+}
+
+export function content(hub: FakeHub, repo: string, file: string): Buffer {
+  return hub.repos.get(repo)!.files.get(file)!.content;
+}
+
+export async function rejection(promise: Promise<unknown>): Promise<AppError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(AppError);
+  return error as AppError;
+}
+
+/** `.../models/<profile>/<part>/onnx/x.onnx` -> `onnx/x.onnx`, the file's path in its repo. */
+export function repoPath(local: string): string {
+  const parts = local.split(path.sep);
+  const at = parts.lastIndexOf('clip');
+  return parts.slice(at + 2).join('/');
+}
+
+/** A file named by both parts of one repo is downloaded once, then taken from the cache. */
+export function firstDownloadedThenCached(parts: Record<'text' | 'image', ModelPart>): string[] {
+  const seen = new Set<string>();
+  return [...parts.text.files, ...parts.image.files].map((f) => {
+    const first = !seen.has(f);
+    seen.add(f);
+    return first ? 'downloaded' : 'cached';
+  });
+}
+
+export function privateParts(): Record<'text' | 'image', ModelPart> {
+  return {
+    text: { ...PROFILES.clip.text, repo: 'acme/private-clip' },
+    image: { ...PROFILES.clip.image, repo: 'acme/private-clip' },
+  };
+}
+
+export function pinned(commit: string): Record<'text' | 'image', ModelPart> {
+  return {
+    text: { ...PROFILES.clip.text, revision: commit },
+    image: { ...PROFILES.clip.image, revision: commit },
+  };
+}
+
+/** Writes a repo the way huggingface_hub leaves it: blobs by etag, snapshot symlinks, a ref. */
+export async function fillCacheLikePython(
+  cacheDir: string,
+  part: ModelPart,
+  commit: string,
+  ref = false,
+): Promise<void> {
+  const repoDir = path.join(cacheDir, `models--${part.repo.replace('/', '--')}`);
+  for (const file of part.files) {
+    const { content: bytes, lfs } = fakeFile(file, part.repo);
+    const etag = lfs ? sha256(bytes) : gitSha1(bytes);
+    await mkdir(path.join(repoDir, 'blobs'), { recursive: true });
+    await writeFile(path.join(repoDir, 'blobs', etag), bytes);
+    const pointer = path.join(repoDir, 'snapshots', commit, ...file.split('/'));
+    await mkdir(path.dirname(pointer), { recursive: true });
+    await rm(pointer, { force: true });
+    await symlink(path.relative(path.dirname(pointer), path.join(repoDir, 'blobs', etag)), pointer);
+  }
+  if (ref) {
+    await mkdir(path.join(repoDir, 'refs'), { recursive: true });
+    await writeFile(path.join(repoDir, 'refs', 'main'), commit);
+  }
+}
