@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { lstat, mkdtemp, readFile, readlink, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -150,9 +150,10 @@ describe('fetchProfile against a fake Hugging Face hub', () => {
     serveParts(hub, [PROFILES.clip.text, PROFILES.clip.image]);
     const onnx = PROFILES.clip.text.onnx;
     const sha = sha256(content(hub, CLIP, onnx));
-    const cut = 100_000;
+    // One small write arrives as one chunk, so the stall timer can only fire after all of it.
+    const cut = 16_000;
     hub.fault(sha, { stallAfter: cut });
-    const results = await fetchProfile(config(), 'clip', { ...fast, stallTimeoutMs: 300, retries: 2 });
+    const results = await fetchProfile(config(), 'clip', { ...fast, stallTimeoutMs: 500, retries: 2 });
 
     const gets = hub.gets(`/lfs/${sha}`);
     expect(gets.map((g) => [g.range, g.status, g.bytes])).toEqual([
@@ -193,6 +194,38 @@ describe('fetchProfile against a fake Hugging Face hub', () => {
     ]);
     expect(sha256(await readFile(resumed.path))).toBe(sha);
     expect(existsSync(incomplete)).toBe(false);
+  });
+
+  it('gives up as DOWNLOAD_STALLED when every try stalls, keeping what arrived for the next run', async () => {
+    serveParts(hub, [PROFILES.clip.text, PROFILES.clip.image]);
+    const sha = sha256(content(hub, CLIP, PROFILES.clip.text.onnx));
+    hub.fault(sha, { stallAfter: 100_000, times: 2 });
+    const error = await rejection(
+      fetchProfile(config(), 'clip', { ...fast, stallTimeoutMs: 300, retries: 1 }),
+    );
+    expect(error.code).toBe('DOWNLOAD_STALLED');
+    expect(error.message).toContain(`No data from ${hub.url}/lfs/${sha} for 0.3 s: the download stalled.`);
+    expect(error.message).toContain('it resumes where it stopped');
+    expect(hub.gets(`/lfs/${sha}`).map((g) => g.range)).toEqual([undefined, 'bytes=100000-']);
+    const blobs = path.join(dir, 'hf', 'hub', 'models--Xenova--clip-vit-base-patch32', 'blobs');
+    expect((await stat(path.join(blobs, `${sha}.incomplete`))).size).toBe(200_000);
+  });
+
+  it('finishes a partial file that is already complete without asking for an empty range', async () => {
+    serveParts(hub, [PROFILES.clip.text, PROFILES.clip.image]);
+    const onnx = PROFILES.clip.text.onnx;
+    const bytes = content(hub, CLIP, onnx);
+    const blobs = path.join(dir, 'hf', 'hub', 'models--Xenova--clip-vit-base-patch32', 'blobs');
+    await mkdir(blobs, { recursive: true });
+    await writeFile(path.join(blobs, `${sha256(bytes)}.incomplete`), bytes);
+    const results = await fetchProfile(config(), 'clip', fast);
+    expect(results.find((r) => r.path.endsWith('text_model.onnx'))).toMatchObject({
+      status: 'downloaded',
+      bytes: 0,
+      resumedFrom: ONNX_BYTES,
+    });
+    expect(hub.gets(`/lfs/${sha256(bytes)}`)).toEqual([]);
+    expect(existsSync(path.join(blobs, sha256(bytes)))).toBe(true);
   });
 
   it('starts over when the server ignores the Range header (200 instead of 206)', async () => {
