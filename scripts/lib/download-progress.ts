@@ -14,11 +14,12 @@ export function downloadProgress(stream: NodeJS.WriteStream = process.stderr): F
   let first = 0;
   let started = 0;
   let lastLog = 0;
+  let last = 0;
   const stats = (done: number) => {
     const seconds = Math.max((performance.now() - started) / 1000, 1e-3);
     const rate = (done - first) / seconds;
     const eta = rate > 0 ? (total - done) / rate : Infinity;
-    return { rate: `${mib(rate)}/s`, eta: Number.isFinite(eta) ? `${Math.round(eta)}s` : '?' };
+    return { rate: `${mib(rate)}/s`, eta: Number.isFinite(eta) ? duration(eta) : '?' };
   };
   const bar = stream.isTTY
     ? new cliProgress.SingleBar(
@@ -36,13 +37,15 @@ export function downloadProgress(stream: NodeJS.WriteStream = process.stderr): F
       total = size;
       first = done;
       started = performance.now();
-      lastLog = 0;
+      lastLog = started;
+      last = done;
       const payload = { name, doneMiB: mib(done), totalMiB: mib(size), rate: '-', etaText: '?' };
       if (bar !== undefined) bar.start(size, done, payload);
       else
         stream.write(`downloading ${name} (${mib(size)}${done > 0 ? `, resuming at ${mib(done)}` : ''})\n`);
     },
     update(done) {
+      last = done;
       const { rate, eta } = stats(done);
       if (bar !== undefined) {
         bar.update(done, { doneMiB: mib(done), rate, etaText: eta });
@@ -52,9 +55,18 @@ export function downloadProgress(stream: NodeJS.WriteStream = process.stderr): F
       }
     },
     end() {
-      bar?.stop();
+      if (bar !== undefined) bar.stop();
+      else if (last > first)
+        stream.write(`  ${name}: ${mib(last)} of ${mib(total)} at ${stats(last).rate}\n`);
     },
   };
+}
+
+function duration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 function mib(bytes: number): string {

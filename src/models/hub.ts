@@ -4,9 +4,9 @@ import path from 'node:path';
 import type { Config, Profile } from '../config.ts';
 import { AppError, describeError, isAppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { downloadBlob, type DownloadOptions } from './download.ts';
+import { downloadBlob, type DownloadResult } from './download.ts';
 import { HubCache, isCommitHash, placeFile } from './hub-cache.ts';
-import { headFile, resolveUrl, type HubRequestOptions } from './hub-http.ts';
+import { headFile, resolveUrl, type HubRequestOptions, type RemoteFile } from './hub-http.ts';
 import { PROFILES, type ModelPart } from './profiles.ts';
 import { ensureTinyModels } from './tiny/generate.ts';
 
@@ -116,6 +116,11 @@ export async function fetchProfile(
   return results;
 }
 
+/**
+ * One file, cheapest source first: the hub cache (pinned commit or offline), the file already in
+ * place, the cache again once the hub has said which commit and blob the revision means, and only
+ * then the network.
+ */
 async function fetchFile(config: HubConfig, f: PartFile, options: FetchProfileOptions): Promise<FetchedFile> {
   const cache = new HubCache(config.hub.cacheDir);
   const { repo, revision } = f.part;
@@ -163,31 +168,7 @@ async function fetchFile(config: HubConfig, f: PartFile, options: FetchProfileOp
     await placeFile(pointer, f.path, { copy });
     return { path: f.path, url: f.url, status: 'cached', commit: remote.commit };
   }
-  const downloadOptions: DownloadOptions = {
-    stallTimeoutMs: http.stallTimeoutMs,
-    retries: options.retries,
-    retryDelayMs: options.retryDelayMs,
-    onProgress: (done) => options.progress?.update(done),
-    onRetry: (error, offset) =>
-      options.logger?.warn(
-        { file: f.file, offset, error: (error as Error).message },
-        'download interrupted; resuming',
-      ),
-  };
-  const incomplete = cache.incompletePath(repo, remote.etag);
-  const partial = existsSync(incomplete) ? (await stat(incomplete)).size : 0;
-  options.progress?.start(`${repo}/${f.file}`, remote.size, Math.min(partial, remote.size));
-  let done;
-  try {
-    done = await downloadBlob(
-      remote,
-      http.token,
-      { incomplete, blob: cache.blobPath(repo, remote.etag), where },
-      downloadOptions,
-    );
-  } finally {
-    options.progress?.end();
-  }
+  const done = await downloadToCache(cache, remote, where, http, options);
   const pointer = await cache.linkSnapshot(repo, remote.commit, f.file, remote.etag);
   await placeFile(pointer, f.path, { copy });
   return {
@@ -198,6 +179,39 @@ async function fetchFile(config: HubConfig, f: PartFile, options: FetchProfileOp
     resumedFrom: done.resumedFrom,
     commit: remote.commit,
   };
+}
+
+/** Downloads a file's bytes into `blobs/<etag>`, resuming the `.incomplete` an earlier run left, with progress. */
+async function downloadToCache(
+  cache: HubCache,
+  remote: RemoteFile,
+  where: { repo: string; revision: string; file: string },
+  http: HubRequestOptions,
+  options: FetchProfileOptions,
+): Promise<DownloadResult> {
+  const incomplete = cache.incompletePath(where.repo, remote.etag);
+  const partial = existsSync(incomplete) ? (await stat(incomplete)).size : 0;
+  options.progress?.start(`${where.repo}/${where.file}`, remote.size, Math.min(partial, remote.size));
+  try {
+    return await downloadBlob(
+      remote,
+      http.token,
+      { incomplete, blob: cache.blobPath(where.repo, remote.etag), where },
+      {
+        stallTimeoutMs: http.stallTimeoutMs,
+        retries: options.retries,
+        retryDelayMs: options.retryDelayMs,
+        onProgress: (done) => options.progress?.update(done),
+        onRetry: (error, offset) =>
+          options.logger?.warn(
+            { file: where.file, offset, error: describeError(error) },
+            'download interrupted; resuming',
+          ),
+      },
+    );
+  } finally {
+    options.progress?.end();
+  }
 }
 
 /** Keeps the error's code and adds, for every file still missing, where to put it by hand. */
