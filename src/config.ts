@@ -57,6 +57,8 @@ const EnvSchema = z.object({
   // (https://huggingface.co/docs/huggingface_hub/package_reference/environment_variables).
   HF_ENDPOINT: z.url().default('https://huggingface.co'),
   HF_TOKEN: z.string().trim().min(1).optional(),
+  HUGGING_FACE_HUB_TOKEN: z.string().trim().min(1).optional(),
+  HF_TOKEN_PATH: z.string().trim().min(1).optional(),
   HF_HOME: z.string().trim().min(1).optional(),
   HF_HUB_CACHE: z.string().trim().min(1).optional(),
   XDG_CACHE_HOME: z.string().trim().min(1).optional(),
@@ -109,8 +111,10 @@ export interface Config {
 export interface HubConfig {
   /** HF_ENDPOINT without a trailing slash. */
   endpoint: string;
-  /** HF_TOKEN, sent as `Authorization: Bearer`; needed for gated or private repos. */
+  /** HF_TOKEN (or the legacy HUGGING_FACE_HUB_TOKEN), sent as `Authorization: Bearer`; needed for gated or private repos. */
   token: string | undefined;
+  /** HF_TOKEN_PATH, default $HF_HOME/token: where `hf auth login` stores a token, used when HF_TOKEN is unset. */
+  tokenFile: string;
   /** HF_HUB_CACHE: the cache shared with huggingface_hub (`models--org--name/{blobs,refs,snapshots}`). */
   cacheDir: string;
   /** HF_HUB_OFFLINE: use only what the hub cache already holds. */
@@ -176,8 +180,9 @@ export function loadConfig(
     },
     hub: {
       endpoint: e.HF_ENDPOINT.replace(/\/+$/, ''),
-      token: e.HF_TOKEN,
-      cacheDir: hubCacheDir(e.HF_HUB_CACHE, e.HF_HOME, e.XDG_CACHE_HOME),
+      token: e.HF_TOKEN ?? e.HUGGING_FACE_HUB_TOKEN,
+      tokenFile: expandHome(e.HF_TOKEN_PATH ?? path.join(hfHome(e.HF_HOME, e.XDG_CACHE_HOME), 'token')),
+      cacheDir: expandHome(e.HF_HUB_CACHE ?? path.join(hfHome(e.HF_HOME, e.XDG_CACHE_HOME), 'hub')),
       offline: e.HF_HUB_OFFLINE ?? false,
       stallTimeoutMs: e.HF_HUB_DOWNLOAD_TIMEOUT * 1000,
     },
@@ -185,19 +190,16 @@ export function loadConfig(
 }
 
 /**
- * huggingface_hub's defaults: HF_HUB_CACHE, else $HF_HOME/hub, where HF_HOME defaults to
- * $XDG_CACHE_HOME/huggingface and XDG_CACHE_HOME to ~/.cache. Like Python, a leading `~` is expanded.
+ * huggingface_hub's defaults (constants.py): HF_HOME, else $XDG_CACHE_HOME/huggingface, where
+ * XDG_CACHE_HOME defaults to ~/.cache; the hub cache is HF_HUB_CACHE, else $HF_HOME/hub.
  */
-function hubCacheDir(
-  hubCache: string | undefined,
-  hfHome: string | undefined,
-  xdgCache: string | undefined,
-): string {
-  const expand = (p: string) =>
-    path.resolve(p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p);
-  if (hubCache !== undefined) return expand(hubCache);
-  const home = hfHome ?? path.join(xdgCache ?? path.join(os.homedir(), '.cache'), 'huggingface');
-  return path.join(expand(home), 'hub');
+function hfHome(hfHomeVar: string | undefined, xdgCache: string | undefined): string {
+  return hfHomeVar ?? path.join(xdgCache ?? path.join(os.homedir(), '.cache'), 'huggingface');
+}
+
+/** Like Python's `expanduser`, which huggingface_hub applies to these paths. */
+function expandHome(p: string): string {
+  return path.resolve(p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p);
 }
 
 function deepFreeze<T>(value: T): T {

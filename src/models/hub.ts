@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config, Profile } from '../config.ts';
 import { AppError, describeError, isAppError } from '../errors.ts';
@@ -105,10 +105,11 @@ export async function fetchProfile(
     }));
   }
   const files = profileFiles(config, profile, options);
+  const token = config.hub.token ?? (await readTokenFile(config.hub.tokenFile));
   const results: FetchedFile[] = [];
   for (const f of files) {
     try {
-      results.push(await fetchFile(config, f, options));
+      results.push(await fetchFile(config, token, f, options));
     } catch (error) {
       throw withManualFix(profile, files, error);
     }
@@ -121,7 +122,12 @@ export async function fetchProfile(
  * place, the cache again once the hub has said which commit and blob the revision means, and only
  * then the network.
  */
-async function fetchFile(config: HubConfig, f: PartFile, options: FetchProfileOptions): Promise<FetchedFile> {
+async function fetchFile(
+  config: HubConfig,
+  token: string | undefined,
+  f: PartFile,
+  options: FetchProfileOptions,
+): Promise<FetchedFile> {
   const cache = new HubCache(config.hub.cacheDir);
   const { repo, revision } = f.part;
   const copy = options.localDir !== undefined;
@@ -143,7 +149,7 @@ async function fetchFile(config: HubConfig, f: PartFile, options: FetchProfileOp
   }
   const http: HubRequestOptions = {
     endpoint: options.endpoint ?? config.hub.endpoint,
-    token: config.hub.token,
+    token,
     stallTimeoutMs: options.stallTimeoutMs ?? config.hub.stallTimeoutMs,
   };
   const where = { repo, revision, file: f.file };
@@ -179,6 +185,16 @@ async function fetchFile(config: HubConfig, f: PartFile, options: FetchProfileOp
     resumedFrom: done.resumedFrom,
     commit: remote.commit,
   };
+}
+
+/** The token `hf auth login` saved, as huggingface_hub reads it when HF_TOKEN is unset. */
+async function readTokenFile(file: string): Promise<string | undefined> {
+  try {
+    const token = (await readFile(file, 'utf8')).trim();
+    return token === '' ? undefined : token;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Downloads a file's bytes into `blobs/<etag>`, resuming the `.incomplete` an earlier run left, with progress. */

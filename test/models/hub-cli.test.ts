@@ -84,12 +84,20 @@ describe('hub settings', () => {
     expect(hubOf({})).toEqual({
       endpoint: 'https://huggingface.co',
       token: undefined,
+      tokenFile: path.join(os.homedir(), '.cache', 'huggingface', 'token'),
       cacheDir: path.join(os.homedir(), '.cache', 'huggingface', 'hub'),
       offline: false,
       stallTimeoutMs: 10_000,
     });
     expect(hubOf({ XDG_CACHE_HOME: '/x' }).cacheDir).toBe('/x/huggingface/hub');
-    expect(hubOf({ XDG_CACHE_HOME: '/x', HF_HOME: '/h' }).cacheDir).toBe('/h/hub');
+    expect(hubOf({ XDG_CACHE_HOME: '/x', HF_HOME: '/h' })).toMatchObject({
+      cacheDir: '/h/hub',
+      tokenFile: '/h/token',
+    });
+    expect(hubOf({ HF_TOKEN_PATH: '/t/tok', HUGGING_FACE_HUB_TOKEN: 'legacy' })).toMatchObject({
+      tokenFile: '/t/tok',
+      token: 'legacy',
+    });
     expect(hubOf({ HF_HOME: '/h', HF_HUB_CACHE: '~/c' }).cacheDir).toBe(path.join(os.homedir(), 'c'));
     expect(hubOf({ HF_ENDPOINT: 'http://mirror:8080/', HF_HUB_OFFLINE: 'YES', HF_TOKEN: 't' })).toMatchObject(
       {

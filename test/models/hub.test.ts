@@ -108,6 +108,16 @@ describe('fetchProfile against a fake Hugging Face hub', () => {
     ).toEqual(new Set([undefined, 'Bearer hf_secret']));
   });
 
+  it('without HF_TOKEN, sends the token `hf auth login` saved in $HF_HOME/token', async () => {
+    const parts = privateParts();
+    serveParts(hub, [parts.text, parts.image], COMMIT, 'hf_saved');
+    await mkdir(path.join(dir, 'hf'), { recursive: true });
+    await writeFile(path.join(dir, 'hf', 'token'), 'hf_saved\n');
+    const results = await fetchProfile(config(), 'clip', { ...fast, parts });
+    expect(results.map((r) => r.status)).toEqual(firstDownloadedThenCached(parts));
+    expect(new Set(hub.requests.map((r) => r.authorization))).toEqual(new Set(['Bearer hf_saved']));
+  });
+
   it('tells a wrong revision and a missing file apart (404) and names the profile fix', async () => {
     serveParts(hub, [PROFILES.clip.text]);
     const parts = { text: { ...PROFILES.clip.text, revision: 'v9' }, image: PROFILES.clip.image };
