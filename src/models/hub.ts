@@ -135,8 +135,10 @@ async function fetchFile(
   if (isCommitHash(revision) || config.hub.offline) {
     const cached = await cache.lookup(repo, revision, f.file);
     if (cached !== undefined) {
+      const commit = await cache.commitOf(repo, revision);
+      if (await sameFile(cached, f.path)) return { path: f.path, url: f.url, status: 'present', commit };
       await placeFile(cached, f.path, { copy });
-      return { path: f.path, url: f.url, status: 'cached', commit: await cache.commitOf(repo, revision) };
+      return { path: f.path, url: f.url, status: 'cached', commit };
     }
   }
   if (existsSync(f.path)) return { path: f.path, url: f.url, status: 'present' };
@@ -185,6 +187,16 @@ async function fetchFile(
     resumedFrom: done.resumedFrom,
     commit: remote.commit,
   };
+}
+
+/** True when `target` is a hard link to the cached blob already, as an earlier fetch left it. */
+async function sameFile(cached: string, target: string): Promise<boolean> {
+  try {
+    const [a, b] = await Promise.all([stat(cached), stat(target)]);
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    return false;
+  }
 }
 
 /** The token `hf auth login` saved, as huggingface_hub reads it when HF_TOKEN is unset. */

@@ -28,10 +28,24 @@ export function fakeFile(name: string, seed: string): FakeFile {
   return { content, lfs: true };
 }
 
+/** The commit the fake hub gives a part's repo: the one the part pins, else COMMIT. */
+export function commitOf(part: ModelPart): string {
+  return /^[0-9a-f]{40}$/.test(part.revision) ? part.revision : COMMIT;
+}
+
+/** The clip profile's parts at another revision (the tests of branch behaviour use `main`). */
+export function clipAt(revision: string): Record<'text' | 'image', ModelPart> {
+  return { text: { ...PROFILES.clip.text, revision }, image: { ...PROFILES.clip.image, revision } };
+}
+
 /** The fake hub serves each repo of `parts` with exactly the files the parts name. */
-export function serveParts(hub: FakeHub, parts: readonly ModelPart[], commit = COMMIT, token?: string): void {
+export function serveParts(hub: FakeHub, parts: readonly ModelPart[], token?: string): void {
   for (const part of parts) {
-    const repo = hub.repos.get(part.repo) ?? { commit, files: new Map<string, FakeFile>(), token };
+    const repo = hub.repos.get(part.repo) ?? {
+      commit: commitOf(part),
+      files: new Map<string, FakeFile>(),
+      token,
+    };
     for (const file of part.files) repo.files.set(file, fakeFile(file, part.repo));
     hub.addRepo(part.repo, repo);
   }
@@ -69,15 +83,8 @@ export function firstDownloadedThenCached(parts: Record<'text' | 'image', ModelP
 
 export function privateParts(): Record<'text' | 'image', ModelPart> {
   return {
-    text: { ...PROFILES.clip.text, repo: 'acme/private-clip' },
-    image: { ...PROFILES.clip.image, repo: 'acme/private-clip' },
-  };
-}
-
-export function pinned(commit: string): Record<'text' | 'image', ModelPart> {
-  return {
-    text: { ...PROFILES.clip.text, revision: commit },
-    image: { ...PROFILES.clip.image, revision: commit },
+    text: { ...PROFILES.clip.text, repo: 'acme/private-clip', revision: 'main' },
+    image: { ...PROFILES.clip.image, repo: 'acme/private-clip', revision: 'main' },
   };
 }
 

@@ -11,13 +11,14 @@ import { PROFILES } from '../../src/models/profiles.ts';
 import { FakeHub, gitSha1, sha256 } from './fake-hub.ts';
 import {
   CLIP,
+  clipAt,
   COMMIT,
+  commitOf,
   content,
   fakeFile,
   fillCacheLikePython,
   firstDownloadedThenCached,
   ONNX_BYTES,
-  pinned,
   privateParts,
   rejection,
   repoPath,
@@ -58,8 +59,8 @@ describe('fetchProfile against a fake Hugging Face hub', () => {
         const bytes = content(hub, CLIP, file).length;
         return {
           path: path.join(dir, 'data', 'models', 'clip', role, ...file.split('/')),
-          url: `${hub.url}/${CLIP}/resolve/main/${file}`,
-          commit: COMMIT,
+          url: `${hub.url}/${CLIP}/resolve/${spec[role].revision}/${file}`,
+          commit: commitOf(spec[role]),
           ...(first ? { status: 'downloaded', bytes, resumedFrom: 0 } : { status: 'cached' }),
         };
       }),
@@ -68,11 +69,13 @@ describe('fetchProfile against a fake Hugging Face hub', () => {
     for (const r of results)
       expect(sha256(await readFile(r.path))).toBe(sha256(content(hub, CLIP, repoPath(r.path))));
 
-    // Python's layout: refs/main -> commit; snapshots/<commit>/<path> -> relative link to blobs/<etag>.
+    // Python's layout: refs/<branch> -> commit; snapshots/<commit>/<path> -> relative link to blobs/<etag>.
     const repoDir = path.join(dir, 'hf', 'hub', 'models--Xenova--clip-vit-base-patch32');
-    expect(await readFile(path.join(repoDir, 'refs', 'main'), 'utf8')).toBe(COMMIT);
+    const commit = commitOf(spec.image);
+    if (spec.image.revision !== commit)
+      expect(await readFile(path.join(repoDir, 'refs', spec.image.revision), 'utf8')).toBe(commit);
     const onnx = spec.image.onnx;
-    const pointer = path.join(repoDir, 'snapshots', COMMIT, ...onnx.split('/'));
+    const pointer = path.join(repoDir, 'snapshots', commit, ...onnx.split('/'));
     expect((await lstat(pointer)).isSymbolicLink()).toBe(true);
     const sha = sha256(content(hub, CLIP, onnx));
     expect(path.resolve(path.dirname(pointer), await readlink(pointer))).toBe(
@@ -82,7 +85,7 @@ describe('fetchProfile against a fake Hugging Face hub', () => {
 
     // The bytes came from the CDN path the hub redirected to, never from the resolve URL.
     expect(hub.gets(`/lfs/${sha}`)).toHaveLength(1);
-    expect(hub.gets(`/resolve/main/${onnx}`)).toHaveLength(0);
+    expect(hub.gets('/resolve/').filter((g) => g.path.endsWith(onnx))).toEqual([]);
 
     // Sizes and ranges are about stored bytes: every request asks for them uncompressed.
     expect(new Set(hub.requests.map((r) => r.acceptEncoding))).toEqual(new Set(['identity']));
@@ -95,7 +98,7 @@ describe('fetchProfile against a fake Hugging Face hub', () => {
 
   it('sends HF_TOKEN as a bearer token, and without it says the repo is private, gated or missing and to set HF_TOKEN', async () => {
     const parts = privateParts();
-    serveParts(hub, [parts.text, parts.image], COMMIT, 'hf_secret');
+    serveParts(hub, [parts.text, parts.image], 'hf_secret');
     const error = await rejection(fetchProfile(config(), 'clip', { ...fast, parts }));
     expect(error.code).toBe('HUB_UNAUTHORIZED');
     expect(error.message).toContain(`HTTP 401 for ${hub.url}/acme/private-clip/resolve/main/config.json`);
@@ -110,7 +113,7 @@ describe('fetchProfile against a fake Hugging Face hub', () => {
 
   it('without HF_TOKEN, sends the token `hf auth login` saved in $HF_HOME/token', async () => {
     const parts = privateParts();
-    serveParts(hub, [parts.text, parts.image], COMMIT, 'hf_saved');
+    serveParts(hub, [parts.text, parts.image], 'hf_saved');
     await mkdir(path.join(dir, 'hf'), { recursive: true });
     await writeFile(path.join(dir, 'hf', 'token'), 'hf_saved\n');
     const results = await fetchProfile(config(), 'clip', { ...fast, parts });
@@ -119,17 +122,15 @@ describe('fetchProfile against a fake Hugging Face hub', () => {
   });
 
   it('tells a wrong revision and a missing file apart (404) and names the profile fix', async () => {
-    serveParts(hub, [PROFILES.clip.text]);
-    const parts = { text: { ...PROFILES.clip.text, revision: 'v9' }, image: PROFILES.clip.image };
+    const main = clipAt('main');
+    serveParts(hub, [main.text]);
+    const parts = { text: { ...main.text, revision: 'v9' }, image: main.image };
     const badRevision = await rejection(fetchProfile(config(), 'clip', { ...fast, parts }));
     expect(badRevision.code).toBe('HUB_NOT_FOUND');
     expect(badRevision.message).toContain(`revision "v9" does not exist in ${CLIP}`);
     expect(badRevision.message).toContain('src/models/profiles.ts');
 
-    const missing = {
-      text: PROFILES.clip.text,
-      image: { ...PROFILES.clip.image, files: ['config.json', 'nope.onnx'] },
-    };
+    const missing = { text: main.text, image: { ...main.image, files: ['config.json', 'nope.onnx'] } };
     const badFile = await rejection(fetchProfile(config(), 'clip', { ...fast, parts: missing }));
     expect(badFile.code).toBe('HUB_NOT_FOUND');
     expect(badFile.message).toContain(`nope.onnx does not exist in ${CLIP} at revision "main"`);
@@ -144,7 +145,10 @@ describe('fetchProfile against a fake Hugging Face hub', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const error = await rejection(
-      fetchProfile(config({ HF_ENDPOINT: `http://127.0.0.1:${port}` }), 'clip', fast),
+      fetchProfile(config({ HF_ENDPOINT: `http://127.0.0.1:${port}` }), 'clip', {
+        ...fast,
+        parts: clipAt('main'),
+      }),
     );
     expect(error.code).toBe('NETWORK');
     expect(error.message).toMatch(/ECONNREFUSED/);
@@ -254,11 +258,12 @@ describe('fetchProfile against a fake Hugging Face hub', () => {
   });
 
   it('refuses a body whose sha256 is not the ETag, and leaves nothing behind', async () => {
-    serveParts(hub, [PROFILES.clip.text, PROFILES.clip.image]);
-    const onnx = PROFILES.clip.text.onnx;
+    const parts = clipAt('main');
+    serveParts(hub, [parts.text, parts.image]);
+    const onnx = parts.text.onnx;
     const sha = sha256(content(hub, CLIP, onnx));
     hub.fault(sha, { corrupt: true });
-    const error = await rejection(fetchProfile(config(), 'clip', fast));
+    const error = await rejection(fetchProfile(config(), 'clip', { ...fast, parts }));
     expect(error.code).toBe('DOWNLOAD_CORRUPT');
     expect(error.message).toContain(`${CLIP}/${onnx} (revision main) arrived corrupt: its sha256 is `);
     expect(error.message).toContain(`the hub's ETag says ${sha}`);
@@ -269,7 +274,7 @@ describe('fetchProfile against a fake Hugging Face hub', () => {
   });
 
   it('reuses a hub cache that Python filled, with no request at all for a pinned commit', async () => {
-    const parts = pinned(COMMIT);
+    const parts = clipAt(COMMIT);
     await fillCacheLikePython(path.join(dir, 'hf', 'hub'), parts.text, COMMIT);
     await fillCacheLikePython(path.join(dir, 'hf', 'hub'), parts.image, COMMIT);
     const results = await fetchProfile(config(), 'clip', { ...fast, parts });
@@ -279,10 +284,14 @@ describe('fetchProfile against a fake Hugging Face hub', () => {
       expect(sha256(await readFile(r.path))).toBe(sha256(fakeFile(repoPath(r.path), CLIP).content));
 
     // A branch revision asks the hub which commit it is now (HEAD only), then downloads nothing.
-    serveParts(hub, [PROFILES.clip.text, PROFILES.clip.image]);
-    await fillCacheLikePython(path.join(dir, 'hf', 'hub'), PROFILES.clip.text, COMMIT, true);
-    await fillCacheLikePython(path.join(dir, 'hf', 'hub'), PROFILES.clip.image, COMMIT, true);
-    const branch = await fetchProfile(config({ DATA_DIR: path.join(dir, 'data2') }), 'clip', fast);
+    const main = clipAt('main');
+    serveParts(hub, [main.text, main.image]);
+    await fillCacheLikePython(path.join(dir, 'hf', 'hub'), main.text, COMMIT, true);
+    await fillCacheLikePython(path.join(dir, 'hf', 'hub'), main.image, COMMIT, true);
+    const branch = await fetchProfile(config({ DATA_DIR: path.join(dir, 'data2') }), 'clip', {
+      ...fast,
+      parts: main,
+    });
     expect(branch.map((r) => r.status)).toEqual(branch.map(() => 'cached'));
     expect(new Set(hub.requests.map((r) => r.method))).toEqual(new Set(['HEAD']));
 
@@ -290,14 +299,16 @@ describe('fetchProfile against a fake Hugging Face hub', () => {
     const offline = await fetchProfile(
       config({ DATA_DIR: path.join(dir, 'data3'), HF_HUB_OFFLINE: '1' }),
       'clip',
-      fast,
+      { ...fast, parts: main },
     );
     expect(offline.map((r) => r.status)).toEqual(branch.map(() => 'cached'));
     expect(hub.requests).toEqual([]);
   });
 
   it('with HF_HUB_OFFLINE and an empty cache, fails without a request and says why', async () => {
-    const error = await rejection(fetchProfile(config({ HF_HUB_OFFLINE: 'true' }), 'clip', fast));
+    const error = await rejection(
+      fetchProfile(config({ HF_HUB_OFFLINE: 'true' }), 'clip', { ...fast, parts: clipAt('main') }),
+    );
     expect(error.code).toBe('MODEL_MISSING');
     expect(error.message).toContain(
       `HF_HUB_OFFLINE is set and ${CLIP}/config.json (revision main) is not in the hub cache`,
