@@ -51,11 +51,13 @@ export interface LoggedRequest {
 }
 
 export class FakeHub {
-  readonly repos = new Map<string, FakeRepo>();
+  repos = new Map<string, FakeRepo>();
   readonly requests: LoggedRequest[] = [];
   private readonly faults = new Map<string, Fault>();
   private readonly server: Server;
   url = '';
+  /** Where LFS redirects point: this server, or another one standing in for the CDN. */
+  cdnUrl = '';
 
   constructor() {
     this.server = createServer((req, res) => this.handle(req, res));
@@ -64,6 +66,7 @@ export class FakeHub {
   async start(): Promise<this> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.cdnUrl ||= this.url;
     return this;
   }
 
@@ -133,7 +136,7 @@ export class FakeHub {
       const sha = sha256(file.content);
       return reply(302, {
         ...meta,
-        location: `${this.url}/lfs/${sha}`,
+        location: `${this.cdnUrl}/lfs/${sha}`,
         'x-linked-etag': `"${sha}"`,
         'x-linked-size': file.content.length,
         etag: `"${gitSha1(Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha}\n`))}"`,

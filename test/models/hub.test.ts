@@ -104,11 +104,22 @@ describe('fetchProfile against a fake Hugging Face hub', () => {
     expect(error.message).toContain(`HTTP 401 for ${hub.url}/acme/private-clip/resolve/main/config.json`);
     expect(error.message).toContain('If the repo is private or gated, set HF_TOKEN');
 
-    const results = await fetchProfile(config({ HF_TOKEN: 'hf_secret' }), 'clip', { ...fast, parts });
-    expect(results.map((r) => r.status)).toEqual(firstDownloadedThenCached(parts));
-    expect(
-      new Set(hub.requests.filter((r) => r.path.includes('/resolve/')).map((r) => r.authorization)),
-    ).toEqual(new Set([undefined, 'Bearer hf_secret']));
+    // LFS bytes come from another host (a signed CDN URL): like huggingface_hub, no token goes there.
+    const cdn = await new FakeHub().start();
+    try {
+      cdn.repos = hub.repos;
+      hub.cdnUrl = cdn.url;
+      const results = await fetchProfile(config({ HF_TOKEN: 'hf_secret' }), 'clip', { ...fast, parts });
+      expect(results.map((r) => r.status)).toEqual(firstDownloadedThenCached(parts));
+      expect(new Set(hub.requests.slice(1).map((r) => r.authorization))).toEqual(
+        new Set(['Bearer hf_secret']),
+      );
+      expect(cdn.requests.map((r) => [r.method, r.authorization])).toEqual(
+        [parts.text.onnx, parts.image.onnx].map(() => ['GET', undefined]),
+      );
+    } finally {
+      await cdn.stop();
+    }
   });
 
   it('without HF_TOKEN, sends the token `hf auth login` saved in $HF_HOME/token', async () => {
