@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
-import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { afterEach, beforeEach, expect } from 'vitest';
+import { loadConfig, type Config } from '../../src/config.ts';
 import { AppError } from '../../src/errors.ts';
+import type { FetchProfileOptions } from '../../src/models/hub.ts';
 import { PROFILES, type ModelPart } from '../../src/models/profiles.ts';
-import { gitSha1, sha256, type FakeFile, type FakeHub } from './fake-hub.ts';
+import { FakeHub, gitSha1, sha256, type FakeFile } from './fake-hub.ts';
 
 /** Stand-in repos for the hub tests, built from the real profiles' repo names and file lists. */
 
@@ -12,6 +15,40 @@ export const CLIP = PROFILES.clip.text.repo;
 export const COMMIT = 'c0ffee0000000000000000000000000000000001';
 /** Big enough to arrive in several chunks, small enough for a fast test. */
 export const ONNX_BYTES = 512 * 1024;
+
+/** No waiting between resumptions; a stall timeout no healthy local transfer comes near. */
+export const FAST: FetchProfileOptions = { retryDelayMs: 0, stallTimeoutMs: 5000 };
+
+export interface FakeHubContext {
+  hub: FakeHub;
+  /** Temp folder: DATA_DIR is `<dir>/data`, HF_HOME `<dir>/hf`. */
+  dir: string;
+  /** A config pointing at the fake hub, with `extra` settings on top. */
+  config(extra?: Record<string, string>): Readonly<Config>;
+}
+
+/** A fresh fake hub and temp folder per test, torn down after it. */
+export function useFakeHub(): FakeHubContext {
+  const ctx = {
+    config(extra: Record<string, string> = {}) {
+      const env = {
+        DATA_DIR: path.join(ctx.dir, 'data'),
+        HF_HOME: path.join(ctx.dir, 'hf'),
+        HF_ENDPOINT: ctx.hub.url,
+      };
+      return loadConfig({ env: { ...env, ...extra } });
+    },
+  } as FakeHubContext;
+  beforeEach(async () => {
+    ctx.hub = await new FakeHub().start();
+    ctx.dir = await mkdtemp(path.join(os.tmpdir(), 'hub-'));
+  });
+  afterEach(async () => {
+    await ctx.hub.stop();
+    await rm(ctx.dir, { recursive: true, force: true });
+  });
+  return ctx;
+}
 
 /** Deterministic stand-in contents: JSON files are small git files, ONNX graphs LFS files. */
 export function fakeFile(name: string, seed: string): FakeFile {
