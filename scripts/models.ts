@@ -8,6 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command } from 'commander';
 import { loadConfig } from '../src/config.ts';
+import { AppError } from '../src/errors.ts';
 import { createLogger } from '../src/logger.ts';
 import { decodeMany } from '../src/media/image-decode.ts';
 import { fetchProfile } from '../src/models/hub.ts';
@@ -70,9 +71,12 @@ program
         overrides: { MODELS: profile, HF_ENDPOINT: opts.hubUrl, HF_HUB_DOWNLOAD_TIMEOUT: opts.stallTimeout },
       });
       const logger = createLogger(config.logLevel);
+      const retries = Number(opts.retries);
+      if (!Number.isInteger(retries) || retries < 0)
+        throw new AppError('INVALID_INPUT', `--retries must be a whole number >= 0, got ${opts.retries}`);
       const files = await fetchProfile(config, config.profile, {
         localDir: opts.localDir,
-        retries: Number(opts.retries),
+        retries,
         progress: downloadProgress(),
         logger,
       });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { AppError, isAppError } from '../errors.ts';
+import { AppError, invariant, isAppError } from '../errors.ts';
 import {
   hubHeaders,
   hubHttpError,
@@ -46,6 +46,8 @@ export async function downloadBlob(
   options: DownloadOptions,
 ): Promise<DownloadResult> {
   const { retries = 5, retryDelayMs = 1000 } = options;
+  // NaN would make the retry bound below never true.
+  invariant(Number.isInteger(retries) && retries >= 0, `retries must be a whole number >= 0, got ${retries}`);
   await mkdir(path.dirname(target.incomplete), { recursive: true });
   // Read-write without O_APPEND: Linux ignores the position of a write to an append-mode file.
   const file = await open(target.incomplete, constants.O_RDWR | constants.O_CREAT);
