@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect } from 'vitest';
@@ -48,6 +50,15 @@ export function useFakeHub(): FakeHubContext {
     await rm(ctx.dir, { recursive: true, force: true });
   });
   return ctx;
+}
+
+/** The URL of a port that was just free: connecting is refused at once, like an offline machine. */
+export async function closedPortUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
 }
 
 /** Deterministic stand-in contents: JSON files are small git files, ONNX graphs LFS files. */

@@ -1,7 +1,5 @@
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { fetchProfile } from '../../src/models/hub.ts';
@@ -10,6 +8,7 @@ import { FakeHub, gitSha1, sha256 } from './fake-hub.ts';
 import {
   CLIP,
   clipAt,
+  closedPortUrl,
   COMMIT,
   commitOf,
   content,
@@ -143,15 +142,9 @@ describe('fetchProfile against a fake Hugging Face hub', () => {
   });
 
   it('offline, says so and lists every missing file with its URL', async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const offlineUrl = await closedPortUrl();
     const error = await rejection(
-      fetchProfile(config({ HF_ENDPOINT: `http://127.0.0.1:${port}` }), 'clip', {
-        ...fast,
-        parts: clipAt('main'),
-      }),
+      fetchProfile(config({ HF_ENDPOINT: offlineUrl }), 'clip', { ...fast, parts: clipAt('main') }),
     );
     expect(error.code).toBe('NETWORK');
     expect(error.message).toMatch(/ECONNREFUSED/);
@@ -159,7 +152,7 @@ describe('fetchProfile against a fake Hugging Face hub', () => {
     for (const role of ['text', 'image'] as const)
       for (const file of PROFILES.clip[role].files) {
         expect(error.message).toContain(path.join(dir, 'data', 'models', 'clip', role, ...file.split('/')));
-        expect(error.message).toContain(`http://127.0.0.1:${port}/${CLIP}/resolve/main/${file}`);
+        expect(error.message).toContain(`${offlineUrl}/${CLIP}/resolve/main/${file}`);
       }
   });
 
@@ -209,6 +202,14 @@ describe('fetchProfile against a fake Hugging Face hub', () => {
     );
     expect(offline.map((r) => r.status)).toEqual(branch.map(() => 'cached'));
     expect(hub.requests).toEqual([]);
+
+    // The hub unreachable: like huggingface_hub, the commit refs/main last named will do.
+    const unreachable = await fetchProfile(
+      config({ DATA_DIR: path.join(dir, 'data4'), HF_ENDPOINT: await closedPortUrl() }),
+      'clip',
+      { ...fast, parts: main },
+    );
+    expect(unreachable.map((r) => [r.status, r.commit])).toEqual(branch.map(() => ['cached', COMMIT]));
   });
 
   it('with HF_HUB_OFFLINE and an empty cache, fails without a request and says why', async () => {
