@@ -8,6 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command } from 'commander';
 import { loadConfig } from '../src/config.ts';
+import { AppError } from '../src/errors.ts';
 import { createLogger } from '../src/logger.ts';
 import { decodeMany } from '../src/media/image-decode.ts';
 import { fetchProfile } from '../src/models/hub.ts';
@@ -15,6 +16,7 @@ import { loadEncoders } from '../src/models/load.ts';
 import { PROFILES } from '../src/models/profiles.ts';
 import { writeTinyModels } from '../src/models/tiny/generate.ts';
 import { runCli } from './lib/cli.ts';
+import { downloadProgress } from './lib/download-progress.ts';
 
 const IMAGE_EXTENSIONS = new Set([
   '.jpg',
@@ -49,15 +51,49 @@ program
 program
   .command('fetch')
   .argument('<profile>', `one of ${Object.keys(PROFILES).join(', ')}`)
-  .option('--hub-url <url>', 'Hugging Face endpoint', 'https://huggingface.co')
-  .description('download a profile into DATA_DIR/models/<profile>')
-  .action(async (profile: string, opts: { hubUrl: string }) => {
-    const config = loadConfig({ overrides: { MODELS: profile } });
-    const logger = createLogger(config.logLevel);
-    const files = await fetchProfile(config, config.profile, { hubUrl: opts.hubUrl, logger });
-    for (const f of files)
-      console.log(`${f.status.padEnd(10)} ${f.path}${f.bytes !== undefined ? ` (${f.bytes} bytes)` : ''}`);
-  });
+  .option('--hub-url <url>', 'Hugging Face endpoint (default: HF_ENDPOINT or https://huggingface.co)')
+  .option(
+    '--local-dir <dir>',
+    'copy the files to <dir>/<profile>/ (for an air-gapped machine) instead of DATA_DIR',
+  )
+  .option(
+    '--stall-timeout <s>',
+    'seconds without data before a transfer is resumed (default: HF_HUB_DOWNLOAD_TIMEOUT or 10)',
+  )
+  .option('--retries <n>', 'resumptions of a failed transfer before giving up', '5')
+  .description('download a profile into DATA_DIR/models/<profile>, sharing the Hugging Face hub cache')
+  .action(
+    async (
+      profile: string,
+      opts: { hubUrl?: string; localDir?: string; stallTimeout?: string; retries: string },
+    ) => {
+      const config = loadConfig({
+        overrides: { MODELS: profile, HF_ENDPOINT: opts.hubUrl, HF_HUB_DOWNLOAD_TIMEOUT: opts.stallTimeout },
+      });
+      const logger = createLogger(config.logLevel);
+      const retries = Number(opts.retries);
+      if (!Number.isInteger(retries) || retries < 0)
+        throw new AppError('INVALID_INPUT', `--retries must be a whole number >= 0, got ${opts.retries}`);
+      const files = await fetchProfile(config, config.profile, {
+        localDir: opts.localDir,
+        retries,
+        progress: downloadProgress(),
+        logger,
+      });
+      for (const f of files) {
+        const bytes =
+          f.bytes !== undefined
+            ? ` (${f.bytes} bytes${f.resumedFrom ? `, resumed at ${f.resumedFrom}` : ''})`
+            : '';
+        console.log(`${f.status.padEnd(10)} ${f.path}${bytes}`);
+      }
+      console.log(`hub cache: ${config.hub.cacheDir}`);
+      if (opts.localDir !== undefined)
+        console.log(
+          `copy ${path.join(path.resolve(opts.localDir), config.profile)} to DATA_DIR/models/ on the target machine`,
+        );
+    },
+  );
 
 program
   .command('encode')

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
@@ -53,6 +54,21 @@ const EnvSchema = z.object({
   REMOTE_IMAGE_HOSTS: list.default([]),
   LOCAL_IMAGE_ROOTS: list.default([]),
   SEED: int(0, 2 ** 31 - 1).default(42),
+  // Hugging Face hub settings, named and defaulted as huggingface_hub documents them
+  // (https://huggingface.co/docs/huggingface_hub/package_reference/environment_variables).
+  HF_ENDPOINT: z.url().default('https://huggingface.co'),
+  HF_TOKEN: z.string().trim().min(1).optional(),
+  HUGGING_FACE_HUB_TOKEN: z.string().trim().min(1).optional(),
+  HF_TOKEN_PATH: z.string().trim().min(1).optional(),
+  HF_HOME: z.string().trim().min(1).optional(),
+  HF_HUB_CACHE: z.string().trim().min(1).optional(),
+  XDG_CACHE_HOME: z.string().trim().min(1).optional(),
+  // huggingface_hub's truth test: 1, ON, YES, TRUE in any case; anything else is false.
+  HF_HUB_OFFLINE: z
+    .string()
+    .transform((v) => ['1', 'ON', 'YES', 'TRUE'].includes(v.toUpperCase()))
+    .optional(),
+  HF_HUB_DOWNLOAD_TIMEOUT: int(1, 3600).default(10),
 });
 
 export type Profile = z.infer<typeof EnvSchema>['MODELS'];
@@ -91,6 +107,23 @@ export interface Config {
   localImageRoots: readonly string[];
   seed: number;
   paths: { models: string; indexes: string; pg: string; cache: string; projections: string; samples: string };
+  hub: HubConfig;
+}
+
+/** How `npm run models -- fetch` reaches the Hugging Face hub and where it shares files with other HF tools. */
+export interface HubConfig {
+  /** HF_ENDPOINT without a trailing slash. */
+  endpoint: string;
+  /** HF_TOKEN (or the legacy HUGGING_FACE_HUB_TOKEN), sent as `Authorization: Bearer`; needed for gated or private repos. */
+  token: string | undefined;
+  /** HF_TOKEN_PATH, default $HF_HOME/token: where `hf auth login` stores a token, used when HF_TOKEN is unset. */
+  tokenFile: string;
+  /** HF_HUB_CACHE: the cache shared with huggingface_hub (`models--org--name/{blobs,refs,snapshots}`). */
+  cacheDir: string;
+  /** HF_HUB_OFFLINE: use only what the hub cache already holds. */
+  offline: boolean;
+  /** HF_HUB_DOWNLOAD_TIMEOUT in ms: a transfer that receives no byte for this long has stalled. */
+  stallTimeoutMs: number;
 }
 
 export type ConfigOverrides = Partial<
@@ -149,7 +182,28 @@ export function loadConfig(
       projections: path.join(dataDir, 'projections'),
       samples: path.join(dataDir, 'samples'),
     },
+    hub: {
+      endpoint: e.HF_ENDPOINT.replace(/\/+$/, ''),
+      token: e.HF_TOKEN ?? e.HUGGING_FACE_HUB_TOKEN,
+      tokenFile: expandHome(e.HF_TOKEN_PATH ?? path.join(hfHome(e.HF_HOME, e.XDG_CACHE_HOME), 'token')),
+      cacheDir: expandHome(e.HF_HUB_CACHE ?? path.join(hfHome(e.HF_HOME, e.XDG_CACHE_HOME), 'hub')),
+      offline: e.HF_HUB_OFFLINE ?? false,
+      stallTimeoutMs: e.HF_HUB_DOWNLOAD_TIMEOUT * 1000,
+    },
   });
+}
+
+/**
+ * huggingface_hub's defaults (constants.py): HF_HOME, else $XDG_CACHE_HOME/huggingface, where
+ * XDG_CACHE_HOME defaults to ~/.cache; the hub cache is HF_HUB_CACHE, else $HF_HOME/hub.
+ */
+function hfHome(hfHomeVar: string | undefined, xdgCache: string | undefined): string {
+  return hfHomeVar ?? path.join(xdgCache ?? path.join(os.homedir(), '.cache'), 'huggingface');
+}
+
+/** Like Python's `expanduser`, which huggingface_hub applies to these paths. */
+function expandHome(p: string): string {
+  return path.resolve(p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -21,6 +21,11 @@ export const ERROR_CODES = [
   'TIMEOUT',
   'NETWORK',
   'INDEX_LOCKED',
+  // Model downloads from the Hugging Face hub (offline is NETWORK):
+  'HUB_UNAUTHORIZED',
+  'HUB_NOT_FOUND',
+  'DOWNLOAD_STALLED',
+  'DOWNLOAD_CORRUPT',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,132 +1,257 @@
-import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Config, Profile } from '../config.ts';
-import { AppError, describeError } from '../errors.ts';
+import { AppError, describeError, isAppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { partDir, PROFILES, type ModelPart } from './profiles.ts';
+import { downloadBlob, type DownloadResult } from './download.ts';
+import { HubCache, isCommitHash, placeFile } from './hub-cache.ts';
+import { headFile, resolveUrl, type HubRequestOptions, type RemoteFile } from './hub-http.ts';
+import { PROFILES, type ModelPart } from './profiles.ts';
 import { ensureTinyModels } from './tiny/generate.ts';
 
+/** Receives a file's transfer progress; `scripts/` draws it (a bar on a TTY, log lines otherwise). */
+export interface FetchProgress {
+  start(file: string, total: number, done: number): void;
+  update(done: number): void;
+  end(): void;
+}
+
 export interface FetchProfileOptions {
-  /** @default 'https://huggingface.co' */
-  hubUrl?: string;
-  /** Per file; a stalled download fails instead of hanging. @default 600000 */
-  timeoutMs?: number;
-  /** For tests: another fetch implementation. @default globalThis.fetch */
-  fetchImpl?: typeof fetch;
+  /** Hub base URL. @default config.hub.endpoint (HF_ENDPOINT) */
+  endpoint?: string;
+  /** Stall timeout per request. @default config.hub.stallTimeoutMs (HF_HUB_DOWNLOAD_TIMEOUT) */
+  stallTimeoutMs?: number;
+  /** Resumptions of a failed transfer in one run. @default 5 */
+  retries?: number;
+  /** Pause before a resumption, doubling. @default 1000 */
+  retryDelayMs?: number;
+  /**
+   * Put real copies under `<localDir>/<profile>/<part>/` (for an air-gapped machine: copy that
+   * folder to its DATA_DIR/models) instead of linking them into DATA_DIR/models.
+   * @default undefined (DATA_DIR/models)
+   */
+  localDir?: string;
+  /** Shows each download's progress. @default none */
+  progress?: FetchProgress;
+  /** Fetch these parts instead of the profile's own (tests, custom models). @default PROFILES[profile] */
+  parts?: Readonly<Record<Role, ModelPart>>;
   logger?: Logger;
 }
 
 export interface FetchedFile {
+  /** Where the file now is, in DATA_DIR/models/<profile>/<part> or under `localDir`. */
   path: string;
   url: string;
-  status: 'downloaded' | 'present';
+  /**
+   * downloaded: over the network (resumed if `resumedFrom` > 0); cached: from the HF hub cache;
+   * present: already in place (put there by hand or by an earlier run); generated: the tiny profile.
+   */
+  status: 'downloaded' | 'cached' | 'present' | 'generated';
+  /** Bytes received over the network. */
   bytes?: number;
+  resumedFrom?: number;
+  commit?: string;
 }
 
-/** Every file a profile needs: where it goes locally and where it comes from on the hub. */
+type HubConfig = Pick<Config, 'paths' | 'seed' | 'hub'>;
+type Role = 'text' | 'image';
+interface PartFile {
+  role: Role;
+  part: ModelPart;
+  file: string;
+  path: string;
+  url: string;
+}
+
+/** Every file a profile needs: where it goes locally and its resolve URL on the hub. */
 export function profileFiles(
-  config: Pick<Config, 'paths'>,
+  config: Pick<Config, 'paths' | 'hub'>,
   profile: Profile,
-  hubUrl = 'https://huggingface.co',
-): { path: string; url: string }[] {
-  const spec = PROFILES[profile];
-  const files: { path: string; url: string }[] = [];
-  for (const role of ['text', 'image'] as const) {
-    const part: ModelPart = spec[role];
-    for (const rel of part.files) {
-      files.push({
-        path: path.join(partDir(config, profile, role), rel),
-        url: `${hubUrl}/${part.repo}/resolve/main/${rel}`,
-      });
-    }
-  }
-  return files;
+  options: { endpoint?: string; localDir?: string; parts?: Readonly<Record<Role, ModelPart>> } = {},
+): PartFile[] {
+  const root = path.resolve(options.localDir ?? config.paths.models);
+  const endpoint = options.endpoint ?? config.hub.endpoint;
+  return (['text', 'image'] as const).flatMap((role) => {
+    const part = (options.parts ?? PROFILES[profile])[role];
+    return part.files.map((file) => ({
+      role,
+      part,
+      file,
+      path: path.join(root, profile, role, ...file.split('/')),
+      url: resolveUrl(endpoint, part.repo, part.revision, file),
+    }));
+  });
 }
 
 /**
- * Downloads a profile's files from the Hugging Face hub into `DATA_DIR/models/<profile>` (the
- * tiny profile is generated instead). Files already present are kept. Offline, it fails with
- * AppError NETWORK naming the profile, every file and where to put it by hand.
+ * Fetches a profile's files the way Hugging Face tools do, sharing their hub cache (HF_HUB_CACHE):
+ * what Python or another run already downloaded is reused, new downloads land in the cache layout
+ * and are then linked into DATA_DIR/models/<profile>/<part>, where the loaders look. The tiny profile
+ * is generated instead. Failures are AppErrors: NETWORK (offline), DOWNLOAD_STALLED,
+ * HUB_UNAUTHORIZED (401/403), HUB_NOT_FOUND (404), DOWNLOAD_CORRUPT, MODEL_MISSING (HF_HUB_OFFLINE).
  */
 export async function fetchProfile(
-  config: Pick<Config, 'paths' | 'seed'>,
+  config: HubConfig,
   profile: Profile,
   options: FetchProfileOptions = {},
 ): Promise<FetchedFile[]> {
   if (profile === 'tiny') {
     await ensureTinyModels(config, options.logger);
-    return profileFiles(config, 'tiny').map((f) => ({ path: f.path, url: '(generated)', status: 'present' }));
+    return profileFiles(config, 'tiny').map((f) => ({
+      path: f.path,
+      url: '(generated)',
+      status: 'generated',
+    }));
   }
-  const hubUrl = options.hubUrl ?? 'https://huggingface.co';
-  const doFetch = options.fetchImpl ?? globalThis.fetch;
-  const files = profileFiles(config, profile, hubUrl);
+  const files = profileFiles(config, profile, options);
+  const token = config.hub.token ?? (await readTokenFile(config.hub.tokenFile));
   const results: FetchedFile[] = [];
-  for (const file of files) {
-    if (existsSync(file.path)) {
-      results.push({ ...file, status: 'present' });
-      continue;
-    }
+  for (const f of files) {
     try {
-      options.logger?.info({ url: file.url }, 'downloading');
-      const bytes = await download(doFetch, file.url, file.path, options.timeoutMs ?? 600_000);
-      results.push({ ...file, status: 'downloaded', bytes });
+      results.push(await fetchFile(config, token, f, options));
     } catch (error) {
-      throw offlineError(config, profile, files, error);
+      throw withManualFix(profile, files, error);
     }
   }
   return results;
 }
 
-async function download(
-  doFetch: typeof fetch,
-  url: string,
-  target: string,
-  timeoutMs: number,
-): Promise<number> {
-  const response = await doFetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
-  if (!response.ok || response.body === null) throw new Error(`HTTP ${response.status} for ${url}`);
-  await mkdir(path.dirname(target), { recursive: true });
-  const tmp = `${target}.part-${process.pid}`;
-  let bytes = 0;
-  try {
-    const body = Readable.fromWeb(response.body as unknown as WebReadableStream<Uint8Array>);
-    body.on('data', (chunk: Buffer) => (bytes += chunk.length));
-    await pipeline(body, createWriteStream(tmp));
-    await rename(tmp, target);
-  } finally {
-    await rm(tmp, { force: true });
+/**
+ * One file, cheapest source first: the hub cache (pinned commit or offline), the file already in
+ * place, the cache again once the hub has said which commit and blob the revision means, and only
+ * then the network.
+ */
+async function fetchFile(
+  config: HubConfig,
+  token: string | undefined,
+  f: PartFile,
+  options: FetchProfileOptions,
+): Promise<FetchedFile> {
+  const cache = new HubCache(config.hub.cacheDir);
+  const { repo, revision } = f.part;
+  const copy = options.localDir !== undefined;
+  // A pinned commit names exact bytes, so a cached copy needs no request; offline, the cache is all there is.
+  if (isCommitHash(revision) || config.hub.offline) {
+    const cached = await cache.lookup(repo, revision, f.file);
+    if (cached !== undefined) {
+      const commit = await cache.commitOf(repo, revision);
+      if (await sameFile(cached, f.path)) return { path: f.path, url: f.url, status: 'present', commit };
+      await placeFile(cached, f.path, { copy });
+      return { path: f.path, url: f.url, status: 'cached', commit };
+    }
   }
-  return bytes;
+  if (existsSync(f.path)) return { path: f.path, url: f.url, status: 'present' };
+  if (config.hub.offline) {
+    throw new AppError(
+      'MODEL_MISSING',
+      `HF_HUB_OFFLINE is set and ${repo}/${f.file} (revision ${revision}) is not in the hub cache ${cache.cacheDir}.`,
+      { details: { repo, revision, file: f.file, cacheDir: cache.cacheDir } },
+    );
+  }
+  const http: HubRequestOptions = {
+    endpoint: options.endpoint ?? config.hub.endpoint,
+    token,
+    stallTimeoutMs: options.stallTimeoutMs ?? config.hub.stallTimeoutMs,
+  };
+  const where = { repo, revision, file: f.file };
+  let remote;
+  try {
+    remote = await headFile(http, where);
+  } catch (error) {
+    // Like huggingface_hub: when the hub cannot be reached, the last commit this branch resolved to will do.
+    const cached = isAppError(error, 'NETWORK') ? await cache.lookup(repo, revision, f.file) : undefined;
+    if (cached === undefined) throw error;
+    options.logger?.warn(
+      { repo, revision, file: f.file, error: describeError(error) },
+      'hub unreachable; using the cached file',
+    );
+    await placeFile(cached, f.path, { copy });
+    return { path: f.path, url: f.url, status: 'cached', commit: await cache.commitOf(repo, revision) };
+  }
+  await cache.writeRef(repo, revision, remote.commit);
+  const known = await cache.lookup(repo, remote.commit, f.file);
+  if (known !== undefined || existsSync(cache.blobPath(repo, remote.etag))) {
+    const pointer = known ?? (await cache.linkSnapshot(repo, remote.commit, f.file, remote.etag));
+    await placeFile(pointer, f.path, { copy });
+    return { path: f.path, url: f.url, status: 'cached', commit: remote.commit };
+  }
+  const done = await downloadToCache(cache, remote, where, http, options);
+  const pointer = await cache.linkSnapshot(repo, remote.commit, f.file, remote.etag);
+  await placeFile(pointer, f.path, { copy });
+  return {
+    path: f.path,
+    url: f.url,
+    status: 'downloaded',
+    bytes: done.transferred,
+    resumedFrom: done.resumedFrom,
+    commit: remote.commit,
+  };
 }
 
-function offlineError(
-  config: Pick<Config, 'paths'>,
-  profile: Profile,
-  files: { path: string; url: string }[],
-  cause: unknown,
-): AppError {
+/** True when `target` is a hard link to the cached blob already, as an earlier fetch left it. */
+async function sameFile(cached: string, target: string): Promise<boolean> {
+  try {
+    const [a, b] = await Promise.all([stat(cached), stat(target)]);
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    return false;
+  }
+}
+
+/** The token `hf auth login` saved, as huggingface_hub reads it when HF_TOKEN is unset. */
+async function readTokenFile(file: string): Promise<string | undefined> {
+  try {
+    const token = (await readFile(file, 'utf8')).trim();
+    return token === '' ? undefined : token;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Downloads a file's bytes into `blobs/<etag>`, resuming the `.incomplete` an earlier run left, with progress. */
+async function downloadToCache(
+  cache: HubCache,
+  remote: RemoteFile,
+  where: { repo: string; revision: string; file: string },
+  http: HubRequestOptions,
+  options: FetchProfileOptions,
+): Promise<DownloadResult> {
+  const incomplete = cache.incompletePath(where.repo, remote.etag);
+  const partial = existsSync(incomplete) ? (await stat(incomplete)).size : 0;
+  options.progress?.start(`${where.repo}/${where.file}`, remote.size, Math.min(partial, remote.size));
+  try {
+    return await downloadBlob(
+      remote,
+      http.token,
+      { incomplete, blob: cache.blobPath(where.repo, remote.etag), where },
+      {
+        stallTimeoutMs: http.stallTimeoutMs,
+        retries: options.retries,
+        retryDelayMs: options.retryDelayMs,
+        onProgress: (done) => options.progress?.update(done),
+        onRetry: (error, offset) =>
+          options.logger?.warn(
+            { file: where.file, offset, error: describeError(error) },
+            'download interrupted; resuming',
+          ),
+      },
+    );
+  } finally {
+    options.progress?.end();
+  }
+}
+
+/** Keeps the error's code and adds, for every file still missing, where to put it by hand. */
+function withManualFix(profile: Profile, files: PartFile[], error: unknown): unknown {
+  if (!isAppError(error)) return error;
   const missing = files.filter((f) => !existsSync(f.path));
   const lines = missing.map((f) => `  ${f.path}\n      <- ${f.url}`);
   return new AppError(
-    'NETWORK',
-    `Cannot download the "${profile}" model profile (${networkReason(cause)}). ` +
-      `The hub is not reachable from this machine (offline?). Download these files elsewhere and put them here by hand, ` +
-      `then run again (or use MODELS=tiny, which needs no download):\n${lines.join('\n')}`,
-    {
-      cause,
-      details: { profile, missing: missing.map((f) => f.path), dir: path.join(config.paths.models, profile) },
-    },
+    error.code,
+    `Cannot fetch the "${profile}" model profile: ${error.message}\n` +
+      `Alternatively, on a machine that can download them, run \`npm run models -- fetch ${profile} --local-dir <dir>\`, ` +
+      `or put these files here by hand (or use MODELS=tiny, which needs no download):\n${lines.join('\n')}`,
+    { cause: error, details: { ...error.details, profile, missing: missing.map((f) => f.path) } },
   );
-}
-
-/** `fetch failed` alone says little; the cause's code (ENOTFOUND, ECONNREFUSED...) says why. */
-function networkReason(error: unknown): string {
-  const cause =
-    error instanceof Error ? (error.cause as { code?: string; message?: string } | undefined) : undefined;
-  const detail = cause?.code ?? cause?.message;
-  return detail !== undefined ? `${describeError(error)}: ${detail}` : describeError(error);
 }

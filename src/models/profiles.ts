@@ -33,7 +33,10 @@ export interface FeatureSpec {
 export interface ModelPart {
   /** Hugging Face repository the files are fetched from. */
   repo: string;
-  /** Pinned hub revision: a commit hash, so a re-upload on `main` cannot change the model. */
+  /**
+   * Pinned hub revision: a commit hash, so a re-upload on `main` cannot change the model, and
+   * `fetch` can answer from the hub cache with no request at all.
+   */
   revision: string;
   /** Files needed, relative to the part directory (the same path in the repository). */
   files: readonly string[];
