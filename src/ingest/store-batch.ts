@@ -139,9 +139,14 @@ async function attachCaptions(
   imageId: number,
   item: Pick<Duplicate, 'captions' | 'captionVectors'>,
 ): Promise<{ id: number; vector: Float32Array }[] | undefined> {
-  if (item.captions.length === 0) return [];
-  invariant(item.captionVectors?.length === item.captions.length, 'duplicate captions are embedded');
+  invariant(
+    item.captions.length === 0 || item.captionVectors?.length === item.captions.length,
+    'a duplicate arrives with its captions embedded',
+  );
+  // Checked even with no captions to attach: a copy of an image deleted since the duplicate check
+  // must not be recorded as done, or it would never be stored.
   if (!(await new ImagesRepository(tx).lockLive(imageId))) return undefined;
+  if (item.captions.length === 0) return [];
   const added = await new CaptionsRepository(tx).addMissing(imageId, item.captions);
   const vectorOf = new Map<string, Float32Array>();
   item.captions.forEach((text, i) => vectorOf.has(text) || vectorOf.set(text, item.captionVectors![i]!));

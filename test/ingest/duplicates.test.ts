@@ -2,14 +2,20 @@
  * What a duplicate brings is kept, and a repeat is never recorded as done unless its content is
  * stored: issue 9, items 6 and 9. Against embedded PGlite and the test PostgreSQL server.
  */
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
-import { openIngestContext, runIngest, type IngestContext } from '../../src/ingest/index.ts';
+import { ingestOne, openIngestContext, runIngest, type IngestContext } from '../../src/ingest/index.ts';
+import { isDuplicate } from '../../src/ingest/items.ts';
+import { markDuplicates, storeBatch } from '../../src/ingest/steps.ts';
+import { decodeImage } from '../../src/media/image-decode.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { openSource } from '../../src/media/sources/index.ts';
+import { ImagesRepository } from '../../src/store/images.repository.ts';
 import { IngestRepository } from '../../src/store/ingest.repository.ts';
 import { announceSkip, backends, createPostgresDatabase } from '../setup/databases.ts';
 import { writeFixture } from './fixtures.ts';
@@ -145,6 +151,42 @@ describe.each(backends)('duplicates in the indexer [$name]', (backend) => {
       expect(retried).toMatchObject({ duplicates: 1, failed: 0, skipped: 1, attachedCaptions: 1 });
       const fixed = await new IngestRepository(ctx.db).statuses(source.id, ['images/img1.jpg']);
       expect(fixed.get('images/img1.jpg')).toEqual({ status: 'duplicate', attempts: 2 });
+    },
+  );
+
+  it.skipIf(skip)(
+    'a copy of an image deleted after the duplicate check is recorded as failed, and a retry stores it',
+    async () => {
+      const bytes = await sharp({ create: { width: 36, height: 28, channels: 3, background: '#a0c030' } })
+        .png()
+        .toBuffer();
+      const first = await ingestOne({ bytes, captions: ['a green card'] }, ctx);
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      const decoded = {
+        key: 'again.png',
+        uri: 'upload:again',
+        captions: [],
+        metadata: {},
+        sha256,
+        pixels: await decodeImage(bytes, ctx.embedder.preprocess, ctx.limits),
+      };
+      const checked = await markDuplicates(ctx.db, [decoded]);
+      expect(checked).toEqual([{ key: 'again.png', sha256, duplicateOf: first.imageId, captions: [] }]);
+      await new ImagesRepository(ctx.db).softDelete(first.imageId);
+      const { outcomes } = await storeBatch(
+        { db: ctx.db, indexes: ctx.indexes },
+        checked.filter(isDuplicate),
+      );
+      expect(outcomes).toEqual([
+        { key: 'again.png', status: 'failed', code: 'NOT_FOUND', error: expect.stringMatching(/deleted/) },
+      ]);
+      // Retried, the bytes are no longer a duplicate: the image comes back.
+      expect(await ingestOne({ bytes }, ctx)).toEqual({
+        status: 'indexed',
+        imageId: first.imageId,
+        captionIds: [],
+      });
+      expect(ctx.indexes.images.has(first.imageId)).toBe(true);
     },
   );
 });
