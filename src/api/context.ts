@@ -13,7 +13,7 @@ export interface IndexWriter {
     captions: string[];
     metadata: Record<string, unknown>;
     filename?: string;
-  }): Promise<{ status: 'indexed' | 'duplicate'; imageId: number }>;
+  }): Promise<{ status: 'indexed' | 'duplicate'; imageId: number; addedCaptions: CaptionRecord[] }>;
   addCaptions(imageId: number, texts: string[]): Promise<CaptionRecord[]>;
   deleteImage(id: number): Promise<boolean>;
 }

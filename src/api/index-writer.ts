@@ -7,6 +7,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeFileAtomic } from '../atomic-file.ts';
+import { AppError } from '../errors.ts';
 import type { Config } from '../config.ts';
 import { ingestOne } from '../ingest/ingest-one.ts';
 import type { Logger } from '../logger.ts';
@@ -17,6 +18,7 @@ import { ImagesRepository } from '../store/images.repository.ts';
 import type { IndexSet } from '../store/vector/index-set.ts';
 import { VectorsRepository } from '../store/vectors.repository.ts';
 import type { IndexWriter } from './context.ts';
+import { WriteGate } from './write-gate.ts';
 
 export interface IndexWriterDeps {
   config: Readonly<Config>;
@@ -45,6 +47,7 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
   const { config, db, embedder, indexes, logger } = deps;
   const uploads = path.join(config.dataDir, 'uploads');
   const limits = { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels };
+  const gate = new WriteGate();
   return {
     async addImage({ bytes, captions, metadata, filename }) {
       const file = await keepUpload(uploads, bytes);
@@ -56,42 +59,56 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
           uri: pathToFileURL(file).toString(),
         },
         { db, embedder, indexes, limits, logger },
+        { aroundStore: (store) => gate.shared(store) },
       );
-      logger.info({ imageId: result.imageId, status: result.status }, 'image added through the API');
-      return { status: result.status, imageId: result.imageId };
+      logger.info(
+        { imageId: result.imageId, status: result.status, captions: result.captionIds.length },
+        'image added through the API',
+      );
+      const addedCaptions = await new CaptionsRepository(db).getByIds(result.captionIds);
+      return { status: result.status, imageId: result.imageId, addedCaptions };
     },
 
     async addCaptions(imageId, texts) {
+      // Embedding is the slow part: done before taking the gate, so a waiting delete is not held up.
       const { vectors } = await embedder.embedTexts(texts);
-      const added = await db.transaction(async (tx) => {
-        const captions = await new CaptionsRepository(tx).add(imageId, texts);
-        await new VectorsRepository(tx).upsert(
+      return gate.shared(async () => {
+        const added = await db.transaction(async (tx) => {
+          // Checked and written in one transaction, holding the image's row: a concurrent delete
+          // either waits for these captions (and removes them) or has committed (NOT_FOUND).
+          if (!(await new ImagesRepository(tx).lockLive(imageId)))
+            throw new AppError('NOT_FOUND', `No image with id ${imageId}`);
+          const captions = await new CaptionsRepository(tx).add(imageId, texts);
+          await new VectorsRepository(tx).upsert(
+            'caption',
+            embedder.fingerprint,
+            captions.map((c, i) => ({ id: c.id, vector: vectors[i]! })),
+          );
+          return captions;
+        });
+        // Only after the commit: the index never holds what Postgres does not.
+        indexes.add(
           'caption',
-          embedder.fingerprint,
-          captions.map((c, i) => ({ id: c.id, vector: vectors[i]! })),
+          added.map((c) => c.id),
+          vectors,
         );
-        return captions;
+        return added;
       });
-      // Only after the commit: the index never holds what Postgres does not.
-      indexes.add(
-        'caption',
-        added.map((c) => c.id),
-        vectors,
-      );
-      return added;
     },
 
-    async deleteImage(id) {
-      const captions = await new CaptionsRepository(db).getByImageIds([id]);
-      const deleted = await new ImagesRepository(db).softDelete(id);
-      if (deleted) {
+    deleteImage(id) {
+      return gate.exclusive(async () => {
+        const captionIds = await db.transaction(async (tx) => {
+          if (!(await new ImagesRepository(tx).softDelete(id))) return undefined;
+          // A statement of its own, after the UPDATE won the row: it sees every caption committed
+          // by writers that held the row before, so none stays live in the index.
+          return new CaptionsRepository(tx).idsOfImage(id);
+        });
+        if (captionIds === undefined) return false;
         indexes.markDeleted('image', [id]);
-        indexes.markDeleted(
-          'caption',
-          (captions.get(id) ?? []).map((c) => c.id),
-        );
-      }
-      return deleted;
+        indexes.markDeleted('caption', captionIds);
+        return true;
+      });
     },
   };
 }

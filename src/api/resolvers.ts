@@ -53,7 +53,11 @@ export const resolvers: Resolvers = {
       });
       const image = await ctx.engine.getImage(result.imageId);
       if (!image) throw new AppError('NOT_FOUND', `Image ${result.imageId} vanished while being added`);
-      return { status: result.status === 'indexed' ? 'INDEXED' : 'DUPLICATE', image };
+      return {
+        status: result.status === 'indexed' ? 'INDEXED' : 'DUPLICATE',
+        image,
+        addedCaptions: result.addedCaptions,
+      };
     },
     addCaptions: async (_p, args, ctx) => {
       ctx.requireMutationAccess();
@@ -64,8 +68,7 @@ export const resolvers: Resolvers = {
         throw new AppError('INVALID_INPUT', 'captions must hold 1..100 texts');
       }
       for (const c of texts) checkCaption(c, ctx.engine.limits.maxQueryText);
-      if (!(await ctx.engine.getImage(imageId)))
-        throw new AppError('NOT_FOUND', `No image with id ${imageId}`);
+      // The writer checks that the image exists in the transaction that stores the captions.
       return writer.addCaptions(imageId, texts);
     },
     deleteImage: async (_p, args, ctx) => {

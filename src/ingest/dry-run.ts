@@ -36,7 +36,7 @@ export async function dryRunIngest(
         item.captions.length,
         0,
       );
-    } else tally.record([{ key: item.key, status: 'duplicate', imageId: 0 }], 0, 0);
+    } else tally.record([{ key: item.key, status: 'duplicate', imageId: 0, captionIds: [] }], 0, 0);
     if (++n % 32 === 0) options.onProgress?.(tally.progress());
   }
   return tally.summary();

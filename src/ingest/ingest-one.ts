@@ -16,8 +16,20 @@ export interface NewItem {
 export interface IngestOneResult {
   status: 'indexed' | 'duplicate';
   imageId: number;
-  /** Ids of the captions stored with a newly indexed image (none for a duplicate). */
+  /**
+   * Ids of the captions this call stored: all of a new image's, or those a duplicate brought that
+   * the stored image lacked.
+   */
   captionIds: number[];
+}
+
+export interface IngestOneOptions {
+  /**
+   * Runs the store step (transaction, then index add). The API passes its write gate so index
+   * updates follow the order of the commits; decoding and embedding stay outside it.
+   * @default runs it directly
+   */
+  aroundStore?: <T>(store: () => Promise<T>) => Promise<T>;
 }
 
 /**
@@ -25,7 +37,11 @@ export interface IngestOneResult {
  * duplicate check -> embed -> one transaction -> index add. Bad input throws its AppError
  * (INVALID_IMAGE, LIMIT_EXCEEDED) instead of being recorded, because a caller is waiting for it.
  */
-export async function ingestOne(item: NewItem, deps: IngestDeps): Promise<IngestOneResult> {
+export async function ingestOne(
+  item: NewItem,
+  deps: IngestDeps,
+  options: IngestOneOptions = {},
+): Promise<IngestOneResult> {
   const { db, embedder, indexes, limits, logger } = deps;
   assertSameSpace(embedder, indexes);
   const captions = (item.captions ?? []).map((c) => c.trim()).filter((c) => c.length > 0);
@@ -42,12 +58,12 @@ export async function ingestOne(item: NewItem, deps: IngestDeps): Promise<Ingest
   const { items } = await embedBatch(embedder, [checked!], logger);
   const stored = items[0]!;
   if ('failed' in stored) throw new AppError('INVALID_IMAGE', stored.failed);
-  const { outcomes } = await storeBatch({ db, indexes }, [stored]);
+  const around = options.aroundStore ?? ((store) => store());
+  const { outcomes } = await around(() => storeBatch({ db, indexes }, [stored]));
   const outcome = outcomes[0]!;
-  if (outcome.status === 'failed') throw new AppError('INVALID_IMAGE', outcome.error);
-  return {
-    status: outcome.status,
-    imageId: outcome.imageId,
-    captionIds: outcome.status === 'indexed' ? outcome.captionIds : [],
-  };
+  if (outcome.status === 'failed') {
+    // NOT_FOUND: the stored copy was deleted meanwhile; anything else the database refused.
+    throw new AppError(outcome.code === 'NOT_FOUND' ? 'NOT_FOUND' : 'INVALID_IMAGE', outcome.error);
+  }
+  return { status: outcome.status, imageId: outcome.imageId, captionIds: outcome.captionIds };
 }

@@ -1,3 +1,4 @@
+import { describeError, isAppError } from '../errors.ts';
 import type { PixelTensor } from '../models/types.ts';
 
 /** What a source item carries once read, hashed and decoded. Raw bytes are dropped after decoding. */
@@ -18,12 +19,19 @@ export interface Failed {
   code: string;
 }
 
-/** A decoded item whose content is already stored, or repeated earlier in the same batch. */
+/**
+ * A decoded item whose content is already stored. Its captions still count: they are attached to
+ * the stored image (those it lacks). A repeat within one batch is not a `Duplicate`: it stays a
+ * full item, so it can be stored on its own when its first copy fails.
+ */
 export interface Duplicate {
   key: string;
   sha256: string;
-  /** The stored image's id; undefined for an in-batch repeat (known once the first copy is stored). */
-  duplicateOf: number | undefined;
+  /** The stored image's id. */
+  duplicateOf: number;
+  captions: string[];
+  /** The captions' vectors, once embedded. */
+  captionVectors?: Float32Array[];
 }
 
 export interface Embedded extends Decoded {
@@ -40,5 +48,11 @@ export const isLive = <T extends object>(v: T | Failed | Duplicate): v is T =>
 
 export type ItemOutcome =
   | { key: string; status: 'indexed'; imageId: number; captionIds: number[] }
-  | { key: string; status: 'duplicate'; imageId: number }
+  /** `captionIds`: captions this copy brought that the stored image lacked, now attached to it. */
+  | { key: string; status: 'duplicate'; imageId: number; captionIds: number[] }
   | { key: string; status: 'failed'; error: string; code: string };
+
+/** An item's problem as a value, with the AppError code (or INTERNAL) for the summary. */
+export function failure(key: string, error: unknown): Failed {
+  return { key, failed: describeError(error), code: isAppError(error) ? error.code : 'INTERNAL' };
+}

@@ -18,7 +18,10 @@ export interface IngestSummary extends IngestProgress {
   source: string;
   runId: number;
   fingerprint: string;
+  /** Captions stored by this run, attached ones included. */
   captions: number;
+  /** Of those, captions that duplicates brought and attached to images stored before. */
+  attachedCaptions: number;
   truncatedCaptions: number;
   /** Images embedded per second (indexed images over elapsed time). */
   imagesPerSecond: number;
@@ -34,6 +37,7 @@ export class Tally {
   private failed = 0;
   private skipped = 0;
   private captions = 0;
+  private attached = 0;
   private truncated = 0;
   private readonly reasons = new Map<string, { count: number; example: string }>();
 
@@ -50,8 +54,10 @@ export class Tally {
   record(outcomes: readonly ItemOutcome[], captions: number, truncated: number): void {
     for (const o of outcomes) {
       if (o.status === 'indexed') this.indexed++;
-      else if (o.status === 'duplicate') this.duplicates++;
-      else {
+      else if (o.status === 'duplicate') {
+        this.duplicates++;
+        this.attached += o.captionIds.length;
+      } else {
         this.failed++;
         const r = this.reasons.get(o.code);
         if (r) r.count++;
@@ -88,6 +94,7 @@ export class Tally {
       runId: this.runId,
       fingerprint: this.fingerprint,
       captions: this.captions,
+      attachedCaptions: this.attached,
       truncatedCaptions: this.truncated,
       imagesPerSecond: p.elapsedMs > 0 ? this.indexed / (p.elapsedMs / 1000) : 0,
       topFailures: [...this.reasons.entries()]

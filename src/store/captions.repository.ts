@@ -46,6 +46,35 @@ export class CaptionsRepository {
     return insertCaptions(this.db, imageId, texts);
   }
 
+  /**
+   * Adds those of `texts` the image does not have yet (exact text match; repeats within `texts`
+   * count once), in the order given. Call holding `ImagesRepository.lockLive(imageId)`, so two
+   * writers attaching the same text cannot both miss the other's row.
+   */
+  async addMissing(imageId: number, texts: readonly string[]): Promise<CaptionRecord[]> {
+    if (texts.length === 0) return [];
+    const rows = await this.db.query<CaptionRow>(
+      `INSERT INTO captions (image_id, text)
+       SELECT $1, u.t FROM (
+         SELECT t, min(n) AS n FROM unnest($2::text[]) WITH ORDINALITY AS x(t, n) GROUP BY t
+       ) u
+       WHERE NOT EXISTS (SELECT 1 FROM captions c WHERE c.image_id = $1 AND c.text = u.t)
+       ORDER BY u.n
+       RETURNING id, image_id, text, created_at`,
+      [imageId, texts],
+    );
+    return rows.map(toRecord).sort((a, b) => a.id - b.id);
+  }
+
+  /** Ids of every caption of `imageId`, live or not, ascending. */
+  async idsOfImage(imageId: number): Promise<number[]> {
+    const rows = await this.db.query<{ id: number }>(
+      'SELECT id FROM captions WHERE image_id = $1 ORDER BY id',
+      [imageId],
+    );
+    return rows.map((r) => r.id);
+  }
+
   /** Captions for `ids` in the order given; those of deleted images and unknown ids left out. */
   async getByIds(ids: readonly number[]): Promise<CaptionRecord[]> {
     checkIds(ids);

@@ -156,6 +156,20 @@ export class ImagesRepository {
     return ids.flatMap((id) => byId.get(id) ?? []);
   }
 
+  /**
+   * Locks a live image's row until the transaction ends; false when it is unknown or deleted.
+   * Whoever attaches captions takes it before writing, and a soft delete (an UPDATE of the same
+   * row) waits for them, so captions are never committed to an image deleted in between.
+   * NO KEY UPDATE: conflicts with itself and the delete, not with the foreign-key checks of inserts.
+   */
+  async lockLive(id: number): Promise<boolean> {
+    const rows = await this.db.query<{ id: number }>(
+      'SELECT id FROM images WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE',
+      [id],
+    );
+    return rows.length === 1;
+  }
+
   async softDelete(id: number): Promise<boolean> {
     const rows = await this.db.query<{ id: number }>(
       'UPDATE images SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id',

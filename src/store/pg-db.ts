@@ -40,18 +40,36 @@ export async function openPgDb(url: string, options: { max?: number } = {}): Pro
   }
 
   const session = async <T>(fn: (conn: Connection) => Promise<T>): Promise<T> => {
-    const client = await pool.connect();
+    const client = await pool.connect().catch((error: unknown) => {
+      throw asDbError(error);
+    });
+    // A checked-out client has no pool listener: without this one, the server ending the
+    // connection between two statements of a transaction (a restart: 57P01) is an unhandled
+    // 'error' event, and the process dies. The statement in flight, or the next, fails instead.
+    let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on('error', onError);
     try {
       return await fn(wrap(client));
+    } catch (error) {
+      throw asDbError(error);
     } finally {
-      client.release();
+      client.removeListener('error', onError);
+      // A broken connection goes back destroyed, never to the idle list.
+      client.release(broken);
     }
   };
 
   return {
     kind: 'postgres',
     async query<R>(sql: string, params?: readonly unknown[]) {
-      return (await pool.query(sql, params as unknown[] | undefined)).rows as R[];
+      try {
+        return (await pool.query(sql, params as unknown[] | undefined)).rows as R[];
+      } catch (error) {
+        throw asDbError(error);
+      }
     },
     session,
     transaction: <T>(fn: (tx: Queryable) => Promise<T>) =>
@@ -68,6 +86,27 @@ export async function openPgDb(url: string, options: { max?: number } = {}): Pro
       }),
     close: () => pool.end(),
   };
+}
+
+/** SQLSTATEs of a server that went away or will not take us: connection exceptions, shutdowns. */
+const UNAVAILABLE_STATES = /^(08...|57P0[1-3]|53300)$/;
+/** What `pg` and Node say when the socket breaks or cannot be opened. */
+const UNAVAILABLE_NODE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH']);
+const UNAVAILABLE_MESSAGE = /Connection terminated|not queryable|timeout exceeded when trying to connect/;
+
+/**
+ * A lost or refused connection as DB_UNAVAILABLE, so the request fails with a stable code while
+ * the pool replaces the connection for the next one; every other error as it was.
+ */
+export function asDbError(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof AppError) return error;
+  const code = (error as { code?: unknown }).code;
+  const lost =
+    (typeof code === 'string' && (UNAVAILABLE_STATES.test(code) || UNAVAILABLE_NODE.has(code))) ||
+    UNAVAILABLE_MESSAGE.test(error.message);
+  return lost
+    ? new AppError('DB_UNAVAILABLE', `The database is unavailable: ${error.message}`, { cause: error })
+    : error;
 }
 
 /** The URL without its password, for messages. */

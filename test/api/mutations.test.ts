@@ -7,7 +7,11 @@ import { codes, startTestApp, type TestApp } from './fixture.ts';
 const KEY = 'test-api-key-123';
 const auth = { authorization: `Bearer ${KEY}` };
 const ADD = `mutation ($input: AddImageInput!) {
-  addImage(input: $input) { status image { id uri width height format metadata captions { id text } } }
+  addImage(input: $input) {
+    status
+    image { id uri width height format metadata captions { id text } }
+    addedCaptions { id text }
+  }
 }`;
 
 let t: TestApp;
@@ -88,9 +92,51 @@ describe('mutations with an API key configured', () => {
     expect(again.data!.addImage).toEqual({
       status: 'DUPLICATE',
       image: expect.objectContaining({ id: added.image.id }),
+      addedCaptions: [],
     });
+  });
 
-    const thumb = await fetch(`${t.url}/media/${added.image.id}/thumbnail`);
+  it('addImage of stored bytes attaches the captions the image lacks and keeps its metadata', async () => {
+    const first = await t.gql<{ addImage: { image: { id: string } } }>(
+      ADD,
+      { input: { base64: png, captions: ['a magenta rectangle'], metadata: { source: 'test' } } },
+      auth,
+    );
+    const id = first.data!.addImage.image.id;
+    const r = await t.gql<{
+      addImage: {
+        status: string;
+        image: { id: string; metadata: unknown; captions: { text: string }[] };
+        addedCaptions: { id: string; text: string }[];
+      };
+    }>(
+      ADD,
+      {
+        input: {
+          base64: png,
+          captions: ['a magenta rectangle', 'a pink card on white', 'a pink card on white'],
+          metadata: { source: 'elsewhere' },
+          filename: 'other.png',
+        },
+      },
+      auth,
+    );
+    expect(r.errors).toBeUndefined();
+    const { status, image, addedCaptions } = r.data!.addImage;
+    expect({ status, id: image.id, metadata: image.metadata }).toEqual({
+      status: 'DUPLICATE',
+      id,
+      metadata: { source: 'test', filename: 'm.png' },
+    });
+    expect(addedCaptions).toEqual([{ id: expect.any(String), text: 'a pink card on white' }]);
+    expect(image.captions.map((c) => c.text)).toEqual(['a magenta rectangle', 'a pink card on white']);
+    const found = await t.gql<{ searchCaptions: { edges: { node: { id: string } }[] } }>(
+      `query ($id: ID!) { searchCaptions(image: { id: $id }, first: 100) { edges { node { id } } } }`,
+      { id },
+    );
+    expect(found.data!.searchCaptions.edges.map((e) => e.node.id)).toContain(addedCaptions[0]!.id);
+
+    const thumb = await fetch(`${t.url}/media/${id}/thumbnail`);
     expect(thumb.status).toBe(200);
     expect(thumb.headers.get('content-type')).toBe('image/webp');
   });

@@ -37,7 +37,7 @@ afterAll(async () => {
 });
 
 describe('runIngest', () => {
-  it('indexes good items, skips duplicates and records bad items with reasons while the run goes on', async () => {
+  it("indexes good items, attaches a duplicate's captions and records bad items with reasons while the run goes on", async () => {
     const source = await openSource(fixture.manifest);
     const progress: number[] = [];
     const summary = await runIngest(source, ctx, {
@@ -45,16 +45,24 @@ describe('runIngest', () => {
       concurrency: 3,
       onProgress: (p) => progress.push(p.done),
     });
-    expect(summary).toMatchObject({ indexed: 12, duplicates: 1, failed: 3, skipped: 0, captions: 24 });
+    // copy.jpg repeats img1's bytes: no new image, but its caption is attached to img1.
+    expect(summary).toMatchObject({
+      indexed: 12,
+      duplicates: 1,
+      failed: 3,
+      skipped: 0,
+      captions: 25,
+      attachedCaptions: 1,
+    });
     expect(Object.fromEntries(summary.topFailures.map((f) => [f.code, f.count]))).toEqual(fixture.bad);
     expect(progress.at(-1)).toBe(16);
 
     expect(await count('SELECT count(*) AS n FROM images')).toBe(12);
-    expect(await count('SELECT count(*) AS n FROM captions')).toBe(24);
+    expect(await count('SELECT count(*) AS n FROM captions')).toBe(25);
     expect(await count('SELECT count(*) AS n FROM image_vectors')).toBe(12);
-    expect(await count('SELECT count(*) AS n FROM caption_vectors')).toBe(24);
+    expect(await count('SELECT count(*) AS n FROM caption_vectors')).toBe(25);
     expect(ctx.indexes.images.size).toBe(12);
-    expect(ctx.indexes.captions.size).toBe(24);
+    expect(ctx.indexes.captions.size).toBe(25);
 
     const failures = await new IngestRepository(ctx.db).failures(source.id, 10);
     expect(failures.map((f) => [f.key, f.error.split(':')[0]])).toEqual([
@@ -138,7 +146,7 @@ describe('dryRunIngest', () => {
 });
 
 describe('ingestOne', () => {
-  it('indexes a new image with its captions, then reports the same bytes as a duplicate', async () => {
+  it('indexes a new image with its captions; the same bytes again attach only captions it lacks', async () => {
     const sharp = (await import('sharp')).default;
     const bytes = await sharp({ create: { width: 30, height: 20, channels: 3, background: '#123456' } })
       .png()
@@ -151,8 +159,11 @@ describe('ingestOne', () => {
     expect(first).toMatchObject({ status: 'indexed', captionIds: [expect.any(Number)] });
     expect(ctx.indexes.images.size).toBe(before + 1);
     expect(ctx.indexes.captions.has(first.captionIds[0]!)).toBe(true);
-    const again = await ingestOne({ bytes, captions: ['ignored'] }, ctx);
-    expect(again).toEqual({ status: 'duplicate', imageId: first.imageId, captionIds: [] });
+    const again = await ingestOne({ bytes, captions: ['a later note', 'a dark blue card'] }, ctx);
+    expect(again).toEqual({ status: 'duplicate', imageId: first.imageId, captionIds: [expect.any(Number)] });
+    expect(ctx.indexes.captions.has(again.captionIds[0]!)).toBe(true);
+    const third = await ingestOne({ bytes, captions: ['a later note'] }, ctx);
+    expect(third).toEqual({ status: 'duplicate', imageId: first.imageId, captionIds: [] });
     expect(ctx.indexes.images.size).toBe(before + 1);
   });
 

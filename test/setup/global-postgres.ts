@@ -18,7 +18,7 @@ declare module 'vitest' {
   }
 }
 
-function findBinDir(): string | undefined {
+export function findBinDir(): string | undefined {
   const onPath = spawnSync('sh', ['-c', 'command -v pg_ctl'], { encoding: 'utf8' }).stdout.trim();
   if (onPath) return path.dirname(execFileSync('readlink', ['-f', onPath], { encoding: 'utf8' }).trim());
   const root = '/usr/lib/postgresql';
@@ -27,7 +27,7 @@ function findBinDir(): string | undefined {
   return versions.map((v) => path.join(root, v, 'bin')).find((d) => existsSync(path.join(d, 'pg_ctl')));
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -31,6 +31,14 @@ export type AddImageInput = {
 
 export type AddImagePayload = {
   __typename?: 'AddImagePayload';
+  /**
+   * The captions this call stored: all of a new image's; for a DUPLICATE, those the stored image did
+   * not have yet (exact repeats are skipped). A duplicate's metadata and filename are not applied:
+   * the stored image keeps its own, so a later listing of the same bytes (another folder, another
+   * manifest) cannot silently rewrite what filters and earlier sources rely on.
+   */
+  addedCaptions: Array<Caption>;
+  /** The stored image. For a DUPLICATE: as first stored, with every caption it now has. */
   image: Image;
   status: AddImageStatus;
 };
@@ -411,7 +419,7 @@ export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
   AddImageInput: AddImageInput;
-  AddImagePayload: ResolverTypeWrapper<Omit<AddImagePayload, 'image'> & { image: ResolversTypes['Image'] }>;
+  AddImagePayload: ResolverTypeWrapper<Omit<AddImagePayload, 'addedCaptions' | 'image'> & { addedCaptions: Array<ResolversTypes['Caption']>, image: ResolversTypes['Image'] }>;
   AddImageStatus: AddImageStatus;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Caption: ResolverTypeWrapper<CaptionNode>;
@@ -449,7 +457,7 @@ export type ResolversTypes = {
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   AddImageInput: AddImageInput;
-  AddImagePayload: Omit<AddImagePayload, 'image'> & { image: ResolversParentTypes['Image'] };
+  AddImagePayload: Omit<AddImagePayload, 'addedCaptions' | 'image'> & { addedCaptions: Array<ResolversParentTypes['Caption']>, image: ResolversParentTypes['Image'] };
   Boolean: Scalars['Boolean']['output'];
   Caption: CaptionNode;
   CaptionSearchConnection: CaptionPage;
@@ -483,6 +491,7 @@ export type ResolversParentTypes = {
 };
 
 export type AddImagePayloadResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['AddImagePayload'] = ResolversParentTypes['AddImagePayload']> = {
+  addedCaptions?: Resolver<Array<ResolversTypes['Caption']>, ParentType, ContextType>;
   image?: Resolver<ResolversTypes['Image'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['AddImageStatus'], ParentType, ContextType>;
 };

@@ -1,0 +1,77 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { findBinDir, freePort } from './global-postgres.ts';
+
+/**
+ * A PostgreSQL cluster of one test's own, for tests that stop and restart the server (the shared
+ * one must stay up for everyone else). Same recipe as the global setup: initdb as the postgres
+ * user when running as root, trust auth, a free port.
+ */
+export interface ThrowawayPostgres {
+  url: string;
+  /** `pg_ctl stop`: `fast` ends sessions with 57P01, `immediate` drops them like a crash. */
+  stop(mode: 'fast' | 'immediate'): void;
+  /** `pg_ctl start`, waiting until it accepts connections. */
+  start(): void;
+  /** Stops it if running and removes its files. */
+  destroy(): void;
+}
+
+/** The cluster, started; or why it cannot run here. */
+export async function startThrowawayPostgres(): Promise<ThrowawayPostgres | { skipReason: string }> {
+  const binDir = findBinDir();
+  if (!binDir || !existsSync(path.join(binDir, 'initdb')))
+    return { skipReason: 'PostgreSQL server binaries (initdb, pg_ctl) not found' };
+  const root = mkdtempSync(path.join(os.tmpdir(), 'cms-pg-own-'));
+  const dataDir = path.join(root, 'data');
+  const port = await freePort();
+  const asRoot = process.getuid?.() === 0;
+  const run = (cmd: string, args: string[]) => {
+    const full = path.join(binDir, cmd);
+    const result = asRoot
+      ? spawnSync('runuser', ['-u', 'postgres', '--', full, ...args], { encoding: 'utf8' })
+      : spawnSync(full, args, { encoding: 'utf8' });
+    if (result.status !== 0)
+      throw new Error(`${cmd} ${args.at(-1)} failed: ${result.stderr || result.stdout}`);
+  };
+  if (asRoot) {
+    const uid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+    const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+    chownSync(root, uid, gid);
+  }
+  chmodSync(root, 0o700);
+  run('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-locale', '-N']);
+  const start = () =>
+    run('pg_ctl', [
+      '-D',
+      dataDir,
+      '-w',
+      '-l',
+      path.join(root, 'server.log'),
+      '-o',
+      `-p ${port} -k ${root} -c listen_addresses=127.0.0.1 -c fsync=off`,
+      'start',
+    ]);
+  start();
+  let running = true;
+  return {
+    url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
+    stop(mode) {
+      run('pg_ctl', ['-D', dataDir, '-w', '-m', mode, 'stop']);
+      running = false;
+    },
+    start() {
+      start();
+      running = true;
+    },
+    destroy() {
+      try {
+        if (running) run('pg_ctl', ['-D', dataDir, '-m', 'immediate', 'stop']);
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    },
+  };
+}
