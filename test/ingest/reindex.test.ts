@@ -46,7 +46,7 @@ describe('reindex', () => {
       reembeddedCaptions: 0,
       failed: 0,
       indexedImages: 8,
-      indexedCaptions: 16,
+      indexedCaptions: 17,
     });
     const indexes = await openIndexes({
       config,
@@ -81,10 +81,10 @@ describe('reindex', () => {
     expect(summary).toMatchObject({
       mode: 're-embed',
       reembeddedImages: 7,
-      reembeddedCaptions: 16,
+      reembeddedCaptions: 17,
       failed: 1,
       indexedImages: 7,
-      indexedCaptions: 16,
+      indexedCaptions: 17,
     });
     expect(summary.topFailures).toEqual([
       { code: 'NOT_FOUND', count: 1, example: expect.stringContaining('img7.jpg') },
