@@ -97,9 +97,12 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
       const snapshotMaxIds = { ...maxIds };
       await writeGeneration(dir, next, indexes, snapshotMaxIds, { fingerprint, dims });
     } catch (error) {
-      await discardGeneration(dir, next);
       status.failed(error);
       logger.error({ err: error, dir, generation: next }, 'index checkpoint failed; the previous one stays');
+      // Cleanup is best effort and must not replace the checkpoint's own error.
+      await discardGeneration(dir, next).catch((err: unknown) =>
+        logger.warn({ err, dir, generation: next }, 'could not remove the failed checkpoint files'),
+      );
       throw error;
     }
     generation = next;
