@@ -205,6 +205,17 @@ describe('openIndexes', () => {
     expect((await readdir(dir)).includes('writer.lock')).toBe(false);
   });
 
+  it('rebuild ignores a corrupt manifest and rebuilds from Postgres', async () => {
+    const dir = path.join(config.paths.indexes, fingerprintDir(FP));
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(path.join(dir, 'manifest.json'), '{ not json');
+    await expect(open()).rejects.toMatchObject({ code: 'INDEX_CORRUPT' });
+    const rebuilt = await open({ rebuild: true });
+    expect(rebuilt.images.ids().sort((a, b) => a - b)).toEqual(await liveIds('image'));
+    await rebuilt.close();
+    expect((await readManifest(dir))?.indexes.image.count).toBe((await liveIds('image')).length);
+  });
+
   it('loads a manifest written before checksums existed, and writes checksums from then on', async () => {
     const dir = path.join(config.paths.indexes, fingerprintDir(FP));
     const { writeFile } = await import('node:fs/promises');
@@ -218,17 +229,6 @@ describe('openIndexes', () => {
     set.add('caption', added.captionIds, await vectorsOf('caption', added.captionIds));
     await set.close();
     expect((await readManifest(dir))?.indexes.image.sha256).toMatch(/^[0-9a-f]{64}$/);
-  });
-
-  it('rebuild ignores a corrupt manifest and rebuilds from Postgres', async () => {
-    const dir = path.join(config.paths.indexes, fingerprintDir(FP));
-    const { writeFile } = await import('node:fs/promises');
-    await writeFile(path.join(dir, 'manifest.json'), '{ not json');
-    await expect(open()).rejects.toMatchObject({ code: 'INDEX_CORRUPT' });
-    const rebuilt = await open({ rebuild: true });
-    expect(rebuilt.images.ids().sort((a, b) => a - b)).toEqual(await liveIds('image'));
-    await rebuilt.close();
-    expect((await readManifest(dir))?.indexes.image.count).toBe((await liveIds('image')).length);
   });
 });
 
