@@ -10,6 +10,7 @@ import {
   type IngestProgress,
   type IngestSummary,
 } from '../src/ingest/index.ts';
+import { runThenClose } from '../src/close-all.ts';
 import { createLogger } from '../src/logger.ts';
 import { openSource } from '../src/media/sources/index.ts';
 import { ingestOverrides, runCli, type IngestFlags } from './lib/cli.ts';
@@ -109,16 +110,18 @@ runCli(async () => {
     }
   } else {
     const context = await openIngestContext(config, logger);
-    try {
-      summary = await runIngest(source, context, {
-        ...common,
-        batchSize: config.ingest.batchSize,
-        retryFailed: flags.retryFailed ?? false,
-        ...(flags.checkpointEvery !== undefined ? { checkpointEveryMs: flags.checkpointEvery * 1000 } : {}),
-      });
-    } finally {
-      await context.close();
-    }
+    // A failed final checkpoint fails the command, but never hides the run's own error.
+    summary = await runThenClose(
+      () =>
+        runIngest(source, context, {
+          ...common,
+          batchSize: config.ingest.batchSize,
+          retryFailed: flags.retryFailed ?? false,
+          ...(flags.checkpointEvery !== undefined ? { checkpointEveryMs: flags.checkpointEvery * 1000 } : {}),
+        }),
+      context.close,
+      (err) => logger.error({ err }, 'closing after a failed run also failed'),
+    );
   }
   progress.stop();
   printSummary(summary, flags.dryRun ?? false);

@@ -17,18 +17,25 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
   });
 }
 
-/** Lets `write` produce the temp file however it likes (e.g. a native library), then commits it. */
-export async function commitAtomic(
+/**
+ * Lets `write` produce the temp file however it likes (e.g. a native library), then commits it.
+ * `verify` runs on the synced temp file before the rename: a writer that cannot report its own
+ * errors (hnswlib's ignores a full disk) is checked there, so a short file never replaces a good one.
+ */
+export async function commitAtomic<T = void>(
   target: string,
   write: (tmpPath: string) => Promise<void> | void,
-): Promise<void> {
+  verify?: (tmpPath: string) => Promise<T>,
+): Promise<T | undefined> {
   // Unique per call: two writers of the same target (even in one process) never share a temp file.
   const tmp = `${target}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   try {
     await write(tmp);
     await fsyncPath(tmp);
+    const proof = verify ? await verify(tmp) : undefined;
     await rename(tmp, target);
     await fsyncPath(path.dirname(target));
+    return proof;
   } catch (error) {
     await rm(tmp, { force: true });
     throw error;

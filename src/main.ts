@@ -98,10 +98,13 @@ export async function startApp(
 ): Promise<App> {
   // The metrics exist before the indexes do (the engine reports encoder calls into them).
   const opened: { indexes?: IndexSet } = {};
-  const metrics = createMetrics(() => ({
-    image: opened.indexes?.images.size ?? 0,
-    caption: opened.indexes?.captions.size ?? 0,
-  }));
+  const metrics = createMetrics(
+    () => ({
+      image: opened.indexes?.images.size ?? 0,
+      caption: opened.indexes?.captions.size ?? 0,
+    }),
+    () => opened.indexes?.checkpointStatus(),
+  );
   const core = await openCore(config, logger, { ...options, onEncode: metrics.observeEncode });
   opened.indexes = core.indexes;
   if (config.auth.apiKey === undefined) {
@@ -127,6 +130,7 @@ export async function startApp(
         checkReady: async () => {
           await core.db.query('SELECT 1');
         },
+        checkpointStatus: () => core.indexes.checkpointStatus(),
       },
       config.server,
     );

@@ -15,6 +15,7 @@ import { mutationGuard } from './auth.ts';
 import { batchLoader } from './batch-loader.ts';
 import type { ApiContext, IndexWriter } from './context.ts';
 import { parseId } from './inputs.ts';
+import type { CheckpointStatus } from '../store/vector/index.ts';
 import type { ApiMetrics } from './metrics.ts';
 import { loadAsset } from './static-assets.ts';
 import { thumbnail } from './thumbnails.ts';
@@ -29,6 +30,8 @@ export interface ApiServerDeps {
   metrics: ApiMetrics;
   /** Throws when the server cannot serve queries (database unreachable, indexes closed). */
   checkReady: () => Promise<void>;
+  /** How index checkpoints are going; failing ones show in `/readyz`. */
+  checkpointStatus?: () => Readonly<CheckpointStatus>;
 }
 
 export interface ApiServer {
@@ -210,7 +213,12 @@ export async function startApiServer(
     if (path === '/readyz') {
       try {
         await deps.checkReady();
-        sendJson(res, closing ? 503 : 200, { status: closing ? 'closing' : 'ready' });
+        const checkpoint = deps.checkpointStatus?.();
+        // Still 200: queries are answered from memory. Marking every replica on a full disk unready
+        // would turn a disk warning into an outage; the body and /metrics carry the alarm.
+        if (!closing && checkpoint && checkpoint.consecutiveFailures > 0) {
+          sendJson(res, 200, { status: 'degraded', checkpoint: { failing: true, ...checkpoint } });
+        } else sendJson(res, closing ? 503 : 200, { status: closing ? 'closing' : 'ready' });
       } catch (error) {
         logger.warn({ err: error }, 'readiness check failed');
         sendJson(res, 503, { status: 'unavailable' });

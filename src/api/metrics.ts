@@ -7,6 +7,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { Kind } from 'graphql';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { AppError } from '../errors.ts';
+import type { CheckpointStatus } from '../store/vector/index.ts';
 
 export interface ApiMetrics {
   registry: Registry;
@@ -18,7 +19,10 @@ export interface ApiMetrics {
   observeEncode(kind: 'text' | 'image', batchSize: number): void;
 }
 
-export function createMetrics(indexSizes: () => Record<'image' | 'caption', number>): ApiMetrics {
+export function createMetrics(
+  indexSizes: () => Record<'image' | 'caption', number>,
+  checkpointStatus?: () => Readonly<CheckpointStatus> | undefined,
+): ApiMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const operationSeconds = new Histogram({
@@ -59,6 +63,7 @@ export function createMetrics(indexSizes: () => Record<'image' | 'caption', numb
       this.set({ kind: 'caption' }, sizes.caption);
     },
   });
+  if (checkpointStatus) registerCheckpointMetrics(registry, checkpointStatus);
   return {
     registry,
     operationSeconds,
@@ -67,6 +72,41 @@ export function createMetrics(indexSizes: () => Record<'image' | 'caption', numb
     errors,
     observeEncode: (kind, n) => encoderBatchSize.observe({ kind }, n),
   };
+}
+
+/** Failed checkpoints leave new vectors only in Postgres: alert on the consecutive count. */
+function registerCheckpointMetrics(
+  registry: Registry,
+  status: () => Readonly<CheckpointStatus> | undefined,
+): void {
+  let counted = 0;
+  new Counter({
+    name: 'index_checkpoint_failures_total',
+    help: 'Index checkpoints that failed (nothing committed; the previous generation stays)',
+    registers: [registry],
+    collect() {
+      const total = status()?.failuresTotal ?? counted;
+      if (total > counted) this.inc(total - counted);
+      counted = total;
+    },
+  });
+  new Gauge({
+    name: 'index_checkpoint_consecutive_failures',
+    help: 'Index checkpoints failed since the last one that committed',
+    registers: [registry],
+    collect() {
+      this.set(status()?.consecutiveFailures ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'index_checkpoint_last_success_timestamp_seconds',
+    help: 'When an index checkpoint last committed (0: not since start)',
+    registers: [registry],
+    collect() {
+      const at = status()?.lastSuccessAt;
+      this.set(at ? Date.parse(at) / 1000 : 0);
+    },
+  });
 }
 
 /** Times each operation, labelled by its root fields (`searchImages`, `addImage+deleteImage`). */

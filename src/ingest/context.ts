@@ -1,3 +1,4 @@
+import { closeAll } from '../close-all.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { openEmbedder } from '../models/open-embedder.ts';
@@ -15,9 +16,8 @@ export interface IngestContext extends IngestDeps {
  */
 export async function openIngestContext(config: Config, logger: Logger): Promise<IngestContext> {
   const closers: (() => Promise<void>)[] = [];
-  const close = async () => {
-    for (const c of closers.reverse()) await c();
-  };
+  // Every closer runs even when the indexes' final checkpoint fails: the database still closes.
+  const close = () => closeAll(closers);
   try {
     const { embedder } = await openEmbedder(config, logger, closers);
     const db = await openDb(config, logger);

@@ -6,6 +6,7 @@ import { isAppError } from '../../src/errors.ts';
 import { ExactIndex } from '../../src/store/vector/exact-index.ts';
 import { HnswIndex } from '../../src/store/vector/hnsw-index.ts';
 import type { IndexSnapshot, VectorIndex } from '../../src/store/vector/types.ts';
+import { startWatchdog, type Watchdog } from '../lifecycle/watchdog.ts';
 import { range, row, unitVectors } from './vectors.ts';
 
 /** One contract, every implementation: what the search engine may rely on. */
@@ -53,10 +54,13 @@ function truth(
 }
 
 let tmp: string;
+let watchdog: Watchdog;
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'vector-contract-'));
+  watchdog = startWatchdog();
 });
 afterAll(async () => {
+  await watchdog.stop();
   await rm(tmp, { recursive: true, force: true });
 });
 
@@ -201,6 +205,33 @@ describe.each(implementations.map((i) => [i.name, i] as const))(
       const { truncate } = await import('node:fs/promises');
       await truncate(path.join(dir, 'vectors.bin'), Math.floor(snapshot.bytes / 2));
       await expect(impl.load(dir, snapshot)).rejects.toMatchObject({ code: 'INDEX_CORRUPT' });
+    });
+
+    it(`${impl.name}: a file of the right size with one byte changed fails its checksum with INDEX_CORRUPT`, async () => {
+      const index = filled();
+      const dir = await mkdtemp(path.join(tmp, `${impl.name}-flipped`));
+      const snapshot = await index.save(dir, 'vectors.bin');
+      expect(snapshot.sha256).toMatch(/^[0-9a-f]{64}$/);
+      const { readFile, writeFile } = await import('node:fs/promises');
+      const bytes = await readFile(path.join(dir, 'vectors.bin'));
+      const at = Math.floor(bytes.length * 0.6);
+      bytes[at] = (bytes[at] as number) ^ 0x40;
+      await writeFile(path.join(dir, 'vectors.bin'), bytes);
+      await expect(impl.load(dir, snapshot)).rejects.toMatchObject({
+        code: 'INDEX_CORRUPT',
+        message: expect.stringContaining('checksum'),
+      });
+    });
+
+    it(`${impl.name}: an index saved empty loads and grows`, async () => {
+      const dir = await mkdtemp(path.join(tmp, `${impl.name}-empty`));
+      const loaded = await impl.load(dir, await impl.create(DIMS).save(dir, 'empty.bin'));
+      // Under the watchdog: growing a reloaded empty HNSW file once looped forever.
+      await watchdog.guard(`${impl.name}: first add after loading an empty file`, () =>
+        loaded.add(ids.slice(0, 40), data.subarray(0, 40 * DIMS)),
+      );
+      expect(loaded.size).toBe(40);
+      expect(loaded.search(row(data, 7, DIMS), 1)[0]?.id).toBe(ids[7]);
     });
   },
 );

@@ -215,6 +215,21 @@ describe('openIndexes', () => {
     await rebuilt.close();
     expect((await readManifest(dir))?.indexes.image.count).toBe((await liveIds('image')).length);
   });
+
+  it('loads a manifest written before checksums existed, and writes checksums from then on', async () => {
+    const dir = path.join(config.paths.indexes, fingerprintDir(FP));
+    const { writeFile } = await import('node:fs/promises');
+    const old = (await readManifest(dir))!;
+    for (const kind of ['image', 'caption'] as const) delete old.indexes[kind].sha256;
+    await writeFile(path.join(dir, 'manifest.json'), JSON.stringify(old));
+    const set = await open();
+    expect(set.reconciled.image).toMatchObject({ added: 0, deleted: 0 });
+    const added = await insertImages(1);
+    set.add('image', added.imageIds, await vectorsOf('image', added.imageIds));
+    set.add('caption', added.captionIds, await vectorsOf('caption', added.captionIds));
+    await set.close();
+    expect((await readManifest(dir))?.indexes.image.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
 });
 
 async function vectorsOf(kind: 'image' | 'caption', ids: number[]): Promise<Float32Array[]> {

@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../../errors.ts';
 import { writeFileAtomic } from '../../atomic-file.ts';
 import { checkQuery, checkRows } from './checks.ts';
+import { checkFile } from './file-check.ts';
 import { TopK, dotRow } from './top-k.ts';
 import type { IndexSnapshot, SearchHit, SearchOptions, VectorIndex } from './types.ts';
 
@@ -115,11 +117,21 @@ export class ExactIndex implements VectorIndex {
     const floats = new Float32Array(buffer.buffer, buffer.byteOffset + HEADER_BYTES + n * 4, n * this.dims);
     floats.set(this.data.subarray(0, n * this.dims));
     await writeFileAtomic(path.join(dir, file), buffer);
-    return { file, implementation: 'exact', dims: this.dims, count: n, deleted: [], bytes: buffer.length };
+    const sha256 = createHash('sha256').update(buffer).digest('hex');
+    return {
+      file,
+      implementation: 'exact',
+      dims: this.dims,
+      count: n,
+      deleted: [],
+      bytes: buffer.length,
+      sha256,
+    };
   }
 
   static async load(dir: string, snapshot: IndexSnapshot): Promise<ExactIndex> {
     const full = path.join(dir, snapshot.file);
+    await checkFile(full, snapshot);
     const buffer = await readFile(full).catch((cause: unknown) => {
       throw new AppError('INDEX_CORRUPT', `Cannot read index file ${full}`, { cause });
     });
@@ -142,8 +154,7 @@ export class ExactIndex implements VectorIndex {
 
   private ensureCapacity(rows: number): void {
     if (rows * this.dims <= this.data.length) return;
-    let capacity = this.data.length / this.dims;
-    while (capacity < rows) capacity *= 2;
+    const capacity = Math.max(rows, 2 * (this.data.length / this.dims), 1);
     const next = new Float32Array(capacity * this.dims);
     next.set(this.data.subarray(0, this.rowIds.length * this.dims));
     this.data = next;

@@ -1,9 +1,9 @@
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import hnswlib from 'hnswlib-node';
 import { AppError } from '../../errors.ts';
 import { commitAtomic } from '../../atomic-file.ts';
 import { allows, checkQuery, checkRows } from './checks.ts';
+import { checkFile, proveFile, type FileProof } from './file-check.ts';
 import { TopK, dotRow, sortHits } from './top-k.ts';
 import type { IndexSnapshot, SearchHit, SearchOptions, VectorIndex } from './types.ts';
 
@@ -32,7 +32,18 @@ export interface HnswOptions extends Partial<HnswParams> {
   exactFilterLimit?: number;
   /** Seed of hnswlib's level generator, so builds are reproducible. @default 100 */
   seed?: number;
+  /**
+   * Rebuild the graph from the live vectors once deleted ids make up this share of it (checked
+   * before each add and on load). hnswlib only marks deletions and links a new point to live
+   * neighbours only, so in a mostly deleted graph new points end up with few or no in-links and
+   * searches cannot reach them. At 0.5 each rebuild re-inserts at most as many vectors as were
+   * deleted since the last one, so the repair costs at most one insert per delete. @default 0.5
+   */
+  compactAt?: number;
 }
+
+/** Rows a new or compacted graph reserves at least; also the floor of every resize. */
+const MIN_CAPACITY = 16;
 
 /**
  * hnswlib's HNSW graph in inner-product space. Vectors must be L2-normalised by the caller (the
@@ -44,10 +55,14 @@ export interface HnswOptions extends Partial<HnswParams> {
 export class HnswIndex implements VectorIndex {
   readonly implementation = 'hnsw' as const;
   readonly params: Readonly<HnswParams>;
-  private readonly native: hnswlib.HierarchicalNSW;
-  private readonly labels = new Set<number>();
+  private native: hnswlib.HierarchicalNSW;
+  private labels = new Set<number>();
   private readonly deleted = new Set<number>();
   private readonly exactFilterLimit: number;
+  private readonly compactAt: number;
+  private readonly seed: number;
+  /** Graph rebuilds done to drop deleted ids (see `compactAt`). */
+  compactions = 0;
 
   private constructor(
     readonly dims: number,
@@ -62,35 +77,29 @@ export class HnswIndex implements VectorIndex {
       ef: options.ef ?? DEFAULT_HNSW_PARAMS.ef,
     });
     this.exactFilterLimit = options.exactFilterLimit ?? 2048;
-    this.native = new hnswlib.HierarchicalNSW('ip', dims);
-    if (init) init(this.native);
-    else {
-      this.native.initIndex({
-        maxElements: Math.max(16, options.initialCapacity ?? 1024),
-        m: this.params.m,
-        efConstruction: this.params.efConstruction,
-        randomSeed: options.seed ?? 100,
-      });
-    }
-    this.native.setEf(this.params.ef);
+    this.compactAt = options.compactAt ?? 0.5;
+    if (!(this.compactAt > 0 && this.compactAt <= 1))
+      throw new AppError('INVALID_INPUT', `compactAt must be in (0, 1], got ${this.compactAt}`);
+    this.seed = options.seed ?? 100;
+    if (init) {
+      this.native = new hnswlib.HierarchicalNSW('ip', dims);
+      init(this.native);
+      this.native.setEf(this.params.ef);
+    } else this.native = this.emptyGraph(options.initialCapacity ?? 1024);
   }
 
   static create(dims: number, options: HnswOptions = {}): HnswIndex {
     return new HnswIndex(dims, options, undefined);
   }
 
-  /** Restores an index saved by `save`; the snapshot carries the deleted ids hnswlib cannot list. */
+  /**
+   * Restores an index saved by `save`; the snapshot carries the deleted ids hnswlib cannot list.
+   * The file must match the manifest's size and checksum, so a short or damaged file is refused
+   * with INDEX_CORRUPT instead of being read.
+   */
   static async load(dir: string, snapshot: IndexSnapshot, options: HnswOptions = {}): Promise<HnswIndex> {
     const full = path.join(dir, snapshot.file);
-    const info = await stat(full).catch((cause: unknown) => {
-      throw new AppError('INDEX_CORRUPT', `Cannot read index file ${full}`, { cause });
-    });
-    if (info.size !== snapshot.bytes) {
-      throw new AppError(
-        'INDEX_CORRUPT',
-        `Index file ${full} is ${info.size} bytes, the manifest says ${snapshot.bytes}`,
-      );
-    }
+    await checkFile(full, snapshot);
     const index = new HnswIndex(snapshot.dims, options, (native) => {
       try {
         native.readIndexSync(full);
@@ -108,6 +117,8 @@ export class HnswIndex implements VectorIndex {
         `Index file ${full} holds ${index.size} live vectors, the manifest says ${snapshot.count}`,
       );
     }
+    // Files saved before compaction existed may hold points added to a mostly deleted graph.
+    index.compactIfNeeded();
     return index;
   }
 
@@ -121,13 +132,11 @@ export class HnswIndex implements VectorIndex {
 
   add(ids: readonly number[], vectors: Float32Array): void {
     checkRows(ids, vectors, this.dims);
+    this.compactIfNeeded();
     let needed = this.native.getCurrentCount();
-    for (const id of ids) if (!this.labels.has(id)) needed++;
-    if (needed > this.capacity) {
-      let next = this.capacity;
-      while (next < needed) next *= 2;
-      this.native.resizeIndex(next);
-    }
+    for (const id of new Set(ids)) if (!this.labels.has(id)) needed++;
+    // A loaded empty file reports capacity 0, so grow from a floor, never by doubling alone.
+    if (needed > this.capacity) this.native.resizeIndex(Math.max(needed, 2 * this.capacity, MIN_CAPACITY));
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i] as number;
       // Re-adding an existing label updates its vector and unmarks a deletion (hnswlib >= 0.7).
@@ -135,6 +144,23 @@ export class HnswIndex implements VectorIndex {
       this.labels.add(id);
       this.deleted.delete(id);
     }
+  }
+
+  /**
+   * Rebuilds the graph from the live vectors when deleted ids reach `compactAt` of it. Returns
+   * whether it rebuilt. Synchronous like every other graph change, so no search sees half a graph.
+   */
+  compactIfNeeded(): boolean {
+    const total = this.labels.size;
+    if (this.deleted.size === 0 || this.deleted.size < this.compactAt * total) return false;
+    const live = this.ids();
+    const next = this.emptyGraph(Math.max(2 * live.length, MIN_CAPACITY));
+    for (const id of live) next.addPoint(this.native.getPoint(id), id);
+    this.native = next;
+    this.labels = new Set(live);
+    this.deleted.clear();
+    this.compactions++;
+    return true;
   }
 
   remove(ids: readonly number[]): number {
@@ -193,20 +219,64 @@ export class HnswIndex implements VectorIndex {
     return sortHits(hits);
   }
 
+  /**
+   * Writes the graph to `dir/file` atomically and proves the temp file before it is renamed into
+   * place: hnswlib's writer ignores write errors (a full disk leaves a short file), so the file is
+   * read back by hnswlib itself, which checks its structure against its length, and must hold
+   * exactly the points written. Its size and sha256 go into the snapshot for `load` to check.
+   */
   async save(dir: string, file: string): Promise<IndexSnapshot> {
     const full = path.join(dir, file);
     let count = 0;
+    let points = 0;
     let deleted: number[] = [];
     // The sync writer on purpose: the async one runs on a worker thread and would race with
     // addPoint. Count and deletions are read in the same synchronous step, so they describe
     // exactly the file even if vectors are added while the file is being fsynced.
-    await commitAtomic(full, (tmp) => {
-      this.native.writeIndexSync(tmp);
-      count = this.size;
-      deleted = this.deletedIds();
+    const proof = (await commitAtomic(
+      full,
+      (tmp) => {
+        this.native.writeIndexSync(tmp);
+        count = this.size;
+        points = this.native.getCurrentCount();
+        deleted = this.deletedIds();
+      },
+      (tmp) => this.verifyWritten(tmp, points),
+    )) as FileProof;
+    return { file, implementation: 'hnsw', dims: this.dims, count, deleted, ...proof };
+  }
+
+  private async verifyWritten(tmp: string, points: number): Promise<FileProof> {
+    const proof = await proveFile(tmp);
+    const copy = new hnswlib.HierarchicalNSW('ip', this.dims);
+    try {
+      // The async reader runs on a worker thread: the event loop keeps serving meanwhile.
+      await copy.readIndex(tmp);
+    } catch (cause) {
+      throw new AppError('INDEX_CORRUPT', `Writing ${tmp} failed: hnswlib cannot read it back (disk full?)`, {
+        cause,
+        details: { bytes: proof.bytes },
+      });
+    }
+    if (copy.getCurrentCount() !== points) {
+      throw new AppError(
+        'INDEX_CORRUPT',
+        `Writing ${tmp} failed: it holds ${copy.getCurrentCount()} points, ${points} were written`,
+      );
+    }
+    return proof;
+  }
+
+  private emptyGraph(capacity: number): hnswlib.HierarchicalNSW {
+    const native = new hnswlib.HierarchicalNSW('ip', this.dims);
+    native.initIndex({
+      maxElements: Math.max(MIN_CAPACITY, capacity),
+      m: this.params.m,
+      efConstruction: this.params.efConstruction,
+      randomSeed: this.seed,
     });
-    const { size } = await stat(full);
-    return { file, implementation: 'hnsw', dims: this.dims, count, deleted, bytes: size };
+    native.setEf(this.params.ef);
+    return native;
   }
 
   private searchSubset(query: Float32Array, k: number, allowed: ReadonlySet<number>): SearchHit[] {

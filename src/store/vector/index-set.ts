@@ -7,6 +7,7 @@ import type { Queryable } from '../db.ts';
 import { VectorsRepository, type VectorKind } from '../vectors.repository.ts';
 import { HnswIndex } from './hnsw-index.ts';
 import { fingerprintDir, readManifest, writeManifest, type IndexManifest } from './manifest.ts';
+import { createCheckpointStatus, type CheckpointStatus } from './checkpoint-status.ts';
 import { reconcile, type ReconcileReport } from './reconcile.ts';
 import { acquireWriterLock } from './writer-lock.ts';
 import type { VectorIndex } from './types.ts';
@@ -23,8 +24,14 @@ export interface IndexSet {
   /** Call only after the rows are committed in Postgres. `vectors`: row-major, or one array per id. */
   add(kind: VectorKind, ids: readonly number[], vectors: Float32Array | readonly Float32Array[]): void;
   markDeleted(kind: VectorKind, ids: readonly number[]): number;
-  /** Saves both indexes and then the manifest, atomically; false when nothing changed. */
+  /**
+   * Saves both indexes, proves the files, then commits the manifest naming them; false when
+   * nothing changed. A failure rejects, leaves the previous generation in force and shows in
+   * `checkpointStatus()`.
+   */
   checkpoint(): Promise<boolean>;
+  /** How the checkpoints went: for `/readyz` and `/metrics`. */
+  checkpointStatus(): Readonly<CheckpointStatus>;
   /** Checkpoints and releases. */
   close(): Promise<void>;
 }
@@ -78,31 +85,32 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
   let version = 0;
   let savedVersion = dirty ? -1 : 0;
   let saving: Promise<unknown> = Promise.resolve();
+  const status = createCheckpointStatus(generation);
 
   async function save(): Promise<boolean> {
     if (version === savedVersion) return false;
     const target = version;
-    await mkdir(dir, { recursive: true });
     const next = generation + 1;
-    const saved = {} as IndexManifest['indexes'];
-    for (const kind of KINDS) {
-      // Read before the (synchronous) write starts, so it never names an id the file lacks.
-      const maxId = maxIds[kind];
-      const snapshot = await indexes[kind].save(dir, `${kind}.${next}.hnsw`);
-      saved[kind] = { ...snapshot, maxId };
+    try {
+      await mkdir(dir, { recursive: true });
+      // Read before the (synchronous) writes start, so the manifest never names an id a file lacks.
+      const snapshotMaxIds = { ...maxIds };
+      await writeGeneration(dir, next, indexes, snapshotMaxIds, { fingerprint, dims });
+    } catch (error) {
+      status.failed(error);
+      logger.error({ err: error, dir, generation: next }, 'index checkpoint failed; the previous one stays');
+      // Cleanup is best effort and must not replace the checkpoint's own error.
+      await discardGeneration(dir, next).catch((err: unknown) =>
+        logger.warn({ err, dir, generation: next }, 'could not remove the failed checkpoint files'),
+      );
+      throw error;
     }
-    await writeManifest(dir, {
-      version: 1,
-      fingerprint,
-      dims,
-      params: indexes.image.params,
-      generation: next,
-      savedAt: new Date().toISOString(),
-      indexes: saved,
-    });
     generation = next;
     savedVersion = target;
-    await removeStaleFiles(dir, next);
+    status.succeeded(next);
+    await removeStaleFiles(dir, next).catch((err: unknown) =>
+      logger.warn({ err, dir }, 'could not remove old index files'),
+    );
     logger.debug(
       { dir, generation, images: indexes.image.size, captions: indexes.caption.size },
       'index checkpoint',
@@ -137,6 +145,7 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
       saving = run.catch(() => undefined);
       return run;
     },
+    checkpointStatus: () => status.current(),
     async close() {
       if (closed) return;
       try {
@@ -218,6 +227,47 @@ async function refuseUnembedded(
       '; run `npm run reindex` to embed them with the current models',
     { details: { currentFingerprint: fingerprint } },
   );
+}
+
+/**
+ * Writes generation `next`: each index file proven (size, read-back, sha256) before the manifest
+ * naming it is committed. The manifest's rename is the commit point.
+ */
+async function writeGeneration(
+  dir: string,
+  next: number,
+  indexes: Record<VectorKind, HnswIndex>,
+  maxIds: Record<VectorKind, number>,
+  models: { fingerprint: string; dims: number },
+): Promise<void> {
+  const saved = {} as IndexManifest['indexes'];
+  for (const kind of KINDS) {
+    const snapshot = await indexes[kind].save(dir, generationFile(kind, next));
+    saved[kind] = { ...snapshot, maxId: maxIds[kind] };
+  }
+  await writeManifest(dir, {
+    version: 1,
+    ...models,
+    params: indexes.image.params,
+    generation: next,
+    savedAt: new Date().toISOString(),
+    indexes: saved,
+  });
+}
+
+/**
+ * Frees the space a failed checkpoint used (a full disk is the usual cause). Its files are never
+ * the committed ones, unless the manifest rename went through and only the directory sync
+ * failed: then the manifest on disk names them and they stay.
+ */
+async function discardGeneration(dir: string, generation: number): Promise<void> {
+  const onDisk = await readManifest(dir).catch(() => undefined);
+  if (onDisk?.generation === generation) return;
+  for (const kind of KINDS) await rm(path.join(dir, generationFile(kind, generation)), { force: true });
+}
+
+function generationFile(kind: VectorKind, generation: number): string {
+  return `${kind}.${generation}.hnsw`;
 }
 
 /** Files of older generations: safe to delete once the new manifest is committed. */

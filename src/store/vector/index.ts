@@ -4,3 +4,4 @@ export { HnswIndex, DEFAULT_HNSW_PARAMS, type HnswOptions, type HnswParams } fro
 export { openIndexes, type IndexSet, type OpenIndexesOptions } from './index-set.ts';
 export type { ReconcileReport } from './reconcile.ts';
 export { fingerprintDir, readManifest, type IndexManifest } from './manifest.ts';
+export type { CheckpointStatus } from './checkpoint-status.ts';

@@ -14,6 +14,11 @@ const Snapshot = z.object({
   count: z.number().int().nonnegative(),
   deleted: z.array(z.number().int().nonnegative()),
   bytes: z.number().int().nonnegative(),
+  /** Checked on load; optional so manifests written before checksums still load. */
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   /** Highest Postgres id the file includes: reconcile scans from here. */
   maxId: z.number().int().nonnegative(),
 });

@@ -36,7 +36,10 @@ export interface IndexSnapshot {
   count: number;
   /** Ids present in the file but marked deleted (HNSW keeps them in the graph). */
   deleted: number[];
+  /** File size, verified after writing and checked on load. */
   bytes: number;
+  /** Hex sha256 of the file, checked on load; absent only in manifests written before checksums. */
+  sha256?: string | undefined;
 }
 
 export interface VectorIndex {
@@ -57,6 +60,9 @@ export interface VectorIndex {
   ids(): number[];
   /** Up to `k` live hits, best first (score descending, ties by id ascending). */
   search(query: Float32Array, k: number, options?: SearchOptions): SearchHit[];
-  /** Writes the index to `dir/file` atomically (temp file, fsync, rename). */
+  /**
+   * Writes the index to `dir/file` atomically (temp file, fsync, verify, rename). Rejects, leaving
+   * any earlier file of that name untouched, when the written file cannot be proven complete.
+   */
   save(dir: string, file: string): Promise<IndexSnapshot>;
 }
