@@ -20,7 +20,11 @@ export const ERROR_CODES = [
   'INDEX_CORRUPT',
   'TIMEOUT',
   'NETWORK',
+  // No longer raised (the per-index writer lock became DATA_DIR_LOCKED); codes are never reused.
   'INDEX_LOCKED',
+  'DATA_DIR_LOCKED',
+  'DATABASE_BUSY',
+  'REINDEX_INCOMPLETE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
