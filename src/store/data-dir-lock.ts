@@ -46,7 +46,7 @@ interface Holder {
 
 // Per process: a second open of the same directory (the API fixture, demo's index-then-serve)
 // shares the lock, and only the last release unlocks it.
-const held = new Map<string, { count: number; unlock: () => Promise<void> }>();
+const held = new Map<string, { count: number; unlock: Promise<() => Promise<void>> }>();
 
 /**
  * One process per DATA_DIR: taken before the embedded database or an index file is opened, by every
@@ -60,11 +60,17 @@ export async function lockDataDir(dir: string, options: DataDirLockOptions): Pro
   let entry = held.get(key);
   if (entry) entry.count++;
   else {
-    const unlock = await acquire(key, options);
-    entry = { count: 1, unlock };
+    // Stored before it settles, so two opens racing in this process share one acquisition.
+    entry = { count: 1, unlock: acquire(key, options) };
     held.set(key, entry);
   }
   const shared = entry;
+  try {
+    await shared.unlock;
+  } catch (error) {
+    if (--shared.count === 0 && held.get(key) === shared) held.delete(key);
+    throw error;
+  }
   let released = false;
   return {
     dir: key,
@@ -73,15 +79,11 @@ export async function lockDataDir(dir: string, options: DataDirLockOptions): Pro
       released = true;
       if (--shared.count > 0) return;
       held.delete(key);
-      await shared.unlock();
+      await (
+        await shared.unlock
+      )();
     },
   };
-}
-
-/** Whether this process holds the lock on `dir` (the embedded database refuses to open otherwise). */
-export async function holdsDataDirLock(dir: string): Promise<boolean> {
-  const key = await realpath(dir).catch(() => undefined);
-  return key !== undefined && held.has(key);
 }
 
 async function acquire(dir: string, options: DataDirLockOptions): Promise<() => Promise<void>> {
@@ -108,7 +110,7 @@ async function acquire(dir: string, options: DataDirLockOptions): Promise<() => 
   };
   // Every change of hands (take, take over, release) happens under the guard, so the holder file
   // always describes the lock directory beside it, and a takeover never removes a fresh lock.
-  const unlock = await withGuard(guardPath, staleMs, async () => {
+  const take = async () => {
     try {
       return await lockfile.lock(dir, lockOptions);
     } catch (error) {
@@ -121,13 +123,17 @@ async function acquire(dir: string, options: DataDirLockOptions): Promise<() => 
       await rm(lockPath, { recursive: true, force: true });
       return await lockfile.lock(dir, lockOptions);
     }
+  };
+  const unlock = await withGuard(guardPath, staleMs, async () => {
+    const release = await take();
+    try {
+      await writeHolder(holderPath, options.command);
+    } catch (error) {
+      await release();
+      throw error;
+    }
+    return release;
   });
-  try {
-    await writeHolder(holderPath, options.command);
-  } catch (error) {
-    await unlock();
-    throw error;
-  }
   return () =>
     withGuard(guardPath, staleMs, async () => {
       await rm(holderPath, { force: true });
