@@ -61,7 +61,12 @@ export async function openStore(
   };
   try {
     db = await openDb(config, logger);
-    releaseUse = await holdDatabase(db, options.use ?? 'shared');
+    // Embedded PGlite is one process, kept so by the DATA_DIR lock; a server needs its own lock.
+    if (config.databaseUrl !== undefined)
+      releaseUse = await holdDatabase(config.databaseUrl, options.use ?? 'shared', {
+        command: options.command,
+        logger,
+      });
   } catch (error) {
     await close().catch((err: unknown) => logger.error({ err }, 'closing the store failed'));
     throw error;

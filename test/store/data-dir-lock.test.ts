@@ -9,7 +9,7 @@ import { lockDataDir } from '../../src/store/data-dir-lock.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CONTENDER = 'test/store/processes/lock-contender.ts';
-const ROUNDS = 30;
+const ROUNDS = 60;
 const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/logger.ts';
@@ -36,12 +37,42 @@ describe.skipIf(postgresBackend.skipReason !== '')('the database lock on a share
       openStore(reindexConfig, silentLogger, { command: 'reindex', use: 'exclusive' }),
     ).rejects.toMatchObject({
       code: 'DATABASE_BUSY',
-      message: expect.stringMatching(/servers, indexers or workers are using it: backend \d+ .*backend \d+/),
+      message: expect.stringMatching(
+        /servers, indexers or workers are using it: backend \d+ .*\(crossmodal-search start\), backend \d+ .*\(crossmodal-search index\)/,
+      ),
     });
     await server.close();
     await indexer.close();
     const reindex = await openStore(reindexConfig, silentLogger, { command: 'reindex', use: 'exclusive' });
     await reindex.close();
+  });
+
+  it('survives the server ending its lock session (a restart), logging it, and the lock is free after', async () => {
+    const errors: string[] = [];
+    const logger = { ...silentLogger, error: (o: unknown, msg?: string) => errors.push(String(msg ?? o)) };
+    const server = await openStore(await configFor(), logger as unknown as typeof silentLogger, {
+      command: 'start',
+    });
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+       WHERE application_name = 'crossmodal-search start' AND datname = current_database()`,
+    );
+    await admin.end();
+    // Bounded: the terminated session's locks go as soon as the backend exits.
+    const reindexConfig = await configFor();
+    let reindex;
+    for (let i = 0; i < 100 && !reindex; i++) {
+      reindex = await openStore(reindexConfig, silentLogger, { command: 'reindex', use: 'exclusive' }).catch(
+        () => new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)),
+      );
+    }
+    expect(reindex).toBeDefined();
+    await reindex!.close();
+    for (let i = 0; i < 100 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(errors).toEqual([expect.stringContaining('lost the database lock session')]);
+    await server.close();
   });
 
   it('refuses a server while a reindex runs, and a second reindex too', async () => {
