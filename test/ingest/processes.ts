@@ -20,7 +20,11 @@ export function runScript(
   env: Record<string, string>,
   watch?: (stderr: string, child: ChildProcess) => void,
 ): { child: ChildProcess; exit: Promise<Exit> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', `scripts/${name}.ts`, ...args], {
+  // `npm:index` runs `npm run index -- ...` itself: what an operator types, signals and all.
+  const [file, argv] = name.startsWith('npm:')
+    ? ['npm', ['run', '--silent', name.slice(4), '--', ...args]]
+    : [process.execPath, ['--import', 'tsx', `scripts/${name}.ts`, ...args]];
+  const child = spawn(file, argv, {
     cwd: ROOT,
     env: { ...process.env, DEVICE: 'cpu', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -88,6 +88,34 @@ describe('stopping the indexing commands', () => {
     });
   });
 
+  it('SIGTERM to `npm run index` reaches the indexer, which stops cleanly and prints its summary', async () => {
+    // npm forwards a signal only to its own child; the script's `exec` makes that child tsx,
+    // which relays it to the indexer (before, a shell sat between them and the indexer ran on).
+    const run = runScript(
+      'npm:index',
+      [fixture.manifest, '--batch', '2', '--concurrency', '1'],
+      env,
+      (stderr, child) => {
+        if (count(stderr, 'batch stored') === 1) child.kill('SIGTERM');
+      },
+    );
+    // 'close' waits for the indexer too: it writes to the stdout it inherited from npm.
+    const exit = await run.exit;
+    expect(exit.stderr).toContain('SIGTERM: stopping');
+    expect(exit.stdout).toContain('stopped early by a signal');
+    expect(await lockLeft()).toBe(false);
+    const last = await withDb(
+      async (db) =>
+        (
+          await db.query<{ finished: boolean; stopped: boolean }>(
+            `SELECT finished_at IS NOT NULL AS finished, (summary->>'stopped')::boolean AS stopped
+             FROM ingest_runs ORDER BY id DESC LIMIT 1`,
+          )
+        )[0],
+    );
+    expect(last).toEqual({ finished: true, stopped: true });
+  });
+
   it('Ctrl-C stops `reindex` after the page being embedded: exit 130; start is then refused until it finishes', async () => {
     const rest = await runScript('index', [fixture.manifest], env).exit;
     expect(rest.code, rest.stderr.slice(-2000)).toBe(0);
