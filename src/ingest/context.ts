@@ -22,9 +22,7 @@ export async function openIngestContext(
   options: { command?: string } = {},
 ): Promise<IngestContext> {
   const closers: (() => Promise<void>)[] = [];
-  const close = async () => {
-    for (const c of closers.reverse()) await c();
-  };
+  const close = () => closeAll(closers);
   try {
     // The DATA_DIR lock before anything else touches the database or the index files.
     const store = await openStore(config, logger, { command: options.command ?? 'index' });
@@ -63,9 +61,7 @@ export interface ReindexContext {
  */
 export async function openReindexContext(config: Config, logger: Logger): Promise<ReindexContext> {
   const closers: (() => Promise<void>)[] = [];
-  const close = async () => {
-    for (const c of closers.reverse()) await c();
-  };
+  const close = () => closeAll(closers);
   try {
     const store = await openStore(config, logger, { command: 'reindex', use: 'exclusive' });
     closers.push(() => store.close());
@@ -76,4 +72,20 @@ export async function openReindexContext(config: Config, logger: Logger): Promis
     await close().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Closes in reverse order of opening, every one even if an earlier one fails (a failed final
+ * checkpoint must still close the database and release the DATA_DIR lock); the first error wins.
+ */
+async function closeAll(closers: (() => Promise<void>)[]): Promise<void> {
+  let first: unknown;
+  for (const c of closers.splice(0).reverse()) {
+    try {
+      await c();
+    } catch (error) {
+      first ??= error;
+    }
+  }
+  if (first !== undefined) throw first;
 }
