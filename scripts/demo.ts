@@ -4,8 +4,8 @@ import { Command } from 'commander';
 import { loadConfig, type Config } from '../src/config.ts';
 import { isAppError } from '../src/errors.ts';
 import {
-  openEmbedder,
   openIngestContext,
+  openReindexContext,
   reindex,
   runIngest,
   type IngestContext,
@@ -15,7 +15,7 @@ import { closeOnSignal, describeUrls, startApp } from '../src/main.ts';
 import { openSource } from '../src/media/sources/index.ts';
 import { loadEncoders } from '../src/models/load.ts';
 import { loadProjection, projectionDir } from '../src/models/projection.ts';
-import { openDb } from '../src/store/open-db.ts';
+import { lockDataDir } from '../src/store/data-dir-lock.ts';
 import { generateSampleData, MANIFEST_NAME } from '../src/train/synthetic/generate.ts';
 import { trainProjection } from '../src/train/train-projection.ts';
 import { ensureTrainingData } from '../src/train/index.ts';
@@ -91,17 +91,13 @@ async function openIndexing(config: Config, logger: Logger): Promise<IngestConte
   try {
     return await openIngestContext(config, logger);
   } catch (error) {
-    if (!isAppError(error, 'MODEL_MISMATCH')) throw error;
+    if (!isAppError(error, 'MODEL_MISMATCH') && !isAppError(error, 'REINDEX_INCOMPLETE')) throw error;
     say('  the models changed since the last index: re-embedding what is stored');
-    const closers: (() => Promise<void>)[] = [];
+    const context = await openReindexContext(config, logger);
     try {
-      const { embedder } = await openEmbedder(config, logger, closers);
-      const db = await openDb(config, logger);
-      closers.push(() => db.close());
-      const limits = { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels };
-      await step('re-embedded', () => reindex({ config, db, embedder, limits, logger }));
+      await step('re-embedded', () => reindex(context));
     } finally {
-      for (const close of closers.reverse()) await close();
+      await context.close();
     }
     return openIngestContext(config, logger);
   }
@@ -143,14 +139,24 @@ runCli(async () => {
   say(
     `demo: data in ${config.dataDir}, ${config.profile} models, ${config.databaseUrl ? 'PostgreSQL' : 'embedded PGlite'}`,
   );
-  say(`[1/4] models: ${config.profile} (generated on first use under ${config.paths.models})`);
-  const manifest = await ensureSamples(config, Number(o.images));
-  await ensureProjection(config, logger);
-  await ensureIndexed(config, manifest, logger);
-  if (!o.serve) return;
-  const app = await startApp(config, logger);
+  // Held for the whole demo: every step writes DATA_DIR; the index and the server share this lock.
+  const lock = await lockDataDir(config.dataDir, { command: 'demo', logger });
+  try {
+    say(`[1/4] models: ${config.profile} (generated on first use under ${config.paths.models})`);
+    const manifest = await ensureSamples(config, Number(o.images));
+    await ensureProjection(config, logger);
+    await ensureIndexed(config, manifest, logger);
+    if (!o.serve) return;
+    await serve(config, logger);
+  } finally {
+    await lock.release();
+  }
+});
+
+async function serve(config: Config, logger: Logger): Promise<void> {
+  const app = await startApp(config, logger, { command: 'demo' });
   say(`\nready: ${await app.engine.indexInfo().then((i) => `${i.images} images, ${i.captions} captions`)}`);
   say(describeUrls(app));
   say('try "a red circle" on the search page; Ctrl-C stops the server and saves the index');
   await closeOnSignal(app, logger);
-});
+}

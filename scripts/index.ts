@@ -13,7 +13,7 @@ import {
 import { runThenClose } from '../src/close-all.ts';
 import { createLogger } from '../src/logger.ts';
 import { openSource } from '../src/media/sources/index.ts';
-import { ingestOverrides, runCli, type IngestFlags } from './lib/cli.ts';
+import { ingestOverrides, runCli, stopOnSignals, type IngestFlags } from './lib/cli.ts';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -85,17 +85,13 @@ runCli(async () => {
     ...(flags.format ? { format: flags.format } : {}),
     ...(flags.images ? { imagesDir: flags.images } : {}),
   });
-  const abort = new AbortController();
-  process.once('SIGINT', () => {
-    process.stderr.write('\nstopping after the batches in flight (Ctrl-C again to kill)\n');
-    abort.abort();
-  });
+  const stop = stopOnSignals();
   const progress = createProgress(source.count().catch(() => undefined));
   const common = {
     concurrency: config.ingest.concurrency,
     ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
     onProgress: progress.update,
-    signal: abort.signal,
+    signal: stop.signal,
   };
 
   let summary: IngestSummary;
@@ -125,9 +121,9 @@ runCli(async () => {
   }
   progress.stop();
   printSummary(summary, flags.dryRun ?? false);
-  if (abort.signal.aborted) console.log('  stopped early by Ctrl-C: run the same command again to continue');
+  if (stop.signal.aborted) console.log('  stopped early by a signal: run the same command again to continue');
   if (flags.json) await writeFile(flags.json, `${JSON.stringify(summary, null, 2)}\n`);
-  return summary.failed > 0 && summary.indexed === 0 && summary.duplicates === 0 ? 1 : 0;
+  return stop.exitCode() ?? (summary.failed > 0 && summary.indexed === 0 && summary.duplicates === 0 ? 1 : 0);
 });
 
 /** A bar on a terminal; elsewhere (CI, logs, pipes) a plain line every few seconds. */

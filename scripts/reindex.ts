@@ -1,15 +1,15 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../src/config.ts';
-import { openEmbedder, reindex } from '../src/ingest/index.ts';
+import { openReindexContext, reindex } from '../src/ingest/index.ts';
 import { createLogger } from '../src/logger.ts';
-import { openDb } from '../src/store/open-db.ts';
-import { ingestOverrides, runCli, type IngestFlags } from './lib/cli.ts';
+import { ingestOverrides, runCli, stopOnSignals, type IngestFlags } from './lib/cli.ts';
 
 const program = new Command('reindex')
   .description(
     'Rebuild both HNSW indexes for the current models from Postgres. If the models changed (new encoders or ' +
-      'projection), first re-embed every live image from its uri and every caption, then rebuild. Resumable.',
+      'projection), first re-embed every live image from its uri and every caption, then rebuild. Resumable. ' +
+      'Needs the data directory, and on a shared PostgreSQL server the database, to itself.',
   )
   .option('--batch <n>', 'images per page and encoder call (INGEST_BATCH, default 32)', Number)
   .option('--concurrency <n>', 'images read and decoded at once (INGEST_CONCURRENCY, default 4)', Number)
@@ -29,44 +29,36 @@ runCli(async () => {
   const flags = program.parse().opts<IngestFlags & { json?: string }>();
   const config = loadConfig({ overrides: ingestOverrides(flags) });
   const logger = createLogger(config.logLevel, 'reindex');
-  const closers: (() => Promise<void>)[] = [];
+  const stop = stopOnSignals();
+  const context = await openReindexContext(config, logger);
   try {
-    const { embedder } = await openEmbedder(config, logger, closers);
-    const db = await openDb(config, logger);
-    closers.push(() => db.close());
     let last = 0;
-    const summary = await reindex(
-      {
-        config,
-        db,
-        embedder,
-        limits: { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels },
-        logger,
+    const summary = await reindex(context, {
+      batchSize: config.ingest.batchSize,
+      concurrency: config.ingest.concurrency,
+      signal: stop.signal,
+      onProgress: (p) => {
+        logger.debug(p, 'reindex page stored');
+        if (Date.now() - last < 2000) return;
+        last = Date.now();
+        process.stderr.write(`re-embedded ${p.images} images, ${p.captions} captions, ${p.failed} failed\n`);
       },
-      {
-        batchSize: config.ingest.batchSize,
-        concurrency: config.ingest.concurrency,
-        onProgress: (p) => {
-          if (Date.now() - last < 2000) return;
-          last = Date.now();
-          process.stderr.write(
-            `re-embedded ${p.images} images, ${p.captions} captions, ${p.failed} failed\n`,
-          );
-        },
-      },
-    );
+    });
     console.log(
       [
         `reindex (${summary.mode}) for models ${summary.fingerprint}`,
         `  re-embedded: ${summary.reembeddedImages} images, ${summary.reembeddedCaptions} captions`,
         `  failed:      ${summary.failed}`,
         ...summary.topFailures.map((f) => `    ${f.count} x ${f.code} (e.g. ${f.example})`),
-        `  indexes:     ${summary.indexedImages} images, ${summary.indexedCaptions} captions`,
+        summary.stopped
+          ? '  indexes:     not rebuilt: stopped early by a signal; run `npm run reindex` again to finish'
+          : `  indexes:     ${summary.indexedImages} images, ${summary.indexedCaptions} captions`,
         `  elapsed:     ${(summary.elapsedMs / 1000).toFixed(1)} s`,
       ].join('\n'),
     );
     if (flags.json) await writeFile(flags.json, `${JSON.stringify(summary, null, 2)}\n`);
+    return stop.exitCode();
   } finally {
-    for (const c of closers.reverse()) await c();
+    await context.close();
   }
 });

@@ -20,12 +20,17 @@ export const ERROR_CODES = [
   'INDEX_CORRUPT',
   'TIMEOUT',
   'NETWORK',
+  // No longer raised (the per-index writer lock became DATA_DIR_LOCKED); codes are never reused.
   'INDEX_LOCKED',
   // Model downloads from the Hugging Face hub (offline is NETWORK):
   'HUB_UNAUTHORIZED',
   'HUB_NOT_FOUND',
   'DOWNLOAD_STALLED',
   'DOWNLOAD_CORRUPT',
+  // The DATA_DIR lock, the database's advisory lock and an unfinished reindex:
+  'DATA_DIR_LOCKED',
+  'DATABASE_BUSY',
+  'REINDEX_INCOMPLETE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -15,7 +15,7 @@ import { SearchEngine, type EngineOptions } from './search/engine.ts';
 import { CaptionsRepository } from './store/captions.repository.ts';
 import type { Db } from './store/db.ts';
 import { ImagesRepository } from './store/images.repository.ts';
-import { openDb } from './store/open-db.ts';
+import { openStore } from './store/open-store.ts';
 import { openIndexes, type IndexSet } from './store/vector/index-set.ts';
 import { VectorsRepository } from './store/vectors.repository.ts';
 
@@ -39,10 +39,17 @@ export interface App extends Core {
 export async function openCore(
   config: Readonly<Config>,
   logger: Logger,
-  options: { engine?: EngineOptions; onEncode?: (kind: 'text' | 'image', n: number) => void } = {},
+  options: {
+    engine?: EngineOptions;
+    onEncode?: (kind: 'text' | 'image', n: number) => void;
+    /** Named to a second process refused the data directory. @default 'start' */
+    command?: string;
+  } = {},
 ): Promise<Core> {
-  const db = await openDb(config, logger);
-  const cleanups: (() => Promise<unknown>)[] = [() => db.close()];
+  // The DATA_DIR lock comes before anything opens the database or an index file.
+  const store = await openStore(config, logger, { command: options.command ?? 'start' });
+  const db = store.db;
+  const cleanups: (() => Promise<unknown>)[] = [() => store.close()];
   let released = false;
   const release = async () => {
     if (released) return;
@@ -94,7 +101,7 @@ export async function openCore(
 export async function startApp(
   config: Readonly<Config>,
   logger: Logger,
-  options: { engine?: EngineOptions; readOnly?: boolean } = {},
+  options: { engine?: EngineOptions; readOnly?: boolean; command?: string } = {},
 ): Promise<App> {
   // The metrics exist before the indexes do (the engine reports encoder calls into them).
   const opened: { indexes?: IndexSet } = {};

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { ConfigOverrides } from '../../src/config.ts';
 import { AppError } from '../../src/errors.ts';
 
@@ -40,5 +41,45 @@ export function ingestOverrides(flags: IngestFlags): ConfigOverrides {
     DEVICE: flags.device,
     DATA_DIR: flags.dataDir,
     DATABASE_URL: flags.databaseUrl,
+  };
+}
+
+export interface StopSignal {
+  /** Aborted by the first SIGINT or SIGTERM. */
+  readonly signal: AbortSignal;
+  /** 128 + the signal's number (130 for SIGINT, 143 for SIGTERM) once stopped; else undefined. */
+  exitCode(): number | undefined;
+}
+
+/**
+ * SIGINT (Ctrl-C) and SIGTERM (a service manager, `kill`) ask a long command to stop cleanly: the
+ * command finishes the batch it is storing, saves, releases the DATA_DIR lock, records its run and
+ * prints its summary, then exits with the conventional 128 + signal number. A second signal, a
+ * moment later, exits at once (the lock is freed by the exit; unsaved work is redone next run).
+ */
+export function stopOnSignals(): StopSignal {
+  const controller = new AbortController();
+  let received: NodeJS.Signals | undefined;
+  let since = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    const code = 128 + (os.constants.signals[signal] ?? 0);
+    if (received !== undefined) {
+      // npm and tsx relay the terminal's Ctrl-C to us too: a copy arriving at once is the same one.
+      if (Date.now() - since < 1000) return;
+      process.stderr.write(`\n${signal} again: exiting without saving\n`);
+      process.exit(code);
+    }
+    received = signal;
+    since = Date.now();
+    process.stderr.write(
+      `\n${signal}: stopping after the batch being stored; saving the index (${signal} again to exit at once)\n`,
+    );
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    exitCode: () => (received === undefined ? undefined : 128 + (os.constants.signals[received] ?? 0)),
   };
 }

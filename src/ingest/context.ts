@@ -1,8 +1,11 @@
 import { closeAll } from '../close-all.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import type { DecodeLimits } from '../media/image-decode.ts';
+import type { Embedder } from '../models/types.ts';
+import type { Db } from '../store/db.ts';
 import { openEmbedder } from '../models/open-embedder.ts';
-import { openDb } from '../store/open-db.ts';
+import { openStore } from '../store/open-store.ts';
 import { openIndexes } from '../store/vector/index-set.ts';
 import type { IngestDeps } from './pipeline.ts';
 
@@ -14,14 +17,20 @@ export interface IngestContext extends IngestDeps {
  * Everything the indexer CLI needs, wired from the config: encoders and projection (the current
  * models), the database, and the index set of the current fingerprint, reconciled with Postgres.
  */
-export async function openIngestContext(config: Config, logger: Logger): Promise<IngestContext> {
+export async function openIngestContext(
+  config: Config,
+  logger: Logger,
+  options: { command?: string } = {},
+): Promise<IngestContext> {
   const closers: (() => Promise<void>)[] = [];
   // Every closer runs even when the indexes' final checkpoint fails: the database still closes.
   const close = () => closeAll(closers);
   try {
+    // The DATA_DIR lock before anything else touches the database or the index files.
+    const store = await openStore(config, logger, { command: options.command ?? 'index' });
+    closers.push(() => store.close());
+    const db = store.db;
     const { embedder } = await openEmbedder(config, logger, closers);
-    const db = await openDb(config, logger);
-    closers.push(() => db.close());
     const indexes = await openIndexes({
       config,
       db,
@@ -32,6 +41,35 @@ export async function openIngestContext(config: Config, logger: Logger): Promise
     closers.push(() => indexes.close());
     const limits = { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels };
     return { db, embedder, indexes, limits, logger, close };
+  } catch (error) {
+    await close().catch(() => undefined);
+    throw error;
+  }
+}
+
+export interface ReindexContext {
+  config: Config;
+  db: Db;
+  embedder: Embedder;
+  limits: DecodeLimits;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+/**
+ * What `npm run reindex` needs: the current models and the database, with the DATA_DIR lock and,
+ * on a shared server, the database to itself (no server or indexer may add rows meanwhile that
+ * would never get vectors for the new models). No index set: the reindex builds its own.
+ */
+export async function openReindexContext(config: Config, logger: Logger): Promise<ReindexContext> {
+  const closers: (() => Promise<void>)[] = [];
+  const close = () => closeAll(closers);
+  try {
+    const store = await openStore(config, logger, { command: 'reindex', use: 'exclusive' });
+    closers.push(() => store.close());
+    const { embedder } = await openEmbedder(config, logger, closers);
+    const limits = { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels };
+    return { config, db: store.db, embedder, limits, logger, close };
   } catch (error) {
     await close().catch(() => undefined);
     throw error;

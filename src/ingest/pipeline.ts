@@ -32,7 +32,11 @@ export interface IngestOptions {
   checkpointEveryMs?: number;
   /** Called after each stored batch. */
   onProgress?: (progress: IngestProgress) => void;
-  /** Stops reading new items; what is in flight is still stored. */
+  /**
+   * Stops the run after the batch being stored: nothing more is read, what was read or embedded
+   * but not stored is dropped (the ledger has no word on it, so the next run does it), then the
+   * indexes are saved and the run is recorded as stopped.
+   */
   signal?: AbortSignal;
 }
 
@@ -79,6 +83,7 @@ export async function runIngest(
   // 5. Store each batch in one transaction, then add it to the indexes; checkpoint now and then.
   let lastCheckpoint = performance.now();
   for await (const { items, truncated } of embedded) {
+    if (options.signal?.aborted) break;
     const { outcomes, captions } = await storeBatch(
       { db, indexes, ledger: { runId, source: source.id } },
       items,
@@ -94,7 +99,7 @@ export async function runIngest(
   }
   // 6. Save the indexes and close the run's ledger entry.
   await indexes.checkpoint();
-  const summary = tally.summary();
+  const summary: IngestSummary = { ...tally.summary(), stopped: options.signal?.aborted ?? false };
   await ledger.finishRun(runId, { ...summary });
   logOutcomes(logger, summary);
   return summary;
@@ -116,6 +121,7 @@ async function* skipFinished(
       chunk.map((i) => i.key),
     );
     for (const item of chunk) {
+      if (options.signal?.aborted) break;
       const status = known.get(item.key)?.status;
       if (status === undefined || (status === 'failed' && options.retryFailed)) yield item;
       else tally.skip();
@@ -127,7 +133,7 @@ async function* skipFinished(
     chunk.push(item);
     if (chunk.length >= CHUNK) yield* flush();
   }
-  if (chunk.length > 0) yield* flush();
+  if (chunk.length > 0 && !options.signal?.aborted) yield* flush();
 }
 
 function logOutcomes(logger: Logger, summary: IngestSummary): void {

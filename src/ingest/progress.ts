@@ -27,6 +27,8 @@ export interface IngestSummary extends IngestProgress {
   imagesPerSecond: number;
   /** Most frequent failure causes, by error code, with one example message each. */
   topFailures: { code: string; count: number; example: string }[];
+  /** Stopped by its signal (SIGINT, SIGTERM) before the source was exhausted. */
+  stopped?: boolean;
 }
 
 /** Counts for progress lines and the final summary. */

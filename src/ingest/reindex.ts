@@ -10,6 +10,7 @@ import type { Embedder } from '../models/types.ts';
 import { CaptionsRepository } from '../store/captions.repository.ts';
 import type { Db } from '../store/db.ts';
 import { ImagesRepository } from '../store/images.repository.ts';
+import { IngestRepository, REINDEX_SOURCE } from '../store/ingest.repository.ts';
 import { VectorsRepository } from '../store/vectors.repository.ts';
 import { openIndexes } from '../store/vector/index-set.ts';
 import type { Config } from '../config.ts';
@@ -23,6 +24,11 @@ export interface ReindexOptions {
   /** @default 4 */
   concurrency?: number;
   onProgress?: (p: { images: number; captions: number; failed: number }) => void;
+  /**
+   * Stops after the page being embedded: its vectors are committed, the indexes are not rebuilt
+   * (a later run resumes and rebuilds), and the run is recorded as stopped.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ReindexSummary {
@@ -37,6 +43,8 @@ export interface ReindexSummary {
   indexedImages: number;
   indexedCaptions: number;
   elapsedMs: number;
+  /** Stopped by its signal: not every image was visited and the indexes were not rebuilt. */
+  stopped: boolean;
 }
 
 /**
@@ -68,17 +76,15 @@ export async function reindex(
     failed: 0,
     reasons: new Map<string, { count: number; example: string }>(),
   };
-  if (needsEmbedding) await embedMissing(deps, options, tally);
-
-  const indexes = await openIndexes({
-    config,
-    db,
+  // The ledger row says whether this pass visited every image: a server refuses to start while
+  // the last re-embedding for its models stopped part way (see refuseUnembedded).
+  const ledger = new IngestRepository(db);
+  const runId = await ledger.startRun(REINDEX_SOURCE, {
     fingerprint: fp,
-    dims: embedder.dims,
-    logger,
-    rebuild: true,
-    allowMissingVectors: true,
+    mode: needsEmbedding ? 're-embed' : 'rebuild',
   });
+  if (needsEmbedding) await embedMissing(deps, options, tally);
+  const stopped = options.signal?.aborted ?? false;
   const summary: ReindexSummary = {
     mode: needsEmbedding ? 're-embed' : 'rebuild',
     fingerprint: fp,
@@ -89,12 +95,27 @@ export async function reindex(
       .map(([code, r]) => ({ code, ...r }))
       .sort((a, b) => b.count - a.count)
       .slice(0, 5),
-    indexedImages: indexes.images.size,
-    indexedCaptions: indexes.captions.size,
+    indexedImages: 0,
+    indexedCaptions: 0,
     elapsedMs: 0,
+    stopped,
   };
-  await indexes.close();
+  if (!stopped) {
+    const indexes = await openIndexes({
+      config,
+      db,
+      fingerprint: fp,
+      dims: embedder.dims,
+      logger,
+      rebuild: true,
+      allowMissingVectors: true,
+    });
+    summary.indexedImages = indexes.images.size;
+    summary.indexedCaptions = indexes.captions.size;
+    await indexes.close();
+  }
   summary.elapsedMs = Math.round(performance.now() - started);
+  await ledger.finishRun(runId, { ...summary, complete: !stopped });
   return summary;
 }
 
@@ -119,6 +140,7 @@ async function embedMissing(
   const fp = embedder.fingerprint;
   let afterId = 0;
   for (;;) {
+    if (options.signal?.aborted) break;
     const page = await images.list(undefined, { first: batchSize, afterId });
     if (page.rows.length === 0) break;
     afterId = page.rows[page.rows.length - 1]!.id;

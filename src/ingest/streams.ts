@@ -32,6 +32,9 @@ export async function* mapConcurrent<A, B>(
       yield await head;
     }
   } finally {
+    // Stopped early (a signal, an error downstream): let the calls in flight finish before the
+    // caller closes what they use (the database, the encoders); their results are dropped.
+    await Promise.allSettled(inFlight);
     if (!done) await iterator.return?.();
   }
 }

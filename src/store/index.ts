@@ -1,5 +1,5 @@
 export type { Connection, Db, Queryable } from './db.ts';
-export { openDb } from './open-db.ts';
+export { openStore, type Store, type OpenStoreOptions } from './open-store.ts';
 export { migrate, readMigrations } from './migrate.ts';
 export { ImagesRepository, type ImageRecord, type NewImage } from './images.repository.ts';
 export { CaptionsRepository, type CaptionRecord } from './captions.repository.ts';

@@ -1,6 +1,9 @@
 import type { Queryable } from './db.ts';
 import { checkIds, checkLimit } from './limits.ts';
 
+/** The `source` of the ledger rows `npm run reindex` records; no source path can be this. */
+export const REINDEX_SOURCE = 'reindex:';
+
 export type ItemStatus = 'indexed' | 'duplicate' | 'failed';
 
 export interface ItemOutcome {
@@ -61,6 +64,19 @@ export class IngestRepository {
       runId,
       JSON.stringify(summary),
     ]);
+  }
+
+  /**
+   * Whether a reindex for `fingerprint` has visited every image to the end. Images still without
+   * a vector after one are those whose files could not be read again, not an interrupted pass.
+   */
+  async reindexCompleted(fingerprint: string): Promise<boolean> {
+    const rows = await this.db.query<{ done: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM ingest_runs WHERE source = $1 AND options->>'fingerprint' = $2
+         AND (summary->>'complete')::boolean) AS done`,
+      [REINDEX_SOURCE, fingerprint],
+    );
+    return rows[0]?.done === true;
   }
 
   async failures(source: string, limit: number): Promise<{ key: string; error: string }[]> {

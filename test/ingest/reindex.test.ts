@@ -99,4 +99,33 @@ describe('reindex', () => {
     expect(indexes.images.size).toBe(7);
     await indexes.close();
   });
+
+  it('refuses to open after a reindex stopped part way, naming npm run reindex, until one goes to the end', async () => {
+    const newer: Embedder = { ...ctx.embedder, fingerprint: `${ctx.embedder.fingerprint}-v3` };
+    const open = () =>
+      openIndexes({
+        config,
+        db: ctx.db,
+        fingerprint: newer.fingerprint,
+        dims: newer.dims,
+        logger: silentLogger,
+      });
+    const stop = new AbortController();
+    const stopped = await reindex(deps(newer), {
+      batchSize: 3,
+      signal: stop.signal,
+      onProgress: () => stop.abort(),
+    });
+    expect(stopped).toMatchObject({ mode: 're-embed', reembeddedImages: 3, stopped: true, indexedImages: 0 });
+    await expect(open()).rejects.toMatchObject({
+      code: 'REINDEX_INCOMPLETE',
+      message: expect.stringMatching(/stopped part way: 3 live images .*npm run reindex/),
+    });
+
+    const finished = await reindex(deps(newer), { batchSize: 3 });
+    expect(finished).toMatchObject({ stopped: false, reembeddedImages: 4 });
+    const indexes = await open();
+    expect(indexes.images.size).toBe(7);
+    await indexes.close();
+  });
 });

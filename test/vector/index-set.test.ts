@@ -188,23 +188,6 @@ describe('openIndexes', () => {
     });
   });
 
-  it('refuses a second writer while a live process holds the directory, and takes over a dead one', async () => {
-    const dir = path.join(config.paths.indexes, fingerprintDir(FP));
-    const { writeFile } = await import('node:fs/promises');
-    const { spawnSync } = await import('node:child_process');
-    const lock = (pid: number) => JSON.stringify({ pid, host: os.hostname(), since: 'test' });
-    await writeFile(path.join(dir, 'writer.lock'), lock(process.ppid));
-    await expect(open()).rejects.toMatchObject({
-      code: 'INDEX_LOCKED',
-      message: expect.stringContaining(String(process.ppid)),
-    });
-    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
-    await writeFile(path.join(dir, 'writer.lock'), lock(gone));
-    const set = await open();
-    await set.close();
-    expect((await readdir(dir)).includes('writer.lock')).toBe(false);
-  });
-
   it('rebuild ignores a corrupt manifest and rebuilds from Postgres', async () => {
     const dir = path.join(config.paths.indexes, fingerprintDir(FP));
     const { writeFile } = await import('node:fs/promises');

@@ -4,12 +4,12 @@ import type { Config } from '../../config.ts';
 import { AppError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { Queryable } from '../db.ts';
+import { IngestRepository } from '../ingest.repository.ts';
 import { VectorsRepository, type VectorKind } from '../vectors.repository.ts';
 import { HnswIndex } from './hnsw-index.ts';
 import { fingerprintDir, readManifest, writeManifest, type IndexManifest } from './manifest.ts';
 import { createCheckpointStatus, type CheckpointStatus } from './checkpoint-status.ts';
 import { reconcile, type ReconcileReport } from './reconcile.ts';
-import { acquireWriterLock } from './writer-lock.ts';
 import type { VectorIndex } from './types.ts';
 
 /** The two indexes of one model fingerprint: image vectors and caption vectors, ids = Postgres ids. */
@@ -61,16 +61,10 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
   const { config, db, fingerprint, dims, logger } = options;
   const dir = path.join(config.paths.indexes, fingerprintDir(fingerprint));
   const vectors = new VectorsRepository(db);
+  // One writer per directory is the caller's DATA_DIR lock (src/store/open-store.ts), taken
+  // before the database was opened.
   await mkdir(dir, { recursive: true });
-  const releaseLock = await acquireWriterLock(dir, logger);
-  let loaded: Awaited<ReturnType<typeof loadAndReconcile>>;
-  try {
-    loaded = await loadAndReconcile(options, dir, vectors);
-  } catch (error) {
-    await releaseLock();
-    throw error;
-  }
-  const { manifest, indexes, reconciled, maxIds } = loaded;
+  const { manifest, indexes, reconciled, maxIds } = await loadAndReconcile(options, dir, vectors);
   logger.info(
     { dir, fingerprint, images: indexes.image.size, captions: indexes.caption.size, reconciled },
     'indexes open',
@@ -152,7 +146,6 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
         await set.checkpoint();
       } finally {
         closed = true;
-        await releaseLock();
       }
     },
   };
@@ -177,7 +170,13 @@ async function loadAndReconcile(options: OpenIndexesOptions, dir: string, vector
     );
   }
   if (!options.allowMissingVectors)
-    await refuseUnembedded(vectors, fingerprint, config.paths.indexes, logger);
+    await refuseUnembedded(
+      vectors,
+      new IngestRepository(options.db),
+      fingerprint,
+      config.paths.indexes,
+      logger,
+    );
 
   // Load what was saved (or start empty), then catch up with Postgres.
   const params = config.hnsw;
@@ -198,18 +197,32 @@ async function loadAndReconcile(options: OpenIndexesOptions, dir: string, vector
 
 /**
  * Models changed but the vectors were never recomputed: searching would find nothing, or mix two
- * spaces. Refused. Images left without a vector by a reindex that could not read their files are
- * only reported: the rest of the collection stays searchable.
+ * spaces. Refused. A reindex that stopped part way (SIGKILL, Ctrl-C) is refused too: serving it
+ * would answer for a fraction of the collection, with NOT_FOUND for images that exist, and nothing
+ * in an answer says so; finishing it is one resumable command. Images left without a vector by a
+ * reindex that went to the end (their files could not be read again) are only reported: the rest
+ * of the collection stays searchable.
  */
 async function refuseUnembedded(
   vectors: VectorsRepository,
+  ledger: IngestRepository,
   fingerprint: string,
   indexesDir: string,
   logger: Logger,
 ): Promise<void> {
   const missing = await vectors.missingIds('image', fingerprint, 1);
   if (missing.length === 0) return;
-  if ((await vectors.count('image', fingerprint)) > 0) {
+  const embedded = await vectors.count('image', fingerprint);
+  if (embedded > 0 && !(await ledger.reindexCompleted(fingerprint))) {
+    throw new AppError(
+      'REINDEX_INCOMPLETE',
+      `A reindex for the current models (${fingerprint}) stopped part way: ${embedded} live images ` +
+        'have vectors for them and the rest do not. Run `npm run reindex` to finish it; it resumes ' +
+        'where it stopped.',
+      { details: { currentFingerprint: fingerprint, embeddedImages: embedded } },
+    );
+  }
+  if (embedded > 0) {
     logger.warn(
       { fingerprint },
       'some live images have no vector for the current models and are not searchable; `npm run reindex` retries them',
