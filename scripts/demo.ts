@@ -15,6 +15,7 @@ import { closeOnSignal, describeUrls, startApp } from '../src/main.ts';
 import { openSource } from '../src/media/sources/index.ts';
 import { loadEncoders } from '../src/models/load.ts';
 import { loadProjection, projectionDir } from '../src/models/projection.ts';
+import { startOf } from '../src/models/projection-init.ts';
 import { lockDataDir } from '../src/store/data-dir-lock.ts';
 import { generateSampleData, MANIFEST_NAME } from '../src/train/synthetic/generate.ts';
 import { trainProjection } from '../src/train/train-projection.ts';
@@ -64,6 +65,12 @@ async function ensureProjection(config: Config, logger: Logger): Promise<void> {
     await current.close();
     if (trained) {
       say(`[3/4] projection: trained weights present (${projectionDir(config)})`);
+      return;
+    }
+    // A pre-aligned profile (CLIP) searches zero-shot; a fine-tune needs pairs from the user's own
+    // domain, and one trained on synthetic shapes would only be rejected by the zero-shot gate.
+    if (startOf(config.profile) === 'identity') {
+      say('[3/4] projection: zero-shot (the profile is pre-aligned; `npm run train` fine-tunes it)');
       return;
     }
     // A separate, larger synthetic set (another seed): the demo's own images stay held out.
