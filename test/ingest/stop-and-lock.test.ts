@@ -89,8 +89,9 @@ describe('stopping the indexing commands', () => {
   });
 
   it('SIGTERM to `npm run index` reaches the indexer, which stops cleanly and prints its summary', async () => {
-    // npm forwards a signal only to its own child; the script's `exec` makes that child tsx,
-    // which relays it to the indexer (before, a shell sat between them and the indexer ran on).
+    // npm forwards a signal only to its own child; the script's `exec node --import tsx` makes that
+    // child the indexer itself (a shell between them let the indexer run on; tsx's CLI wrapper
+    // SIGKILLs a child slow to acknowledge the relayed signal, as one is on a loaded machine).
     const run = runScript(
       'npm:index',
       [fixture.manifest, '--batch', '2', '--concurrency', '1'],
