@@ -6,8 +6,7 @@
 import pg from 'pg';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findBinDir } from '../setup/global-postgres.ts';
-import { startThrowawayPostgres, type ThrowawayPostgres } from '../setup/throwaway-postgres.ts';
+import { findBinDir, startThrowawayPostgres, type ThrowawayPostgres } from '../setup/throwaway-postgres.ts';
 import { codes, startTestApp, type TestApp } from './fixture.ts';
 
 const ADD_IMAGE = `mutation ($b: String!, $c: [String!]) {

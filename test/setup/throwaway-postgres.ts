@@ -1,8 +1,8 @@
-import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { findBinDir, freePort } from './global-postgres.ts';
 
 /**
  * A PostgreSQL cluster of one test's own, for tests that stop and restart the server (the shared
@@ -20,7 +20,29 @@ export interface ThrowawayPostgres {
 }
 
 /** The cluster, started; or why it cannot run here. */
-export async function startThrowawayPostgres(): Promise<ThrowawayPostgres | { skipReason: string }> {
+export function findBinDir(): string | undefined {
+  const onPath = spawnSync('sh', ['-c', 'command -v pg_ctl'], { encoding: 'utf8' }).stdout.trim();
+  if (onPath) return path.dirname(execFileSync('readlink', ['-f', onPath], { encoding: 'utf8' }).trim());
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const versions = readdirSync(root).sort((a, b) => Number(b) - Number(a));
+  return versions.map((v) => path.join(root, v, 'bin')).find((d) => existsSync(path.join(d, 'pg_ctl')));
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startThrowawayPostgres(
+  options: { maxConnections?: number } = {},
+): Promise<ThrowawayPostgres | { skipReason: string }> {
   const binDir = findBinDir();
   if (!binDir || !existsSync(path.join(binDir, 'initdb')))
     return { skipReason: 'PostgreSQL server binaries (initdb, pg_ctl) not found' };
@@ -51,7 +73,7 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres | { sk
       '-l',
       path.join(root, 'server.log'),
       '-o',
-      `-p ${port} -k ${root} -c listen_addresses=127.0.0.1 -c fsync=off`,
+      `-p ${port} -k ${root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=${options.maxConnections ?? 100}`,
       'start',
     ]);
   start();
