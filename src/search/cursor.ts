@@ -1,8 +1,9 @@
 /**
  * Cursors for ranked results. A cursor names the last edge a client saw by (score, id) and its
- * rank, plus a hash of the query it belongs to. The next page re-runs the search with a window
- * reaching just past that rank and cuts strictly after (score, id) in (score desc, id asc) order,
- * so pages never repeat an item even when the index changed in between.
+ * rank, plus a hash of the query it belongs to. The next page ranks the same fixed window again
+ * and cuts strictly after (score, id) in (score desc, id asc) order, so pages never repeat an item
+ * even when the index changed in between. Scores are float32 values everywhere (the engine rounds
+ * them, and so does `decodeCursor`): a cursor score never meets a list scored in another precision.
  */
 import { createHash } from 'node:crypto';
 import { AppError } from '../errors.ts';
@@ -13,7 +14,7 @@ export interface Cursor {
   q: string;
   score: number;
   id: number;
-  /** How many edges came before and including this one. */
+  /** How many edges came before and including this one (informational: paging cuts by score, id). */
   offset: number;
 }
 
@@ -48,7 +49,12 @@ export function decodeCursor(raw: string, queryHash: string): Cursor {
       'This cursor belongs to a different query (query, filter or options changed)',
     );
   }
-  return { q: parsed[0], score: parsed[1], id: parsed[2] as number, offset: parsed[3] as number };
+  return {
+    q: parsed[0],
+    score: Math.fround(parsed[1]),
+    id: parsed[2] as number,
+    offset: parsed[3] as number,
+  };
 }
 
 /** A stable short hash of anything JSON-like, independent of key order. */
