@@ -74,7 +74,8 @@ export async function rankWindow(
 }
 
 /**
- * Scores rounded to float32 (the precision vectors are stored in), re-sorted because rounding can
+ * Scores rounded to float32, the precision vectors are stored and hnswlib computes in, so the
+ * exact path's float64 sums carry no digits the HNSW path lacks; re-sorted because rounding can
  * make two scores equal, and equal scores rank by id.
  */
 function toFloat32(ranked: readonly ScoredId[]): ScoredId[] {

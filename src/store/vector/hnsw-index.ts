@@ -186,15 +186,9 @@ export class HnswIndex implements VectorIndex {
     this.native.setEf(Math.max(want, options.ef ?? this.params.ef));
     const predicate = filter === undefined ? undefined : (id: number) => allows(filter, id);
     const result = this.native.searchKnn(query as number[], want, predicate);
-    // hnswlib picks the neighbours; the score is recomputed with the same dot product as
-    // ExactIndex and searchSubset. hnswlib's SIMD float32 sum differs from it by ~1e-8, so a
-    // cursor taken on one path would repeat or skip items on the other (issue 9, item 2).
-    const q = Float32Array.from(query);
-    const row = new Float32Array(this.dims);
     const hits: SearchHit[] = [];
-    for (const id of result.neighbors) {
-      row.set(this.native.getPoint(id));
-      hits.push({ id, score: dotRow(q, row, 0, this.dims) });
+    for (let i = 0; i < result.neighbors.length; i++) {
+      hits.push({ id: result.neighbors[i] as number, score: 1 - (result.distances[i] as number) });
     }
     return sortHits(hits);
   }
