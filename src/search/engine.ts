@@ -178,6 +178,10 @@ export class SearchEngine {
         kind === 'image'
           ? this.deps.images.filterIds(filter, limit)
           : this.deps.captions.filterIds(filter, limit),
+      filterAmong: (ids, filter) =>
+        kind === 'image'
+          ? this.deps.images.filterAmong(ids, filter)
+          : this.deps.captions.filterAmong(ids, filter),
       exactThreshold: this.exactThreshold,
     };
   }

@@ -197,6 +197,22 @@ export class ImagesRepository {
     return rows.map((r) => r.id);
   }
 
+  /**
+   * Which of `ids` are live images matching `filter`, ascending: the filtered vector search asks
+   * this of each round of candidates instead of loading every matching id.
+   */
+  async filterAmong(ids: readonly number[], filter: ImageFilter | undefined): Promise<number[]> {
+    checkIds(ids);
+    if (ids.length === 0) return [];
+    const params: unknown[] = [ids];
+    const where = imageFilterSql(filter, 'i', params);
+    const rows = await this.db.query<{ id: number }>(
+      `SELECT i.id FROM images i WHERE i.id = ANY($1::bigint[]) AND ${where.join(' AND ')} ORDER BY i.id`,
+      params,
+    );
+    return rows.map((r) => r.id);
+  }
+
   async countLive(): Promise<number> {
     const rows = await this.db.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM images WHERE deleted_at IS NULL',
