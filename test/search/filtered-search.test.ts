@@ -48,25 +48,20 @@ describe.each(backends.map((b) => [b.name, b] as const))('filtered HNSW search [
     const db = database.get();
     images = new ImagesRepository(db);
     const vectors = new VectorsRepository(db);
-    const ids: number[] = [];
-    await db.transaction(async (tx) => {
-      const repo = new ImagesRepository(tx);
-      for (let i = 0; i < N; i++) {
-        const { image } = await repo.insertWithCaptions(
-          {
-            sha256: i.toString(16).padStart(64, '0'),
-            uri: `file:///img/${i}.png`,
-            width: 10,
-            height: 10,
-            format: 'png',
-            bytes: 100,
-            metadata: { s1: i % 100 === 0, s10: i % 10 === 0, s50: i % 2 === 0 },
-          },
-          [],
-        );
-        ids.push(image.id);
-      }
-    });
+    const ids = await images.insertMany(
+      Array.from({ length: N }, (_, i) => ({
+        sha256: i.toString(16).padStart(64, '0'),
+        uri: `file:///img/${i}.png`,
+        width: 10,
+        height: 10,
+        format: 'png',
+        bytes: 100,
+        metadata: { s1: i % 100 === 0, s10: i % 10 === 0, s50: i % 2 === 0 },
+      })),
+    );
+    // insertMany hands ids back in input order.
+    const stored = new Map((await images.getByIds(ids)).map((r) => [r.id, r.uri]));
+    expect(ids.map((id) => stored.get(id))).toEqual(ids.map((_, i) => `file:///img/${i}.png`));
     await vectors.upsert(
       'image',
       FP,
