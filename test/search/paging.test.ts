@@ -75,6 +75,15 @@ describe('paging searchImages over 500 images (the issue figures)', () => {
     expect(small.ids).toHaveLength(300);
   });
 
+  it('hybrid: pages of 100 reach all 500 images, and pages of 30 give the same first 300', async () => {
+    const args = 'text: "a shape", options: { hybrid: { keywords: "circle" } }';
+    const { ids, sizes } = await pageThrough('searchImages', args, 100);
+    expect(sizes).toEqual([100, 100, 100, 100, 100]);
+    expect(new Set(ids).size).toBe(500);
+    const small = await pageThrough('searchImages', args, 30, 10);
+    expect(small.ids).toEqual(ids.slice(0, 300));
+  });
+
   it('searchCaptions pages of 100 reach all 1000 captions', async () => {
     const { ids, sizes } = await pageThrough('searchCaptions', 'image: { id: "7" }', 100);
     expect(sizes).toEqual(Array(10).fill(100));
