@@ -1,8 +1,10 @@
 /**
  * Cursors for ranked results. A cursor names the last edge a client saw by (score, id) and its
- * rank, plus a hash of the query it belongs to. The next page re-runs the search with a window
- * reaching just past that rank and cuts strictly after (score, id) in (score desc, id asc) order,
- * so pages never repeat an item even when the index changed in between.
+ * rank, plus a hash of the query it belongs to. The next page ranks the same fixed window again
+ * and cuts right after the cursor's item, or, when that item is gone, strictly after its
+ * (score, id) in (score desc, id asc) order, so pages never repeat an item even when the index
+ * changed in between. Scores are float32 values everywhere (the engine rounds them, and so does
+ * `decodeCursor`).
  */
 import { createHash } from 'node:crypto';
 import { AppError } from '../errors.ts';
@@ -13,7 +15,7 @@ export interface Cursor {
   q: string;
   score: number;
   id: number;
-  /** How many edges came before and including this one. */
+  /** How many edges came before and including this one (informational: paging cuts by score, id). */
   offset: number;
 }
 
@@ -48,7 +50,12 @@ export function decodeCursor(raw: string, queryHash: string): Cursor {
       'This cursor belongs to a different query (query, filter or options changed)',
     );
   }
-  return { q: parsed[0], score: parsed[1], id: parsed[2] as number, offset: parsed[3] as number };
+  return {
+    q: parsed[0],
+    score: Math.fround(parsed[1]),
+    id: parsed[2] as number,
+    offset: parsed[3] as number,
+  };
 }
 
 /** A stable short hash of anything JSON-like, independent of key order. */
@@ -74,8 +81,16 @@ export function compareRanked(a: ScoredId, b: ScoredId): number {
   return b.score - a.score || a.id - b.id;
 }
 
-/** Items strictly after the cursor in ranking order. */
+/**
+ * Items after the cursor in ranking order. When the cursor's item is still ranked, the cut is by
+ * its position: the exact path (float64 dot product) and hnswlib (float32 SIMD sum) score one
+ * vector up to a float32 ulp apart, so a filter crossing the exact threshold between pages would
+ * otherwise repeat the cursor's item, or skip an identical twin (two captions with the same text).
+ * Only when the item is gone (deleted) does (score, id) decide.
+ */
 export function afterCursor(ranked: readonly ScoredId[], cursor: Cursor | undefined): ScoredId[] {
   if (!cursor) return ranked.slice();
+  const at = ranked.findIndex((r) => r.id === cursor.id);
+  if (at >= 0) return ranked.slice(at + 1);
   return ranked.filter((r) => r.score < cursor.score || (r.score === cursor.score && r.id > cursor.id));
 }

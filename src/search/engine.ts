@@ -13,8 +13,8 @@ import type { VectorsRepository } from '../store/vectors.repository.ts';
 import { afterCursor, decodeCursor, encodeCursor, hashQuery } from './cursor.ts';
 import { encodeQuery, type DecodeImage, type QueryEncoderDeps } from './encode-query.ts';
 import { hydrateCaptions, hydrateImages } from './hydrate.ts';
-import { retrieve, type RetrieveDeps, type Strategy } from './retrieve.ts';
-import { collapseDuplicates, fuseRrf } from './rerank.ts';
+import { rankWindow } from './rank.ts';
+import type { RetrieveDeps, Strategy } from './retrieve.ts';
 import type {
   CaptionNode,
   ComposedQuerySpec,
@@ -26,7 +26,6 @@ import type {
   MixedPage,
   Page,
   QueryEmbedder,
-  ScoredId,
   SearchableIndex,
   SearchRequest,
   Target,
@@ -55,10 +54,11 @@ export interface EngineDeps {
 export interface EngineOptions {
   /** Filtered searches over at most this many allowed ids run exactly. @default 2000 */
   exactThreshold?: number;
-  /** Deepest rank paging can reach. @default 1000 */
+  /**
+   * How deep every search ranks, whatever the page size: paging cuts its pages from this one window
+   * and ends at its last item. @default 1000
+   */
   maxWindow?: number;
-  /** Depth of each ranking fused by hybrid search (fixed, so pages stay stable). @default 200 */
-  hybridDepth?: number;
   /** Told which retrieval path each search took (metrics, tests). */
   onRetrieve?: (info: { kind: Target; strategy: Strategy; k: number }) => void;
 }
@@ -69,7 +69,6 @@ export type SearchOptions = Omit<SearchRequest, 'target' | 'query'>;
 export class SearchEngine {
   readonly exactThreshold: number;
   readonly maxWindow: number;
-  readonly hybridDepth: number;
   onRetrieve: EngineOptions['onRetrieve'];
   private readonly encoderDeps: QueryEncoderDeps;
 
@@ -79,7 +78,6 @@ export class SearchEngine {
   ) {
     this.exactThreshold = options.exactThreshold ?? 2000;
     this.maxWindow = options.maxWindow ?? 1000;
-    this.hybridDepth = options.hybridDepth ?? 200;
     this.onRetrieve = options.onRetrieve;
     this.encoderDeps = {
       embedder: deps.embedder,
@@ -132,11 +130,16 @@ export class SearchEngine {
     const { vector, queryImageId } = await encodeQuery(request.query, this.encoderDeps);
     const exclude = request.excludeQueryImage && request.target === 'image' ? queryImageId : undefined;
 
-    // Retrieve + rerank, over a window reaching one past the requested page
-    const window = Math.min(this.maxWindow, (cursor?.offset ?? 0) + first + 1);
-    const ranked = await this.rank(vector, request, window, exclude);
+    // Retrieve + rerank: the whole window, the same for every page of this query
+    const ranked = await rankWindow(vector, request, this.maxWindow, exclude, {
+      retrieveDeps: (kind) => this.retrieveDeps(kind),
+      captions: this.deps.captions,
+      vectors: this.deps.vectors,
+      fingerprint: this.deps.embedder.fingerprint,
+      onRetrieve: this.onRetrieve,
+    });
 
-    // Page
+    // Page: strictly after the cursor's (score, id); the next page exists while the window has more
     const rest = afterCursor(ranked, cursor);
     const pageItems = rest.slice(0, first);
     const base = cursor?.offset ?? 0;
@@ -165,65 +168,6 @@ export class SearchEngine {
     return { edges, pageInfo: { hasNextPage: rest.length > first, endCursor } };
   }
 
-  private async rank(
-    vector: Float32Array,
-    request: SearchRequest,
-    window: number,
-    exclude: number | undefined,
-  ): Promise<ScoredId[]> {
-    const kind = request.target;
-    const collapse = request.collapseThreshold ?? undefined;
-    // Collapsing removes hits, so look further ahead to still fill the window. Hybrid fuses two
-    // lists of a fixed depth: RRF scores must not change as a client pages deeper.
-    const ahead = (collapse === undefined ? window : window * 2) + (exclude ? 1 : 0);
-    const fetchK = Math.min(2 * this.maxWindow, request.hybrid ? Math.max(ahead, this.hybridDepth) : ahead);
-    const { results, strategy } = await retrieve(vector, fetchK, request.filter, this.retrieveDeps(kind));
-    this.onRetrieve?.({ kind, strategy, k: fetchK });
-    let ranked = results.filter((r) => r.id !== exclude);
-    if (request.hybrid) {
-      const keywords = request.hybrid.keywords ?? request.query.text;
-      if (!keywords || keywords.trim() === '') {
-        throw new AppError('INVALID_INPUT', 'Hybrid search needs hybrid.keywords or a query text');
-      }
-      const keywordIds = (await this.keywordRanking(kind, keywords, fetchK, request.filter)).filter(
-        (id) => id !== exclude,
-      );
-      ranked = fuseRrf(
-        [
-          { ids: ranked.map((r) => r.id), weight: 1 },
-          { ids: keywordIds, weight: request.hybrid.keywordWeight ?? 1 },
-        ],
-        request.hybrid.rrfK ?? 60,
-      );
-    }
-    const minScore = request.minScore;
-    if (minScore !== undefined && minScore !== null) ranked = ranked.filter((r) => r.score >= minScore);
-    if (collapse !== undefined) {
-      ranked = await collapseDuplicates(ranked, collapse, (ids) =>
-        this.deps.vectors.get(kind, this.deps.embedder.fingerprint, ids),
-      );
-    }
-    return ranked.slice(0, window);
-  }
-
-  /** Full-text ranking of captions; for images, each image ranks by its best caption. */
-  private async keywordRanking(kind: Target, keywords: string, limit: number, filter?: ImageFilter | null) {
-    const hits = await this.deps.captions.searchFullText(
-      keywords,
-      limit * (kind === 'image' ? 3 : 1),
-      filter ?? undefined,
-    );
-    if (kind === 'caption') return hits.map((h) => h.id);
-    const captions = await this.deps.captions.getByIds(hits.map((h) => h.id));
-    const imageOf = new Map(captions.map((c) => [c.id, c.imageId]));
-    const ids: number[] = [];
-    for (const hit of hits) {
-      const imageId = imageOf.get(hit.id);
-      if (imageId !== undefined && !ids.includes(imageId)) ids.push(imageId);
-    }
-    return ids.slice(0, limit);
-  }
-
   private retrieveDeps(kind: Target): RetrieveDeps {
     return {
       kind,
@@ -234,6 +178,10 @@ export class SearchEngine {
         kind === 'image'
           ? this.deps.images.filterIds(filter, limit)
           : this.deps.captions.filterIds(filter, limit),
+      filterAmong: (ids, filter) =>
+        kind === 'image'
+          ? this.deps.images.filterAmong(ids, filter)
+          : this.deps.captions.filterAmong(ids, filter),
       exactThreshold: this.exactThreshold,
     };
   }

@@ -1,25 +1,25 @@
 /**
- * Stage 2: nearest neighbours, with or without a metadata filter. A filter is first turned into the
- * set of allowed ids (one SQL query). A small set is searched exactly over its stored vectors (exact
- * and cheap); a large one goes through HNSW with the set as the traversal filter, over-fetching a
- * little so the graph walk still finds k allowed neighbours.
+ * Stage 2: nearest neighbours, with or without a metadata filter. A filter matching few ids (at
+ * most `exactThreshold`, learnt by fetching one more than that) is searched exactly over their
+ * stored vectors; a broader one goes through HNSW, checking candidates against the filter in
+ * growing rounds (filtered-search.ts), so no query loads every matching id.
  */
 import type { ImageFilter } from '../store/image-filter.ts';
 import type { VectorsRepository } from '../store/vectors.repository.ts';
 import { ExactIndex } from '../store/vector/exact-index.ts';
 import { compareRanked } from './cursor.ts';
+import { searchFiltered } from './filtered-search.ts';
 import type { ScoredId, SearchableIndex, Target } from './types.ts';
-
-/** Largest id set the filtered search loads for HNSW traversal (the store's id batch cap). */
-const MAX_ALLOWED_IDS = 100_000;
 
 export interface RetrieveDeps {
   kind: Target;
   index: SearchableIndex;
   vectors: VectorsRepository;
   fingerprint: string;
-  /** Live ids of this kind whose image matches `filter`, ascending. */
+  /** Live ids of this kind whose image matches `filter`, ascending, at most `limit`. */
   filterIds: (filter: ImageFilter, limit: number) => Promise<number[]>;
+  /** Which of `ids` are live and match `filter`. */
+  filterAmong: (ids: readonly number[], filter: ImageFilter) => Promise<number[]>;
   /** Filtered sets up to this size are searched exactly. @default 2000 */
   exactThreshold: number;
 }
@@ -65,14 +65,6 @@ export async function retrieve(
     const vectors = await deps.vectors.get(deps.kind, deps.fingerprint, small);
     return { results: exactTopK(query, vectors, k), strategy: 'exact' };
   }
-  const allowed = new Set(await deps.filterIds(filter!, MAX_ALLOWED_IDS));
-  const overFetch = Math.min(allowed.size, Math.ceil(k * 1.5) + 10);
-  const results = await deps.index.search(query, overFetch, { filter: allowed, ef: Math.max(overFetch, 64) });
-  return {
-    results: results
-      .filter((r) => allowed.has(r.id))
-      .sort(compareRanked)
-      .slice(0, k),
-    strategy: 'hnsw-filtered',
-  };
+  const results = await searchFiltered(query, k, filter!, deps);
+  return { results, strategy: 'hnsw-filtered' };
 }

@@ -133,6 +133,20 @@ export class CaptionsRepository {
     return rows.map((r) => r.id);
   }
 
+  /** Which of `ids` are live captions whose image matches `filter`, ascending (see images.filterAmong). */
+  async filterAmong(ids: readonly number[], filter: ImageFilter | undefined): Promise<number[]> {
+    checkIds(ids);
+    if (ids.length === 0) return [];
+    const params: unknown[] = [ids];
+    const where = imageFilterSql(filter, 'i', params);
+    const rows = await this.db.query<{ id: number }>(
+      `SELECT c.id FROM captions c JOIN images i ON i.id = c.image_id
+       WHERE c.id = ANY($1::bigint[]) AND ${where.join(' AND ')} ORDER BY c.id`,
+      params,
+    );
+    return rows.map((r) => r.id);
+  }
+
   async countLive(): Promise<number> {
     const rows = await this.db.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM captions c JOIN images i ON i.id = c.image_id WHERE i.deleted_at IS NULL',
