@@ -79,7 +79,6 @@ export function toSearchOptions(args: {
     hybrid: o?.hybrid
       ? {
           ...(o.hybrid.keywords ? { keywords: o.hybrid.keywords } : {}),
-          rrfK: o.hybrid.rrfK ?? 60,
           keywordWeight: o.hybrid.keywordWeight ?? 1,
         }
       : null,

@@ -204,13 +204,6 @@ export class SearchEngine {
     }
     const h = request.hybrid;
     if (
-      h?.rrfK !== undefined &&
-      h.rrfK !== null &&
-      !(Number.isInteger(h.rrfK) && h.rrfK >= 1 && h.rrfK <= 10_000)
-    ) {
-      throw new AppError('INVALID_INPUT', 'hybrid.rrfK must be an integer in 1..10000');
-    }
-    if (
       h?.keywordWeight !== undefined &&
       h.keywordWeight !== null &&
       !(h.keywordWeight >= 0 && h.keywordWeight <= 100)

@@ -8,10 +8,9 @@
  */
 import { AppError } from '../errors.ts';
 import type { CaptionsRepository } from '../store/captions.repository.ts';
-import type { ImageFilter } from '../store/image-filter.ts';
 import type { VectorsRepository } from '../store/vectors.repository.ts';
-import { retrieve, type RetrieveDeps, type Strategy } from './retrieve.ts';
-import { collapseDuplicates, fuseRrf } from './rerank.ts';
+import { exactTopK, retrieve, type RetrieveDeps, type Strategy } from './retrieve.ts';
+import { collapseDuplicates, fuseScores } from './rerank.ts';
 import type { ScoredId, SearchRequest, Target } from './types.ts';
 
 export interface RankDeps {
@@ -41,24 +40,7 @@ export async function rankWindow(
   const { results, strategy } = await retrieve(vector, depth, request.filter, deps.retrieveDeps(kind));
   deps.onRetrieve?.({ kind, strategy, k: depth });
   let ranked = results.filter((r) => r.id !== exclude);
-  if (request.hybrid) {
-    const keywords = request.hybrid.keywords ?? request.query.text;
-    if (!keywords || keywords.trim() === '') {
-      throw new AppError('INVALID_INPUT', 'Hybrid search needs hybrid.keywords or a query text');
-    }
-    // The keyword list is as deep as the vector list: a shallower one (it was 200) made fused
-    // scores change with depth and left items past it unreachable.
-    const keywordIds = (await keywordRanking(kind, keywords, depth, request.filter, deps.captions)).filter(
-      (id) => id !== exclude,
-    );
-    ranked = fuseRrf(
-      [
-        { ids: ranked.map((r) => r.id), weight: 1 },
-        { ids: keywordIds, weight: request.hybrid.keywordWeight ?? 1 },
-      ],
-      request.hybrid.rrfK ?? 60,
-    );
-  }
+  if (request.hybrid) ranked = await fuseHybrid(vector, ranked, request, depth, exclude, deps);
   ranked = toFloat32(ranked);
   const minScore = request.minScore;
   if (minScore !== undefined && minScore !== null) {
@@ -84,30 +66,38 @@ function toFloat32(ranked: readonly ScoredId[]): ScoredId[] {
     .sort((a, b) => b.score - a.score || a.id - b.id);
 }
 
-/** Full-text ranking of captions; for images, each image ranks by its best caption. */
-async function keywordRanking(
-  kind: Target,
-  keywords: string,
-  limit: number,
-  filter: ImageFilter | null | undefined,
-  captions: CaptionsRepository,
-): Promise<number[]> {
-  const hits = await captions.searchFullText(
-    keywords,
-    limit * (kind === 'image' ? 3 : 1),
-    filter ?? undefined,
-  );
-  if (kind === 'caption') return hits.map((h) => h.id);
-  const rows = await captions.getByIds(hits.map((h) => h.id));
-  const imageOf = new Map(rows.map((c) => [c.id, c.imageId]));
-  const ids: number[] = [];
-  const seen = new Set<number>();
-  for (const hit of hits) {
-    const imageId = imageOf.get(hit.id);
-    if (imageId !== undefined && !seen.has(imageId)) {
-      seen.add(imageId);
-      ids.push(imageId);
-    }
+/**
+ * Vector hits and keyword matches, each scored by `fuseScores`. The candidates are the vector hits
+ * plus the best `depth` keyword matches; a keyword match outside the vector hits gets its cosine
+ * from its stored vector, computed as the exact path does. Keyword scores are fetched for every
+ * vector hit too, however far down the keyword ranking it sits, so an item's score never depends
+ * on which list found it.
+ */
+async function fuseHybrid(
+  vector: Float32Array,
+  hits: readonly ScoredId[],
+  request: SearchRequest,
+  depth: number,
+  exclude: number | undefined,
+  deps: RankDeps,
+): Promise<ScoredId[]> {
+  const hybrid = request.hybrid!;
+  const keywords = hybrid.keywords ?? request.query.text;
+  if (!keywords || keywords.trim() === '') {
+    throw new AppError('INVALID_INPUT', 'Hybrid search needs hybrid.keywords or a query text');
   }
-  return ids.slice(0, limit);
+  const kind = request.target;
+  const options = { limit: depth, filter: request.filter ?? undefined, among: hits.map((h) => h.id) };
+  const rows =
+    kind === 'image'
+      ? await deps.captions.imageKeywordScores(keywords, options)
+      : await deps.captions.keywordScores(keywords, options);
+  const keywordScores = new Map(rows.filter((r) => r.id !== exclude).map((r) => [r.id, r.score]));
+  const cosines = new Map(hits.map((h) => [h.id, h.score]));
+  const missing = [...keywordScores.keys()].filter((id) => !cosines.has(id));
+  if (missing.length > 0) {
+    const vectors = await deps.vectors.get(kind, deps.fingerprint, missing);
+    for (const hit of exactTopK(vector, vectors, missing.length)) cosines.set(hit.id, hit.score);
+  }
+  return fuseScores(cosines, keywordScores, hybrid.keywordWeight ?? 1);
 }

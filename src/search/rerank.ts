@@ -1,20 +1,29 @@
 /**
- * Stage 3 (optional): hybrid fusion of keyword and vector rankings, and near-duplicate collapsing.
- * Both are deterministic functions of the ranked prefix, so paging over them stays stable.
+ * Stage 3 (optional): hybrid fusion of keyword and vector scores, and near-duplicate collapsing.
+ * Both are deterministic functions of the ranked window, so paging over them stays stable.
  */
 import { compareRanked } from './cursor.ts';
 import type { ScoredId } from './types.ts';
 
 /**
- * Reciprocal rank fusion: score(id) = sum over lists of weight / (k + rank), rank starting at 1.
- * Ids missing from a list get nothing from it.
+ * Hybrid score: cosine + keywordWeight * keywordScore, rounded to float32 like every other score.
+ * Each term reads only the item and the query (the keyword score is 0 for a non-match), so a write
+ * never moves an item it did not touch. Reciprocal rank fusion, used before, scored items by their
+ * ranks, which every add or delete above them shifted, so hybrid pages skipped or repeated items
+ * when the collection changed between pages (issue 9, item 2). Candidates without a cosine (no
+ * vector for this model) cannot be scored and are left out.
  */
-export function fuseRrf(lists: readonly { ids: readonly number[]; weight: number }[], k: number): ScoredId[] {
-  const scores = new Map<number, number>();
-  for (const { ids, weight } of lists) {
-    ids.forEach((id, index) => scores.set(id, (scores.get(id) ?? 0) + weight / (k + index + 1)));
-  }
-  return [...scores].map(([id, score]) => ({ id, score })).sort(compareRanked);
+export function fuseScores(
+  cosines: ReadonlyMap<number, number>,
+  keywordScores: ReadonlyMap<number, number>,
+  keywordWeight: number,
+): ScoredId[] {
+  return [...cosines]
+    .map(([id, cosine]) => ({
+      id,
+      score: Math.fround(Math.fround(cosine) + keywordWeight * Math.fround(keywordScores.get(id) ?? 0)),
+    }))
+    .sort(compareRanked);
 }
 
 function cosine(a: Float32Array, b: Float32Array): number {

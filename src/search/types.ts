@@ -42,12 +42,20 @@ export interface ComposedQuerySpec {
   negativeWeight?: number;
 }
 
+/**
+ * Hybrid search scores an item cosine + keywordWeight * keywordScore: its cosine similarity to the
+ * query plus a boost when its captions (an image: its best caption) match the keywords. The keyword
+ * score is Postgres cover density normalised to [0, 1) (0.5 for one tight match of every keyword;
+ * see captions.repository.ts), 0 for a non-match, so matches rise and the rest keep their vector
+ * order. Both terms depend only on the item and the query, so pages stay consistent under writes.
+ */
 export interface HybridSpec {
   /** Keyword query; defaults to the query text. */
   keywords?: string;
-  /** @default 60 */
-  rrfK?: number;
-  /** @default 1 */
+  /**
+   * Weight of the keyword score against the cosine (weight 1). At 1, one match adds 0.5, more
+   * than the cosine spread of most queries: matches come first. @default 1
+   */
   keywordWeight?: number;
 }
 

@@ -39,6 +39,41 @@ export async function insertCaptions(
   return rows.map(toRecord).sort((a, b) => a.id - b.id);
 }
 
+export interface KeywordScoreOptions {
+  /** How many of the best matches to return. */
+  limit: number;
+  /** Only captions whose image matches. */
+  filter?: ImageFilter | undefined;
+  /** Ids whose scores are wanted whatever their place (a hybrid search's vector hits). */
+  among?: readonly number[] | undefined;
+}
+
+export interface ScoredRow {
+  id: number;
+  score: number;
+}
+
+/**
+ * A caption's keyword score in [0, 1): cover density with every word weighted 1 (captions carry no
+ * setweight labels), normalised by flag 32 to rank / (rank + 1). It reads only the caption and the
+ * query, no corpus statistics and no other rows, so adding or deleting a caption never changes
+ * another caption's score (hybrid paging relies on it; issue 9, item 2). One tight cover of all
+ * query words scores 0.5; repeated covers approach 1.
+ */
+const KEYWORD_SCORE = `ts_rank_cd('{1,1,1,1}'::float4[], c.tsv, q, 32)`;
+
+function keywordParams(query: string, options: KeywordScoreOptions) {
+  checkLimit(options.limit);
+  const among = options.among ?? [];
+  checkIds(among);
+  const params: unknown[] = [query];
+  const where = imageFilterSql(options.filter, 'i', params).join(' AND ');
+  params.push(options.limit);
+  const limitAt = `$${params.length}`;
+  params.push(among);
+  return { params, where, limitAt, amongAt: `$${params.length}` };
+}
+
 export class CaptionsRepository {
   constructor(private readonly db: Queryable) {}
 
@@ -100,21 +135,33 @@ export class CaptionsRepository {
     return result;
   }
 
-  /** Postgres full-text ranking (English stemming) over live captions, best first. */
-  async searchFullText(
-    query: string,
-    limit: number,
-    filter?: ImageFilter,
-  ): Promise<{ id: number; rank: number }[]> {
-    checkLimit(limit);
-    const params: unknown[] = [query];
-    const where = imageFilterSql(filter, 'i', params);
-    params.push(limit);
-    return this.db.query<{ id: number; rank: number }>(
-      `SELECT c.id, ts_rank(c.tsv, q)::float8 AS rank
-       FROM captions c JOIN images i ON i.id = c.image_id, plainto_tsquery('english', $1) q
-       WHERE c.tsv @@ q AND ${where.join(' AND ')}
-       ORDER BY rank DESC, c.id LIMIT $${params.length}`,
+  /**
+   * Keyword scores of live captions matching `query` (English stemming): the best `limit` of them
+   * ranked by (score desc, id asc), plus any of `among` that match. See `KEYWORD_SCORE`.
+   */
+  async keywordScores(query: string, options: KeywordScoreOptions): Promise<ScoredRow[]> {
+    const { params, limitAt, amongAt, where } = keywordParams(query, options);
+    return this.db.query<ScoredRow>(
+      `WITH s AS (
+         SELECT c.id, ${KEYWORD_SCORE}::float8 AS score
+         FROM captions c JOIN images i ON i.id = c.image_id, plainto_tsquery('english', $1) q
+         WHERE c.tsv @@ q AND ${where})
+       (SELECT id, score FROM s ORDER BY score DESC, id LIMIT ${limitAt})
+       UNION SELECT id, score FROM s WHERE id = ANY(${amongAt}::bigint[])`,
+      params,
+    );
+  }
+
+  /** `keywordScores` for images: an image scores as its best-scoring live caption. */
+  async imageKeywordScores(query: string, options: KeywordScoreOptions): Promise<ScoredRow[]> {
+    const { params, limitAt, amongAt, where } = keywordParams(query, options);
+    return this.db.query<ScoredRow>(
+      `WITH s AS (
+         SELECT c.image_id AS id, max(${KEYWORD_SCORE})::float8 AS score
+         FROM captions c JOIN images i ON i.id = c.image_id, plainto_tsquery('english', $1) q
+         WHERE c.tsv @@ q AND ${where} GROUP BY c.image_id)
+       (SELECT id, score FROM s ORDER BY score DESC, id LIMIT ${limitAt})
+       UNION SELECT id, score FROM s WHERE id = ANY(${amongAt}::bigint[])`,
       params,
     );
   }

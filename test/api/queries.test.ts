@@ -134,18 +134,41 @@ describe('composed search', () => {
 });
 
 describe('hybrid and near-duplicate options', () => {
-  it('hybrid fuses keyword and vector ranks with reciprocal rank fusion', async () => {
-    const r = await t.gql<{ search: { edges: { score: number; node: { text: string } }[] } }>(
-      `{ search(query: { text: "triangle" }, target: CAPTIONS, first: 10, options: { hybrid: { rrfK: 60 } }) {
-          edges { score node { ... on Caption { text } } } } }`,
-    );
+  it('hybrid scores each caption cosine + keyword score, so keyword matches rise', async () => {
+    type Edges = {
+      search: {
+        edges: { score: number; node: { id: string; text: string } }[];
+        pageInfo: { endCursor: string };
+      };
+    };
+    const query = (args: string) =>
+      t.gql<Edges>(
+        `{ search(query: { text: "triangle" }, target: CAPTIONS${args}) {
+            edges { score node { ... on Caption { id text } } } pageInfo { endCursor } } }`,
+      );
+    const r = await query(', first: 10, options: { hybrid: {} }');
     expect(r.errors).toBeUndefined();
-    const edges = r.data!.search.edges;
-    expect(edges.length).toBe(10);
-    // Two lists, weight 1 each: an RRF score is at most 2 / 61.
-    expect(edges.every((e) => e.score > 0 && e.score <= 2 / 61 + 1e-12)).toBe(true);
-    // The top hits are in both lists: they mention the keyword.
-    expect(edges.slice(0, 3).every((e) => /triangle/i.test(e.node.text))).toBe(true);
+    // Expected from the parts: every caption's cosine (plain search, all 120) plus its keyword score.
+    const page1 = (await query(', first: 100')).data!.search;
+    const page2 = (await query(`, first: 100, after: "${page1.pageInfo.endCursor}"`)).data!.search;
+    const plain = [...page1.edges, ...page2.edges];
+    expect(plain).toHaveLength(120);
+    const keyword = new Map(
+      (await t.app.repositories.captions.keywordScores('triangle', { limit: 1000 })).map((k) => [
+        k.id,
+        k.score,
+      ]),
+    );
+    const expected = plain
+      .map((e) => ({ id: e.node.id, score: Math.fround(e.score + (keyword.get(Number(e.node.id)) ?? 0)) }))
+      .sort((a, b) => b.score - a.score || Number(a.id) - Number(b.id))
+      .slice(0, 10);
+    expect(r.data!.search.edges.map((e) => ({ id: e.node.id, score: e.score }))).toEqual(expected);
+    // One match of the keyword scores 0.5; the fixture has more than 10 triangle captions.
+    expect(r.data!.search.edges.every((e) => /triangle/i.test(e.node.text))).toBe(true);
+    // rrfK is deprecated and ignored: the same page with it.
+    const withRrfK = await query(', first: 10, options: { hybrid: { rrfK: 5 } }');
+    expect(withRrfK.data).toEqual(r.data);
   });
 
   it('hybrid on images ranks images by their best caption', async () => {

@@ -4,7 +4,7 @@ import { batchLoader } from '../../src/api/batch-loader.ts';
 import { measureOperation } from '../../src/api/query-limits.ts';
 import { afterCursor, decodeCursor, encodeCursor, hashQuery } from '../../src/search/cursor.ts';
 import { isEmptyFilter } from '../../src/search/retrieve.ts';
-import { fuseRrf } from '../../src/search/rerank.ts';
+import { fuseScores } from '../../src/search/rerank.ts';
 
 describe('cursors', () => {
   it('round-trip and cut strictly after (score, id) in score-desc, id-asc order', () => {
@@ -25,18 +25,26 @@ describe('cursors', () => {
   });
 });
 
-describe('reciprocal rank fusion', () => {
-  it('sums weight / (k + rank) over lists', () => {
-    const fused = fuseRrf(
-      [
-        { ids: [1, 2, 3], weight: 1 },
-        { ids: [3, 4], weight: 2 },
-      ],
-      60,
-    );
-    expect(fused.map((f) => f.id)).toEqual([3, 4, 1, 2]);
-    expect(fused[0]!.score).toBeCloseTo(1 / 63 + 2 / 61, 12);
-    expect(fused[1]!.score).toBeCloseTo(2 / 62, 12);
+describe('hybrid fusion', () => {
+  it('scores cosine + weight * keyword score in float32, best first, ties by id', () => {
+    const cosines = new Map([
+      [1, 0.9],
+      [2, 0.5],
+      [3, 0.4],
+      [4, 0.5],
+    ]);
+    const keyword = new Map([
+      [3, 0.5],
+      [4, 0.1],
+      [5, 1],
+    ]);
+    // 5 has no cosine (no vector): it cannot be scored and is left out.
+    expect(fuseScores(cosines, keyword, 2)).toEqual([
+      { id: 3, score: Math.fround(Math.fround(0.4) + 2 * Math.fround(0.5)) },
+      { id: 1, score: Math.fround(0.9) },
+      { id: 4, score: Math.fround(Math.fround(0.5) + 2 * Math.fround(0.1)) },
+      { id: 2, score: Math.fround(0.5) },
+    ]);
   });
 });
 

@@ -150,7 +150,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('store contract [%s]', 
     const dog = await images.insertWithCaptions(image('dog'), ['a brown dog running on the beach']);
     const gone = await images.insertWithCaptions(image('gone-dog'), ['a dog that was deleted']);
     await images.softDelete(gone.image.id);
-    const hits = await captions.searchFullText('dogs running', 10);
+    const hits = await captions.keywordScores('dogs running', { limit: 10 });
     expect(hits.map((h) => h.id)).toContain(dog.captions[0]!.id);
     expect(hits.map((h) => h.id)).not.toContain(gone.captions[0]!.id);
     expect(await captions.getByIds([gone.captions[0]!.id, dog.captions[0]!.id])).toMatchObject([
@@ -208,12 +208,43 @@ describe.each(backends.map((b) => [b.name, b] as const))('store contract [%s]', 
     await ingest.finishRun(run2, { indexed: 0 });
   });
 
+  it.skipIf(skip)('scores a keyword match from its own text only, whatever else is stored', async () => {
+    const images = new ImagesRepository(db);
+    const captions = new CaptionsRepository(db);
+    const cat = await images.insertWithCaptions(image('keyword-cat'), [
+      'a grey cat on a mat',
+      'a cat and a cat',
+    ]);
+    const scores = async (among: number[]) => {
+      const rows = await captions.keywordScores('cat', { limit: 1, among });
+      return new Map(rows.map((r) => [r.id, r.score]));
+    };
+    const [one, two] = cat.captions.map((c) => c.id) as [number, number];
+    // One cover of the keyword: rank 1, normalised to 1 / (1 + 1); two covers: 2 / 3, in float4.
+    const expected = new Map([
+      [one, 0.5],
+      [two, Math.fround(2 / 3)],
+    ]);
+    // `limit` keeps the best match; `among` adds the asked-for one however it ranks.
+    expect(await scores([one])).toEqual(expected);
+    expect(await scores([])).toEqual(new Map([[two, Math.fround(2 / 3)]]));
+    // Hybrid paging relies on it: more matches and deletions leave the others' scores alone.
+    const more = await images.insertWithCaptions(image('keyword-cats'), ['cats cats cats', 'no match']);
+    await images.softDelete(more.image.id);
+    await images.insertWithCaptions(image('keyword-cat-2'), ['one more cat']);
+    expect(await scores([one])).toEqual(expected);
+    const byImage = await captions.imageKeywordScores('cat', { limit: 5, among: [cat.image.id] });
+    expect(byImage.filter((r) => r.id === cat.image.id)).toEqual([
+      { id: cat.image.id, score: Math.fround(2 / 3) },
+    ]);
+  });
+
   it.skipIf(skip)('keeps hostile strings as data, never as SQL', async () => {
     const images = new ImagesRepository(db);
     const evil = "x'); DROP TABLE images; --";
     const rec = await images.insertWithCaptions(image('evil', { metadata: { note: evil } }), [evil]);
     expect(await images.filterIds({ metadata: { note: evil } }, 10)).toEqual([rec.image.id]);
-    expect(await new CaptionsRepository(db).searchFullText(evil, 5)).toBeInstanceOf(Array);
+    expect(await new CaptionsRepository(db).keywordScores(evil, { limit: 5 })).toBeInstanceOf(Array);
     expect(await images.countLive()).toBeGreaterThan(0);
   });
 });

@@ -84,11 +84,14 @@ export type DeleteImagePayload = {
 };
 
 export type HybridOptions = {
-  /** Weight of the keyword ranking against the vector ranking (1). */
+  /** Weight of the keyword score against the cosine (1). At 1, one match of every keyword adds 0.5. */
   keywordWeight?: InputMaybe<Scalars['Float']['input']>;
   /** The keyword query; defaults to the query text. */
   keywords?: InputMaybe<Scalars['String']['input']>;
-  /** The RRF constant k in 1 / (k + rank). */
+  /**
+   * Ignored: hybrid search no longer fuses ranks.
+   * @deprecated Hybrid search adds scores instead of fusing ranks; rrfK has no effect.
+   */
   rrfK?: InputMaybe<Scalars['Int']['input']>;
 };
 
@@ -312,8 +315,10 @@ export type SearchOptions = {
   /** Cosine similarity at or above which two hits count as duplicates. */
   duplicateThreshold?: InputMaybe<Scalars['Float']['input']>;
   /**
-   * Hybrid keyword + vector ranking: Postgres full-text ranks over captions fused with the vector
-   * ranks by reciprocal rank fusion. Scores are then RRF scores.
+   * Hybrid keyword + vector ranking: score = cosine + keywordWeight * keyword score, where the
+   * keyword score in [0, 1) is Postgres full-text cover density over the captions (an image: its
+   * best caption), 0.5 for one tight match of every keyword and 0 for no match. Matches are
+   * boosted; the rest keep their vector order.
    */
   hybrid?: InputMaybe<HybridOptions>;
 };
