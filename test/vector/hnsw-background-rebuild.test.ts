@@ -130,6 +130,17 @@ describe('HnswIndex background rebuild', () => {
     expect(t.unreachable()).toEqual([]);
   });
 
+  it('with every item deleted, swaps in the empty graph inside the add: nothing to slice', () => {
+    const t = tracked({ rebuildSlice: 1 });
+    t.add(range(1, 50));
+    t.remove(range(1, 50));
+    t.add([77]);
+    expect(t.index.rebuilding).toBe(false);
+    expect(t.index.compactions).toBe(1);
+    expect(t.index.deletedIds()).toEqual([]);
+    expect(t.unreachable()).toEqual([]);
+  });
+
   it('gives up, keeping the old graph in force, when writes outpace it, and reports TIMEOUT', async () => {
     const errors: unknown[] = [];
     const t = tracked({ rebuildSlice: 1, onRebuildError: (e) => errors.push(e) });

@@ -167,13 +167,17 @@ export class HnswIndex implements VectorIndex {
     const source = { point: (id: number) => this.native.getPoint(id), has: (id: number) => this.has(id) };
     const next = this.emptyGraph(Math.max(2 * live.length, MIN_CAPACITY));
     const job = new GraphRebuild(source, next, live, this.rebuildSlice);
+    let swapped = false;
     const done = job
       .run((graph) => {
-        // The one synchronous step: from here on searches and writes use the new graph.
+        // The one synchronous step: from here on searches and writes use the new graph. (With
+        // nothing live it runs at once, inside this call.)
         this.native = graph.native;
         this.labels = graph.labels;
         this.deleted = graph.deleted;
         this.compactions++;
+        swapped = true;
+        if (this.rebuild?.job === job) this.rebuild = undefined;
       })
       .catch((error: unknown) => {
         this.onRebuildError(error);
@@ -182,7 +186,7 @@ export class HnswIndex implements VectorIndex {
       .finally(() => {
         if (this.rebuild?.job === job) this.rebuild = undefined;
       });
-    this.rebuild = { job, done };
+    if (!swapped) this.rebuild = { job, done };
     return done;
   }
 

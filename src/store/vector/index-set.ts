@@ -174,6 +174,8 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
         await set.checkpoint();
       } finally {
         closed = true;
+        // Again once no add can start one: an add racing with the checkpoint may have.
+        for (const kind of KINDS) await indexes[kind].cancelRebuild();
       }
     },
   };
