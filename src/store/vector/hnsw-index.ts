@@ -3,44 +3,14 @@ import hnswlib from 'hnswlib-node';
 import { AppError } from '../../errors.ts';
 import { commitAtomic } from '../../atomic-file.ts';
 import { allows, checkQuery, checkRows } from './checks.ts';
-import { checkFile, proveFile, type FileProof } from './file-check.ts';
+import { checkFile, type FileProof } from './file-check.ts';
+import { proveGraphFile } from './hnsw-file.ts';
+import { DEFAULT_HNSW_PARAMS, type HnswOptions, type HnswParams } from './hnsw-options.ts';
+import { GraphRebuild } from './hnsw-rebuild.ts';
 import { TopK, dotRow, sortHits } from './top-k.ts';
 import type { IndexSnapshot, SearchHit, SearchOptions, VectorIndex } from './types.ts';
 
-export interface HnswParams {
-  /** Graph degree. @default 16 */
-  m: number;
-  /** Beam width while building. @default 200 */
-  efConstruction: number;
-  /** Beam width while searching (raised to at least k per query). @default 64 */
-  ef: number;
-}
-
-export const DEFAULT_HNSW_PARAMS: Readonly<HnswParams> = Object.freeze({
-  m: 16,
-  efConstruction: 200,
-  ef: 64,
-});
-
-export interface HnswOptions extends Partial<HnswParams> {
-  /** Rows allocated up front; the index doubles when full. @default 1024 */
-  initialCapacity?: number;
-  /**
-   * A filter given as a Set at most this large is answered by exact scoring of just those ids,
-   * which beats a graph walk that must reject almost every node it visits. @default 2048
-   */
-  exactFilterLimit?: number;
-  /** Seed of hnswlib's level generator, so builds are reproducible. @default 100 */
-  seed?: number;
-  /**
-   * Rebuild the graph from the live vectors once deleted ids make up this share of it (checked
-   * before each add and on load). hnswlib only marks deletions and links a new point to live
-   * neighbours only, so in a mostly deleted graph new points end up with few or no in-links and
-   * searches cannot reach them. At 0.5 each rebuild re-inserts at most as many vectors as were
-   * deleted since the last one, so the repair costs at most one insert per delete. @default 0.5
-   */
-  compactAt?: number;
-}
+export { DEFAULT_HNSW_PARAMS, type HnswOptions, type HnswParams } from './hnsw-options.ts';
 
 /** Rows a new or compacted graph reserves at least; also the floor of every resize. */
 const MIN_CAPACITY = 16;
@@ -57,10 +27,15 @@ export class HnswIndex implements VectorIndex {
   readonly params: Readonly<HnswParams>;
   private native: hnswlib.HierarchicalNSW;
   private labels = new Set<number>();
-  private readonly deleted = new Set<number>();
+  private deleted = new Set<number>();
   private readonly exactFilterLimit: number;
   private readonly compactAt: number;
   private readonly seed: number;
+  private readonly backgroundRebuild: boolean;
+  private readonly rebuildSlice: number;
+  private readonly onRebuildError: (error: unknown) => void;
+  /** The background rebuild in progress and its promise (resolves true once swapped in). */
+  private rebuild: { job: GraphRebuild; done: Promise<boolean> } | undefined;
   /** Graph rebuilds done to drop deleted ids (see `compactAt`). */
   compactions = 0;
 
@@ -81,6 +56,14 @@ export class HnswIndex implements VectorIndex {
     if (!(this.compactAt > 0 && this.compactAt <= 1))
       throw new AppError('INVALID_INPUT', `compactAt must be in (0, 1], got ${this.compactAt}`);
     this.seed = options.seed ?? 100;
+    this.backgroundRebuild = options.backgroundRebuild ?? false;
+    this.rebuildSlice = options.rebuildSlice ?? 32;
+    if (!Number.isInteger(this.rebuildSlice) || this.rebuildSlice < 1)
+      throw new AppError(
+        'INVALID_INPUT',
+        `rebuildSlice must be a positive integer, got ${this.rebuildSlice}`,
+      );
+    this.onRebuildError = options.onRebuildError ?? (() => undefined);
     if (init) {
       this.native = new hnswlib.HierarchicalNSW('ip', dims);
       init(this.native);
@@ -132,7 +115,8 @@ export class HnswIndex implements VectorIndex {
 
   add(ids: readonly number[], vectors: Float32Array): void {
     checkRows(ids, vectors, this.dims);
-    this.compactIfNeeded();
+    if (this.backgroundRebuild) void this.compactInBackground();
+    else this.compactIfNeeded();
     let needed = this.native.getCurrentCount();
     for (const id of new Set(ids)) if (!this.labels.has(id)) needed++;
     // A loaded empty file reports capacity 0, so grow from a floor, never by doubling alone.
@@ -143,24 +127,80 @@ export class HnswIndex implements VectorIndex {
       this.native.addPoint(Array.from(vectors.subarray(i * this.dims, (i + 1) * this.dims)), id);
       this.labels.add(id);
       this.deleted.delete(id);
+      this.rebuild?.job.touched(id, true);
     }
   }
 
+  /** Whether deleted ids have reached `compactAt` of the graph. */
+  private compactionDue(): boolean {
+    return this.deleted.size > 0 && this.deleted.size >= this.compactAt * this.labels.size;
+  }
+
   /**
-   * Rebuilds the graph from the live vectors when deleted ids reach `compactAt` of it. Returns
-   * whether it rebuilt. Synchronous like every other graph change, so no search sees half a graph.
+   * Rebuilds the graph from the live vectors when deleted ids reach `compactAt` of it, in one
+   * synchronous step (so no search sees half a graph); a background rebuild in progress is
+   * cancelled first. Returns whether it rebuilt.
    */
   compactIfNeeded(): boolean {
-    const total = this.labels.size;
-    if (this.deleted.size === 0 || this.deleted.size < this.compactAt * total) return false;
+    if (!this.compactionDue()) return false;
+    this.rebuild?.job.cancel();
+    this.rebuild = undefined;
     const live = this.ids();
     const next = this.emptyGraph(Math.max(2 * live.length, MIN_CAPACITY));
     for (const id of live) next.addPoint(this.native.getPoint(id), id);
     this.native = next;
     this.labels = new Set(live);
-    this.deleted.clear();
+    this.deleted = new Set();
     this.compactions++;
     return true;
+  }
+
+  /**
+   * Starts a sliced rebuild (see `backgroundRebuild`) when one is due and none runs; resolves
+   * when the running or started one ends: true once swapped in, false when none was due, it was
+   * cancelled, or it failed (reported to `onRebuildError`).
+   */
+  compactInBackground(): Promise<boolean> {
+    if (this.rebuild) return this.rebuild.done;
+    if (!this.compactionDue()) return Promise.resolve(false);
+    const live = this.ids();
+    const source = { point: (id: number) => this.native.getPoint(id), has: (id: number) => this.has(id) };
+    const next = this.emptyGraph(Math.max(2 * live.length, MIN_CAPACITY));
+    const job = new GraphRebuild(source, next, live, this.rebuildSlice);
+    let swapped = false;
+    const done = job
+      .run((graph) => {
+        // The one synchronous step: from here on searches and writes use the new graph. (With
+        // nothing live it runs at once, inside this call.)
+        this.native = graph.native;
+        this.labels = graph.labels;
+        this.deleted = graph.deleted;
+        this.compactions++;
+        swapped = true;
+        if (this.rebuild?.job === job) this.rebuild = undefined;
+      })
+      .catch((error: unknown) => {
+        this.onRebuildError(error);
+        return false;
+      })
+      .finally(() => {
+        if (this.rebuild?.job === job) this.rebuild = undefined;
+      });
+    if (!swapped) this.rebuild = { job, done };
+    return done;
+  }
+
+  /** Whether a background rebuild is in progress. */
+  get rebuilding(): boolean {
+    return this.rebuild !== undefined;
+  }
+
+  /** Stops a background rebuild at its next slice and waits for it; this graph stays in force. */
+  async cancelRebuild(): Promise<void> {
+    const running = this.rebuild;
+    if (!running) return;
+    running.job.cancel();
+    await running.done;
   }
 
   remove(ids: readonly number[]): number {
@@ -169,6 +209,7 @@ export class HnswIndex implements VectorIndex {
       if (!this.labels.has(id) || this.deleted.has(id)) continue;
       this.native.markDelete(id);
       this.deleted.add(id);
+      this.rebuild?.job.touched(id, false);
       removed++;
     }
     return removed;
@@ -216,7 +257,9 @@ export class HnswIndex implements VectorIndex {
     for (let i = 0; i < result.neighbors.length; i++) {
       hits.push({ id: result.neighbors[i] as number, score: 1 - (result.distances[i] as number) });
     }
-    return sortHits(hits);
+    // While a rebuild runs, the mostly deleted graph may not reach points added since it began.
+    if (this.rebuild) this.rebuild.job.mergeRecent(hits, query, (id) => !predicate || predicate(id));
+    return sortHits(hits).slice(0, want);
   }
 
   /**
@@ -241,30 +284,9 @@ export class HnswIndex implements VectorIndex {
         points = this.native.getCurrentCount();
         deleted = this.deletedIds();
       },
-      (tmp) => this.verifyWritten(tmp, points),
+      (tmp) => proveGraphFile(tmp, this.dims, points),
     )) as FileProof;
     return { file, implementation: 'hnsw', dims: this.dims, count, deleted, ...proof };
-  }
-
-  private async verifyWritten(tmp: string, points: number): Promise<FileProof> {
-    const proof = await proveFile(tmp);
-    const copy = new hnswlib.HierarchicalNSW('ip', this.dims);
-    try {
-      // The async reader runs on a worker thread: the event loop keeps serving meanwhile.
-      await copy.readIndex(tmp);
-    } catch (cause) {
-      throw new AppError('INDEX_CORRUPT', `Writing ${tmp} failed: hnswlib cannot read it back (disk full?)`, {
-        cause,
-        details: { bytes: proof.bytes },
-      });
-    }
-    if (copy.getCurrentCount() !== points) {
-      throw new AppError(
-        'INDEX_CORRUPT',
-        `Writing ${tmp} failed: it holds ${copy.getCurrentCount()} points, ${points} were written`,
-      );
-    }
-    return proof;
   }
 
   private emptyGraph(capacity: number): hnswlib.HierarchicalNSW {

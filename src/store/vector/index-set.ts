@@ -10,6 +10,7 @@ import { HnswIndex } from './hnsw-index.ts';
 import { fingerprintDir, readManifest, writeManifest, type IndexManifest } from './manifest.ts';
 import { createCheckpointStatus, type CheckpointStatus } from './checkpoint-status.ts';
 import { reconcile, type ReconcileReport } from './reconcile.ts';
+import { refuseUnembedded } from './refuse-unembedded.ts';
 import type { VectorIndex } from './types.ts';
 
 /** The two indexes of one model fingerprint: image vectors and caption vectors, ids = Postgres ids. */
@@ -32,7 +33,10 @@ export interface IndexSet {
   checkpoint(): Promise<boolean>;
   /** How the checkpoints went: for `/readyz` and `/metrics`. */
   checkpointStatus(): Readonly<CheckpointStatus>;
-  /** Checkpoints and releases. */
+  /**
+   * Cancels a background graph rebuild (the graph in force is complete), checkpoints and
+   * releases.
+   */
   close(): Promise<void>;
 }
 
@@ -53,6 +57,12 @@ export interface OpenIndexesOptions {
    * @default false
    */
   allowMissingVectors?: boolean;
+  /**
+   * Vectors a background graph rebuild (after mass deletes, see `HnswOptions.compactAt`) inserts
+   * per event-loop turn: an add never runs a whole rebuild in one turn, so a server keeps
+   * answering meanwhile. @default 32
+   */
+  rebuildSlice?: number;
 }
 
 const KINDS: readonly VectorKind[] = ['image', 'caption'];
@@ -80,6 +90,17 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
   let savedVersion = dirty ? -1 : 0;
   let saving: Promise<unknown> = Promise.resolve();
   const status = createCheckpointStatus(generation);
+  // A swapped-in rebuild changes the file (not the contents): saved by the next checkpoint, so a
+  // restart loads the repaired graph instead of repairing it again, synchronously.
+  const watched = new Set<VectorKind>();
+  function watchRebuild(kind: VectorKind): void {
+    if (!indexes[kind].rebuilding || watched.has(kind)) return;
+    watched.add(kind);
+    void indexes[kind].compactInBackground().then((swapped) => {
+      watched.delete(kind);
+      if (swapped) version++;
+    });
+  }
 
   async function save(): Promise<boolean> {
     if (version === savedVersion) return false;
@@ -122,9 +143,11 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
     add(kind, ids, rows) {
       assertOpen();
       const flat = rows instanceof Float32Array ? rows : stack(rows, dims);
+      // Never a whole graph rebuild in this turn: one that falls due runs in slices (index options).
       indexes[kind].add(ids, flat);
       for (const id of ids) if (id > maxIds[kind]) maxIds[kind] = id;
       version++;
+      watchRebuild(kind);
     },
     markDeleted(kind, ids) {
       assertOpen();
@@ -134,6 +157,8 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
     },
     checkpoint() {
       assertOpen();
+      // During a background rebuild this saves the graph in force, never the half-built one: the
+      // old graph holds every write until the swap, so the file is complete and consistent.
       // One at a time: two overlapping checkpoints would write the same generation.
       const run = saving.then(save, save);
       saving = run.catch(() => undefined);
@@ -143,9 +168,14 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
     async close() {
       if (closed) return;
       try {
+        // Cancelled, not awaited: a rebuild can take tens of seconds and shutdown must not wait.
+        // The graph in force is complete; the next start repairs it while loading.
+        for (const kind of KINDS) await indexes[kind].cancelRebuild();
         await set.checkpoint();
       } finally {
         closed = true;
+        // Again once no add can start one: an add racing with the checkpoint may have.
+        for (const kind of KINDS) await indexes[kind].cancelRebuild();
       }
     },
   };
@@ -180,66 +210,33 @@ async function loadAndReconcile(options: OpenIndexesOptions, dir: string, vector
 
   // Load what was saved (or start empty), then catch up with Postgres.
   const params = config.hnsw;
+  const background = {
+    backgroundRebuild: true,
+    ...(options.rebuildSlice === undefined ? {} : { rebuildSlice: options.rebuildSlice }),
+  };
   const indexes = {} as Record<VectorKind, HnswIndex>;
   const reconciled = {} as Record<VectorKind, ReconcileReport>;
   const maxIds = {} as Record<VectorKind, number>;
   for (const kind of KINDS) {
     const snapshot = manifest?.indexes[kind];
     // A saved graph keeps the M and efConstruction it was built with; only ef is a search-time knob.
+    const onRebuildError = (err: unknown) =>
+      logger.error(
+        { err, kind },
+        'background index rebuild failed; the current graph stays and the next add retries',
+      );
     indexes[kind] = snapshot
-      ? await HnswIndex.load(dir, snapshot, { ...manifest!.params, ef: params.ef })
-      : HnswIndex.create(dims, params);
+      ? await HnswIndex.load(dir, snapshot, {
+          ...manifest!.params,
+          ef: params.ef,
+          ...background,
+          onRebuildError,
+        })
+      : HnswIndex.create(dims, { ...params, ...background, onRebuildError });
     reconciled[kind] = await reconcile(indexes[kind], vectors, kind, fingerprint, snapshot?.maxId ?? 0);
     maxIds[kind] = reconciled[kind].maxId;
   }
   return { manifest, indexes, reconciled, maxIds };
-}
-
-/**
- * Models changed but the vectors were never recomputed: searching would find nothing, or mix two
- * spaces. Refused. A reindex that stopped part way (SIGKILL, Ctrl-C) is refused too: serving it
- * would answer for a fraction of the collection, with NOT_FOUND for images that exist, and nothing
- * in an answer says so; finishing it is one resumable command. Images left without a vector by a
- * reindex that went to the end (their files could not be read again) are only reported: the rest
- * of the collection stays searchable.
- */
-async function refuseUnembedded(
-  vectors: VectorsRepository,
-  ledger: IngestRepository,
-  fingerprint: string,
-  indexesDir: string,
-  logger: Logger,
-): Promise<void> {
-  const missing = await vectors.missingIds('image', fingerprint, 1);
-  if (missing.length === 0) return;
-  const embedded = await vectors.count('image', fingerprint);
-  if (embedded > 0 && !(await ledger.reindexCompleted(fingerprint))) {
-    throw new AppError(
-      'REINDEX_INCOMPLETE',
-      `A reindex for the current models (${fingerprint}) stopped part way: ${embedded} live images ` +
-        'have vectors for them and the rest do not. Run `npm run reindex` to finish it; it resumes ' +
-        'where it stopped.',
-      { details: { currentFingerprint: fingerprint, embeddedImages: embedded } },
-    );
-  }
-  if (embedded > 0) {
-    logger.warn(
-      { fingerprint },
-      'some live images have no vector for the current models and are not searchable; `npm run reindex` retries them',
-    );
-    return;
-  }
-  const others: string[] = [];
-  for (const name of await readdir(indexesDir).catch(() => [] as string[])) {
-    if (await readManifest(path.join(indexesDir, name)).catch(() => undefined)) others.push(name);
-  }
-  throw new AppError(
-    'MODEL_MISMATCH',
-    `Postgres holds images with no vectors for the current models (${fingerprint})` +
-      (others.length > 0 ? `; indexes exist for ${others.join(', ')}` : '') +
-      '; run `npm run reindex` to embed them with the current models',
-    { details: { currentFingerprint: fingerprint } },
-  );
 }
 
 /**
