@@ -31,7 +31,7 @@ export async function cocoSource(annotations: string, options: CocoOptions = {})
   const file = path.resolve(annotations);
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(file, 'utf8'));
+    json = JSON.parse(stripBom(await readFile(file, 'utf8')));
   } catch (cause) {
     throw new AppError('SOURCE_INVALID', `Cannot read COCO captions ${file}: ${(cause as Error).message}`, {
       cause,
@@ -54,7 +54,7 @@ export async function cocoSource(annotations: string, options: CocoOptions = {})
     if (list) list.push(text);
     else captionsById.set(a.image_id, [text]);
   }
-  const images = parsed.data.images;
+  const images = uniqueImages(parsed.data.images, path.basename(file), options.onWarning);
 
   async function* items(): AsyncGenerator<SourceItem> {
     for (const image of images) {
@@ -73,6 +73,7 @@ export async function cocoSource(annotations: string, options: CocoOptions = {})
         uri: fileUri(full),
         captions,
         metadata,
+        file: full,
         read: () => readFileInside(imagesDir, full, maxBytes),
       };
     }
@@ -86,8 +87,40 @@ async function guessImagesDir(file: string): Promise<string> {
   const candidates = split
     ? [path.join(path.dirname(file), '..', split), path.join(path.dirname(file), split)]
     : [];
+  // The documented fallback for a captions file kept beside its pictures.
+  candidates.push(path.join(path.dirname(file), 'images'));
   for (const dir of candidates) {
     if ((await stat(dir).catch(() => undefined))?.isDirectory()) return dir;
   }
   return path.dirname(file);
+}
+
+/** Editors on Windows save UTF-8 JSON with a byte-order mark, which JSON.parse refuses. */
+export function stripBom(text: string): string {
+  return text.startsWith('\uFEFF') ? text.slice(1) : text;
+}
+
+/**
+ * Captions are joined to images by id, so a repeated id would hand one file's captions to the
+ * other without a word: the first entry wins and each repeat is reported.
+ */
+function uniqueImages<T extends { id: number; file_name: string }>(
+  images: T[],
+  name: string,
+  warn: ((message: string) => void) | undefined,
+): T[] {
+  const seen = new Map<number, string>();
+  const kept: T[] = [];
+  for (const image of images) {
+    const first = seen.get(image.id);
+    if (first === undefined) {
+      seen.set(image.id, image.file_name);
+      kept.push(image);
+    } else {
+      warn?.(
+        `${name}: image id ${image.id} is listed again for ${image.file_name}; its captions stay with ${first}`,
+      );
+    }
+  }
+  return kept;
 }
