@@ -52,8 +52,8 @@ export async function karpathySource(splitFile: string, options: KarpathyOptions
         'error' in element
           ? element.error
           : `entry ${element.index}: ${parsed?.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+      // Reported as a failing item, like a bad JSONL line: the run records it, the rest goes on.
       const reason = new AppError('SOURCE_INVALID', `${name} ${why}`);
-      options.onWarning?.(reason.message);
       const key = `karpathy:entry:${element.index}`;
       return { key, uri: '', captions: [], metadata: {}, read: failingRead(reason) };
     }
@@ -84,10 +84,7 @@ export async function karpathySource(splitFile: string, options: KarpathyOptions
     },
     async count() {
       let n = 0;
-      for await (const element of streamJsonArray(file, 'images')) {
-        const split = 'value' in element ? (element.value as { split?: unknown } | null)?.split : undefined;
-        if (typeof split !== 'string' || inSplit(split)) n++;
-      }
+      for await (const element of streamJsonArray(file, 'images')) if (toItem(element)) n++;
       return n;
     },
   };
