@@ -137,7 +137,10 @@ describe('paired data: the same grouping, paths and errors as the indexer', () =
   });
 
   it('gives SOURCE_INVALID, not a crash, for a COCO file with the wrong schema', async () => {
-    const p = await file('cs/captions.json', JSON.stringify({ images: [{ id: 'x' }], annotations: [] }));
+    const p = await file(
+      'cs/captions.json',
+      JSON.stringify({ images: [{ id: 1 }], annotations: [{ image_id: 1, caption: 'no file_name' }] }),
+    );
     await expect(loadPairedData(p)).rejects.toSatisfy((e) => isAppError(e, 'SOURCE_INVALID'));
   });
 
