@@ -126,6 +126,8 @@ runCli(async () => {
     {
       dataPath: o['data'] ?? `${config.paths.samples}/manifest.jsonl`,
       split: o['split'] as 'test',
+      // A Karpathy file is read (and encoded) for the scored split only, not all 123k images.
+      karpathySplit: o['split'] === 'train' ? 'train+restval' : (o['split'] as 'val' | 'test' | 'all'),
       onWarning,
       ...(o['images'] ? { imagesDir: o['images'] } : {}),
       ...(o['projection'] ? { projectionDir: o['projection'] } : {}),

@@ -2,7 +2,13 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cocoSource, flickrSource, jsonlSource, type Source } from '../../src/media/sources/index.ts';
+import {
+  cocoSource,
+  flickrSource,
+  jsonlSource,
+  openSource,
+  type Source,
+} from '../../src/media/sources/index.ts';
 
 /** Rows of one image anywhere in a file, malformed rows, duplicate ids and byte-order marks. */
 
@@ -51,9 +57,9 @@ describe('Flickr30k rows', () => {
     expect(warnings).toEqual(['results.csv line 3 skipped: expected "image_name| comment_number| comment"']);
   });
 
-  it('chooses the token format from the first line of a file that is not named .token', async () => {
-    const file = await put('tok/captions.txt', '1.jpg#0\tA man | a sign .\n1.jpg#1\tA person .\n');
-    expect(await captionsByKey(await flickrSource(file))).toEqual([
+  it('chooses the token format from the first line of a file that is not named .token (Flickr8k.token.txt)', async () => {
+    const file = await put('tok/Flickr8k.token.txt', '1.jpg#0\tA man | a sign .\n1.jpg#1\tA person .\n');
+    expect(await captionsByKey(await openSource(file))).toEqual([
       ['flickr30k:1.jpg', ['A man | a sign .', 'A person .']],
     ]);
   });

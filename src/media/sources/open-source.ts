@@ -9,7 +9,7 @@ import { karpathySource, type KarpathySplit } from './karpathy-source.ts';
 import type { Source, SourceFormat, SourceOptions } from './types.ts';
 
 export interface OpenSourceOptions extends SourceOptions {
-  /** @default guessed from the path: a directory, `*.jsonl`, `dataset_*.json` (Karpathy), other `*.json` (COCO), `*.csv` / `*.token` */
+  /** @default guessed from the path: a directory, `*.jsonl`, `dataset_*.json` (Karpathy), other `*.json` (COCO), `*.csv` / `*.token` / `*.txt` (Flickr) */
   format?: SourceFormat;
   /** Image directory (root) for COCO, Flickr30k and Karpathy split files. */
   imagesDir?: string;
@@ -52,7 +52,8 @@ function guessFormat(file: string, isDirectory: boolean): SourceFormat {
   if (name.endsWith('.jsonl') || name.endsWith('.ndjson')) return 'jsonl';
   if (/^dataset_.*\.json$/.test(name)) return 'karpathy';
   if (name.endsWith('.json')) return 'coco';
-  if (name.endsWith('.token') || name.endsWith('.csv')) return 'flickr30k';
+  // Flickr8k ships its captions as Flickr8k.token.txt; the reader tells token from csv by content.
+  if (name.endsWith('.token') || name.endsWith('.csv') || name.endsWith('.txt')) return 'flickr30k';
   throw new AppError(
     'SOURCE_INVALID',
     `Cannot tell the format of ${file}: expected a directory, *.jsonl, COCO captions_*.json, Karpathy dataset_*.json or Flickr30k results.csv / *.token`,
