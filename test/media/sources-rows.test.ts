@@ -101,4 +101,29 @@ describe('COCO ids', () => {
       'captions.json: image id 1 is listed again for b.jpg; its captions stay with a.jpg',
     ]);
   });
+
+  it('merges two ids that name the same file into one image, with a warning', async () => {
+    const warnings: string[] = [];
+    const file = await put(
+      'coco-same/captions.json',
+      JSON.stringify({
+        images: [
+          { id: 1, file_name: 'a.jpg' },
+          { id: 2, file_name: 'b.jpg' },
+          { id: 3, file_name: 'a.jpg' },
+        ],
+        annotations: [
+          { image_id: 3, caption: 'from id 3' },
+          { image_id: 1, caption: 'from id 1' },
+          { image_id: 2, caption: 'b' },
+        ],
+      }),
+    );
+    const source = await cocoSource(file, { onWarning: (m) => warnings.push(m) });
+    expect(await captionsByKey(source)).toEqual([
+      ['coco:1', ['from id 3', 'from id 1']],
+      ['coco:2', ['b']],
+    ]);
+    expect(warnings).toEqual(['captions.json: image ids 1 and 3 both name a.jpg; merged into one image']);
+  });
 });
