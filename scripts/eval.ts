@@ -1,9 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../src/config.ts';
+import { AppError } from '../src/errors.ts';
 import { createLogger } from '../src/logger.ts';
+import type { BenchmarkName } from '../src/train/benchmark.ts';
+import { evaluateBenchmark } from '../src/train/benchmark-eval.ts';
 import { evaluate, type Evaluation } from '../src/train/evaluate.ts';
 import type { RetrievalScores } from '../src/train/metrics.ts';
+import { formatBenchmark } from './lib/benchmark-table.ts';
 import { runCli } from './lib/cli.ts';
 
 const program = new Command('eval')
@@ -12,9 +16,19 @@ const program = new Command('eval')
   )
   .option(
     '--data <path>',
-    'JSONL manifest, COCO captions JSON or Flickr30k results.csv (default DATA_DIR/samples/manifest.jsonl)',
+    'JSONL manifest, COCO captions JSON, Flickr30k results.csv or Karpathy dataset_*.json (default DATA_DIR/samples/manifest.jsonl)',
   )
-  .option('--images <dir>', 'image folder for COCO / Flickr30k files')
+  .option('--images <dir>', 'image folder (root) for COCO / Flickr30k / Karpathy files')
+  .addOption(
+    new Option(
+      '--benchmark <name>',
+      'the published protocol on the test split (R@1/5/10 both ways, RSUM) beside the published numbers',
+    ).choices(['coco5k', 'coco1k', 'flickr30k']),
+  )
+  .option(
+    '--karpathy <file>',
+    'Karpathy dataset_coco.json / dataset_flickr30k.json for --benchmark (or use --data)',
+  )
   .addOption(
     new Option('--split <split>', 'which split to score')
       .choices(['train', 'val', 'test', 'all'])
@@ -85,11 +99,36 @@ runCli(async () => {
   const o = program.parse().opts<Record<string, string | undefined>>();
   const config = loadConfig({ overrides: { DATA_DIR: o['dataDir'] } });
   const logger = createLogger(config.logLevel);
+  const onWarning = (message: string) => logger.warn(message);
+  if (o['benchmark']) {
+    const dataPath = o['karpathy'] ?? o['data'];
+    if (dataPath === undefined)
+      throw new AppError(
+        'INVALID_INPUT',
+        '--benchmark needs --karpathy <dataset_*.json> or --data <manifest.jsonl>',
+      );
+    const result = await evaluateBenchmark(
+      config,
+      {
+        benchmark: o['benchmark'] as BenchmarkName,
+        dataPath,
+        onWarning,
+        ...(o['images'] ? { imagesDir: o['images'] } : {}),
+      },
+      logger,
+    );
+    console.log(formatBenchmark(result));
+    if (o['json']) await writeFile(o['json'], `${JSON.stringify(result, null, 2)}\n`);
+    return;
+  }
   const result = await evaluate(
     config,
     {
       dataPath: o['data'] ?? `${config.paths.samples}/manifest.jsonl`,
       split: o['split'] as 'test',
+      // A Karpathy file is read (and encoded) for the scored split only, not all 123k images.
+      karpathySplit: o['split'] === 'train' ? 'train+restval' : (o['split'] as 'val' | 'test' | 'all'),
+      onWarning,
       ...(o['images'] ? { imagesDir: o['images'] } : {}),
       ...(o['projection'] ? { projectionDir: o['projection'] } : {}),
     },

@@ -12,7 +12,7 @@ import {
 } from '../src/ingest/index.ts';
 import { runThenClose } from '../src/close-all.ts';
 import { createLogger } from '../src/logger.ts';
-import { openSource } from '../src/media/sources/index.ts';
+import { KARPATHY_SPLITS, openSource, type KarpathySplit } from '../src/media/sources/index.ts';
 import { ingestOverrides, runCli, stopOnSignals, type IngestFlags } from './lib/cli.ts';
 
 const int = (name: string) => (v: string) => {
@@ -57,9 +57,15 @@ const program = new Command('index')
       'jsonl',
       'coco',
       'flickr30k',
+      'karpathy',
     ]),
   )
-  .option('--images <dir>', 'image directory for COCO / Flickr30k (default: guessed)')
+  .option('--images <dir>', 'image directory (root) for COCO / Flickr30k / Karpathy files (default: guessed)')
+  .addOption(
+    new Option('--split <split>', 'Karpathy dataset_*.json only: which split to index (default all)').choices(
+      [...KARPATHY_SPLITS],
+    ),
+  )
   .option('--retry-failed', 'retry items that earlier runs recorded as failed')
   .option('--checkpoint-every <seconds>', 'save the HNSW files at most this often (default 60)', Number)
   .option('--data-dir <dir>', 'data directory (DATA_DIR, default ./data)')
@@ -69,7 +75,8 @@ interface Flags extends IngestFlags {
   limit?: number;
   dryRun?: boolean;
   json?: string;
-  format?: 'dir' | 'jsonl' | 'coco' | 'flickr30k';
+  format?: 'dir' | 'jsonl' | 'coco' | 'flickr30k' | 'karpathy';
+  split?: KarpathySplit;
   images?: string;
   retryFailed?: boolean;
   checkpointEvery?: number;
@@ -84,6 +91,8 @@ runCli(async () => {
     maxBytes: config.limits.maxImageBytes,
     ...(flags.format ? { format: flags.format } : {}),
     ...(flags.images ? { imagesDir: flags.images } : {}),
+    ...(flags.split ? { split: flags.split } : {}),
+    onWarning: (message) => logger.warn(message),
   });
   const stop = stopOnSignals();
   const progress = createProgress(source.count().catch(() => undefined));

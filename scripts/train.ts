@@ -4,6 +4,7 @@ import { MultiBar, Presets } from 'cli-progress';
 import { loadConfig } from '../src/config.ts';
 import { AppError } from '../src/errors.ts';
 import { createLogger } from '../src/logger.ts';
+import { KARPATHY_SPLITS, type KarpathySplit } from '../src/media/sources/index.ts';
 import { FIT_DEFAULTS } from '../src/train/fit.ts';
 import {
   DEFAULT_TRAINING_IMAGES,
@@ -20,9 +21,15 @@ const program = new Command('train')
   )
   .option(
     '--data <path>',
-    'JSONL manifest, COCO captions JSON or Flickr30k results.csv (default: the synthetic set DATA_DIR/samples-train, generated when missing)',
+    'JSONL manifest, COCO captions JSON, Flickr30k results.csv or Karpathy dataset_*.json (default: the synthetic set DATA_DIR/samples-train, generated when missing)',
   )
-  .option('--images <dir>', 'image folder for COCO / Flickr30k files')
+  .option('--images <dir>', 'image folder (root) for COCO / Flickr30k / Karpathy files')
+  .addOption(
+    new Option(
+      '--split <split>',
+      'Karpathy files only: entries to read (default all: train and restval train, val validates)',
+    ).choices([...KARPATHY_SPLITS]),
+  )
   .option(
     '--train-images <n>',
     'size of the synthetic training set when --data is not given',
@@ -92,6 +99,8 @@ runCli(async () => {
       dataPath,
       ...(o['out'] ? { outDir: o['out'] } : {}),
       ...(o['images'] ? { imagesDir: o['images'] } : {}),
+      ...(o['split'] ? { karpathySplit: o['split'] as KarpathySplit } : {}),
+      onWarning: (message: string) => logger.warn(message),
       epochs: positive('epochs', o['epochs']!),
       dims: positive('dims', o['dims']!),
       head: o['head'] as 'mlp' | 'linear',

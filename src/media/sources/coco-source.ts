@@ -31,7 +31,7 @@ export async function cocoSource(annotations: string, options: CocoOptions = {})
   const file = path.resolve(annotations);
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(file, 'utf8'));
+    json = JSON.parse(stripBom(await readFile(file, 'utf8')));
   } catch (cause) {
     throw new AppError('SOURCE_INVALID', `Cannot read COCO captions ${file}: ${(cause as Error).message}`, {
       cause,
@@ -46,15 +46,17 @@ export async function cocoSource(annotations: string, options: CocoOptions = {})
   }
   const imagesDir = path.resolve(options.imagesDir ?? (await guessImagesDir(file)));
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const { images, sameFile } = uniqueImages(parsed.data.images, path.basename(file), options.onWarning);
   const captionsById = new Map<number, string[]>();
   for (const a of parsed.data.annotations) {
     const text = a.caption.trim();
     if (text.length === 0) continue;
-    const list = captionsById.get(a.image_id);
+    // Captions of an id whose file another id already names go to that one gallery image.
+    const id = sameFile.get(a.image_id) ?? a.image_id;
+    const list = captionsById.get(id);
     if (list) list.push(text);
-    else captionsById.set(a.image_id, [text]);
+    else captionsById.set(id, [text]);
   }
-  const images = parsed.data.images;
 
   async function* items(): AsyncGenerator<SourceItem> {
     for (const image of images) {
@@ -73,6 +75,7 @@ export async function cocoSource(annotations: string, options: CocoOptions = {})
         uri: fileUri(full),
         captions,
         metadata,
+        file: full,
         read: () => readFileInside(imagesDir, full, maxBytes),
       };
     }
@@ -86,8 +89,52 @@ async function guessImagesDir(file: string): Promise<string> {
   const candidates = split
     ? [path.join(path.dirname(file), '..', split), path.join(path.dirname(file), split)]
     : [];
+  // The documented fallback for a captions file kept beside its pictures.
+  candidates.push(path.join(path.dirname(file), 'images'));
   for (const dir of candidates) {
     if ((await stat(dir).catch(() => undefined))?.isDirectory()) return dir;
   }
   return path.dirname(file);
+}
+
+/** Editors on Windows save UTF-8 JSON with a byte-order mark, which JSON.parse refuses. */
+export function stripBom(text: string): string {
+  return text.startsWith('\uFEFF') ? text.slice(1) : text;
+}
+
+/**
+ * Captions are joined to images by id, so a repeated id would hand one file's captions to the
+ * other without a word: the first entry wins and each repeat is reported. Two ids naming one
+ * file become one image (`sameFile` maps the later id to the first), so the file is not its own
+ * negative in training and evaluation.
+ */
+function uniqueImages<T extends { id: number; file_name: string }>(
+  images: T[],
+  name: string,
+  warn: ((message: string) => void) | undefined,
+): { images: T[]; sameFile: Map<number, number> } {
+  const seen = new Map<number, string>();
+  const byFile = new Map<string, number>();
+  const sameFile = new Map<number, number>();
+  const kept: T[] = [];
+  for (const image of images) {
+    const first = seen.get(image.id);
+    const fileId = byFile.get(image.file_name);
+    if (first !== undefined) {
+      warn?.(
+        `${name}: image id ${image.id} is listed again for ${image.file_name}; its captions stay with ${first}`,
+      );
+    } else if (fileId !== undefined) {
+      seen.set(image.id, image.file_name);
+      sameFile.set(image.id, fileId);
+      warn?.(
+        `${name}: image ids ${fileId} and ${image.id} both name ${image.file_name}; merged into one image`,
+      );
+    } else {
+      seen.set(image.id, image.file_name);
+      byFile.set(image.file_name, image.id);
+      kept.push(image);
+    }
+  }
+  return { images: kept, sameFile };
 }

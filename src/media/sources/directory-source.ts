@@ -50,6 +50,7 @@ export async function directorySource(root: string, options: SourceOptions = {})
         uri: fileUri(file),
         captions: await readSidecar(file, siblings),
         metadata: { path: key },
+        file,
         read: () => readFileInside(absolute, file, maxBytes),
       };
     }

@@ -9,7 +9,8 @@ export async function* readLines(file: string): AsyncGenerator<{ line: string; n
   try {
     for await (const line of reader) {
       number++;
-      yield { line, number };
+      // Editors on Windows save UTF-8 with a byte-order mark; it is not part of the first field.
+      yield { line: number === 1 && line.startsWith('\uFEFF') ? line.slice(1) : line, number };
     }
   } finally {
     reader.close();

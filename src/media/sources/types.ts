@@ -10,10 +10,12 @@ export interface SourceItem {
   uri: string;
   captions: string[];
   metadata: Record<string, unknown>;
+  /** The absolute path of a local image file, when the source knows it (the trainer reads it). */
+  file?: string;
   read(): Promise<Buffer>;
 }
 
-export type SourceFormat = 'dir' | 'jsonl' | 'coco' | 'flickr30k';
+export type SourceFormat = 'dir' | 'jsonl' | 'coco' | 'flickr30k' | 'karpathy';
 
 export interface Source {
   format: SourceFormat;
@@ -27,4 +29,9 @@ export interface Source {
 export interface SourceOptions {
   /** Files larger than this fail without being read into memory. @default 25 MiB */
   maxBytes?: number;
+  /**
+   * Hears what a reader skipped or merged (a malformed row, a duplicate id) so the caller can log
+   * it; a reader never logs by itself. @default nothing is reported
+   */
+  onWarning?: (message: string) => void;
 }
