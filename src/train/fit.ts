@@ -9,6 +9,7 @@ import {
 import { standardiseRows, trainingWeights } from '../models/projection-init.ts';
 import { AppError } from '../errors.ts';
 import { retrievalScores, type RetrievalScores } from './metrics.ts';
+import { assertFiniteFeatures, assertFiniteWeights, checkFitOptions } from './fit-options.ts';
 import { AdamW, learningRate } from './optimizer.ts';
 import { createRng, deriveSeed } from './rng.ts';
 import type { FeatureSubset } from './subset.ts';
@@ -102,6 +103,7 @@ export async function fitProjection(
   runtime: ProjectionRuntime,
   hooks: { onStep?: (e: StepEvent) => void; onEpoch?: (e: EpochEvent) => void } = {},
 ): Promise<FitResult> {
+  checkFitOptions({ ...options });
   const { epochs, dims, head, hiddenDims, weightDecay, warmup, patience, seed } = {
     ...FIT_DEFAULTS,
     ...definedOnly(options),
@@ -111,8 +113,12 @@ export async function fitProjection(
   const n = train.imageCaptions.length;
   const batch = Math.min(options.batchSize ?? FIT_DEFAULTS.batchSize, n);
   if (batch < 2) throw new AppError('INVALID_INPUT', `training needs at least 2 paired images, got ${n}`);
-  if (!Number.isInteger(epochs) || epochs < 1)
-    throw new AppError('INVALID_INPUT', `epochs must be a positive integer, got ${epochs}`);
+  assertFiniteFeatures('training text', train.text, train.textDims);
+  assertFiniteFeatures('training image', train.image, train.imageDims);
+  if (val !== undefined) {
+    assertFiniteFeatures('validation text', val.text, val.textDims);
+    assertFiniteFeatures('validation image', val.image, val.imageDims);
+  }
 
   const weights = trainingWeights(
     { textDims: train.textDims, imageDims: train.imageDims, start, dims, seed, head, hiddenDims },
@@ -171,7 +177,7 @@ export async function fitProjection(
         const { loss, grads } = await step.run(bt, bi, batch, params);
         if (!Number.isFinite(loss))
           throw new AppError(
-            'INVALID_INPUT',
+            'TRAINING_DIVERGED',
             `training diverged at step ${globalStep} (loss ${loss}); lower --lr`,
           );
         const rate = learningRate(globalStep, totalSteps, lr, warmupSteps);
@@ -195,6 +201,9 @@ export async function fitProjection(
         });
       }
       const current = weightsWithParams(weights, params);
+      // A finite loss does not prove finite weights: the heads L2-normalise, so runaway weights
+      // can still give a loss; checked per epoch so that no diverged epoch can become `best`.
+      assertFiniteWeights(current, `in epoch ${epoch}`);
       const scores =
         val === undefined || val.imageCaptions.length < 2
           ? undefined

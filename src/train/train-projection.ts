@@ -16,6 +16,7 @@ import {
 } from '../models/projection.ts';
 import type { Encoders } from '../models/types.ts';
 import { cachedFeatures, type PairedFeatures } from './feature-cache.ts';
+import { assertFiniteWeights } from './fit-options.ts';
 import {
   FIT_DEFAULTS,
   fitProjection,
@@ -170,6 +171,7 @@ export async function trainProjection(
     const activeDir = options.outDir ?? projectionDir(config);
     const active = verdict?.active ?? true;
     const outDir = active ? activeDir : rejectedDir(activeDir);
+    assertFiniteWeights(fit.weights, 'before saving');
     const header = await writeProjection(outDir, fit.weights, {
       text: encoders.text.fingerprint,
       image: encoders.image.fingerprint,
