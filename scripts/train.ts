@@ -137,7 +137,7 @@ runCli(async () => {
         });
       },
       onEpoch: (e) => {
-        const line = `epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${e.valScore !== undefined ? ` val ${e.valScore.toFixed(4)}` : ''}${e.best ? ' (best)' : ''} ${Math.round(last.pairsPerSecond)} pairs/s\n`;
+        const line = `epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${e.valScore !== undefined ? ` val ${e.valScore.toFixed(4)}` : ''}${e.valLoss !== undefined ? ` val loss ${e.valLoss.toFixed(4)}` : ''}${e.best ? ' (best)' : ''} ${Math.round(last.pairsPerSecond)} pairs/s\n`;
         if (tty) bars.log(line);
         else process.stderr.write(line);
       },

@@ -9,6 +9,12 @@ import {
 import { standardiseRows, trainingWeights } from '../models/projection-init.ts';
 import { AppError } from '../errors.ts';
 import { retrievalScores, type RetrievalScores } from './metrics.ts';
+import {
+  MIN_RANKING_IMAGES,
+  stoppingCriterion,
+  validationLoss,
+  type StoppingCriterion,
+} from './early-stopping.ts';
 import { assertFiniteFeatures, assertFiniteWeights, checkFitOptions } from './fit-options.ts';
 import { AdamW, learningRate } from './optimizer.ts';
 import { createRng, deriveSeed } from './rng.ts';
@@ -78,7 +84,10 @@ export interface StepEvent {
 export interface EpochEvent {
   epoch: number;
   loss: number;
+  /** The validation retrieval score (criterion `retrieval`). */
   valScore: number | undefined;
+  /** The validation InfoNCE loss (criterion `val-loss`). */
+  valLoss?: number;
   best: boolean;
 }
 
@@ -86,6 +95,8 @@ export interface FitResult {
   weights: ProjectionWeights;
   epochsRun: number;
   bestEpoch: number;
+  /** What ranked the epochs for early stopping and the kept weights (early-stopping.ts). */
+  criterion: StoppingCriterion;
   validation: RetrievalScores | undefined;
   pairsPerSecond: number;
   seconds: number;
@@ -153,6 +164,13 @@ export async function fitProjection(
   const bt = new Float32Array(batch * train.textDims);
   const bi = new Float32Array(batch * train.imageDims);
   const order = Array.from({ length: n }, (_, i) => i);
+  const criterion = stoppingCriterion(val);
+  if (criterion === 'val-loss')
+    runtime.logger.warn(
+      { valImages: val?.imageCaptions.length, minimum: MIN_RANKING_IMAGES },
+      'the validation split is too small to rank epochs by retrieval; early stopping uses the validation loss',
+    );
+  const valLossOf = criterion === 'val-loss' && val !== undefined ? validationLoss(val, weights) : undefined;
 
   let best:
     | { score: number; epoch: number; weights: ProjectionWeights; scores: RetrievalScores | undefined }
@@ -205,16 +223,19 @@ export async function fitProjection(
       // can still give a loss; checked per epoch so that no diverged epoch can become `best`.
       assertFiniteWeights(current, `in epoch ${epoch}`);
       const scores =
-        val === undefined || val.imageCaptions.length < 2
-          ? undefined
-          : await scoreSubset(current, val, runtime, { detail: false });
-      const score = scores === undefined ? -lossSum : validationScore(scores);
+        criterion === 'retrieval' && val !== undefined
+          ? await scoreSubset(current, val, runtime, { detail: false })
+          : undefined;
+      const valLoss = valLossOf === undefined ? undefined : await valLossOf(step, params);
+      // Higher is better: the retrieval score, else the negated (validation or training) loss.
+      const score = scores !== undefined ? validationScore(scores) : -(valLoss ?? lossSum / stepsPerEpoch);
       const improved = best === undefined || score > best.score;
       if (improved) best = { score, epoch, weights: current, scores };
       hooks.onEpoch?.({
         epoch,
         loss: lossSum / stepsPerEpoch,
         valScore: scores === undefined ? undefined : score,
+        ...(valLoss !== undefined ? { valLoss } : {}),
         best: improved,
       });
       if (best !== undefined && epoch - best.epoch >= patience) break;
@@ -227,9 +248,11 @@ export async function fitProjection(
     weights: chosen.weights,
     epochsRun: Math.min(epoch, epochs),
     bestEpoch: chosen.epoch,
-    // The per-epoch check skips the per-attribute table; the card gets the full one for the kept epoch.
+    criterion,
+    // The per-epoch check skips the per-attribute table; the card gets the full one for the kept
+    // epoch, also when a small split only chose it by loss (its scores are then shown, not ranked).
     validation:
-      chosen.scores === undefined || val === undefined
+      criterion === 'train-loss' || val === undefined
         ? undefined
         : await scoreSubset(chosen.weights, val, runtime),
     pairsPerSecond: steadyRate(globalStep, batch, steadySeconds, trainSeconds),

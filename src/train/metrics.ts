@@ -78,7 +78,13 @@ export function recallAtK(
   return hits / ranked.length;
 }
 
-/** Mean over queries of (hits in top `k`) / `k`; `queries` limits which queries count. */
+/**
+ * Mean over queries of (hits in the top `k`) / min(`k`, gallery size); `queries` limits which
+ * queries count. A ranking shorter than `k` is the whole gallery (rankExact returns
+ * min(k, gallery)), so dividing by `k` would cap P@10 on 8 items at 0.8 while the chance level,
+ * a share of the gallery, is not capped (11.0% against a "chance" of 22.0%). With this
+ * definition a random ranking of a gallery of `k` or fewer scores exactly the chance share.
+ */
 export function precisionAtK(
   ranked: readonly Int32Array[],
   isHit: (query: number, item: number) => boolean,
@@ -90,8 +96,9 @@ export function precisionAtK(
   for (const q of queries) {
     const items = ranked[q] as Int32Array;
     let hits = 0;
-    for (let r = 0; r < Math.min(k, items.length); r++) if (isHit(q, items[r] as number)) hits++;
-    total += hits / k;
+    const depth = Math.min(k, items.length);
+    for (let r = 0; r < depth; r++) if (isHit(q, items[r] as number)) hits++;
+    total += depth === 0 ? 0 : hits / depth;
   }
   return total / queries.length;
 }

@@ -15,6 +15,7 @@ import {
   type ProjectionWeights,
 } from '../models/projection.ts';
 import type { Encoders } from '../models/types.ts';
+import type { StoppingCriterion } from './early-stopping.ts';
 import { cachedFeatures, type PairedFeatures } from './feature-cache.ts';
 import { assertFiniteWeights } from './fit-options.ts';
 import {
@@ -64,6 +65,8 @@ export interface ProjectionCard {
     epochsPlanned: number;
     epochsRun: number;
     bestEpoch: number;
+    /** What ranked the epochs: retrieval on validation, or a loss when the split cannot rank. */
+    criterion: StoppingCriterion;
     batchSize: number;
     lr: number;
     weightDecay: number;
@@ -207,6 +210,7 @@ export async function trainProjection(
         epochsPlanned: options.epochs ?? FIT_DEFAULTS.epochs,
         epochsRun: fit.epochsRun,
         bestEpoch: fit.bestEpoch,
+        criterion: fit.criterion,
         batchSize: Math.min(options.batchSize ?? FIT_DEFAULTS.batchSize, train.imageCaptions.length),
         lr: options.lr ?? (start === 'identity' ? FIT_DEFAULTS.alignedLr : FIT_DEFAULTS.lr),
         weightDecay: options.weightDecay ?? FIT_DEFAULTS.weightDecay,
