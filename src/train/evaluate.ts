@@ -8,6 +8,7 @@ import {
   createInitialWeights,
   initialFingerprint,
   projectionDir,
+  projectionMismatch,
   readProjection,
   startOf,
   type ProjectionStart,
@@ -40,6 +41,11 @@ export interface Evaluation {
   untrained: RetrievalScores & { fingerprint: string };
   /** A fine-tune that lost to zero-shot when trained, kept in `rejected/` and not in use. */
   rejected?: RetrievalScores & { fingerprint: string; reason?: string };
+  /**
+   * Stored projections the engine would refuse with these encoders (loadProjection's check):
+   * named here and not scored, since the engine serves the initial projection instead.
+   */
+  refused?: { fingerprint: string; dir: string; reason: string }[];
 }
 
 /**
@@ -77,7 +83,20 @@ export async function evaluate(
       ...(await scoreSubset(initial, subset, runtime)),
     };
     const dir = options.projectionDir ?? projectionDir(config);
-    const stored = await readProjection(dir);
+    const refused: NonNullable<Evaluation['refused']> = [];
+    // The engine's own check: a projection fitted to other encoders is not what it would serve.
+    const usable = async (from: string) => {
+      const found = await readProjection(from);
+      const mismatch = found === undefined ? undefined : projectionMismatch(found, encoders);
+      if (found === undefined || mismatch === undefined) return found;
+      refused.push({ fingerprint: found.header.fingerprint, dir: from, reason: mismatch.reason });
+      logger.warn(
+        { dir: from, fingerprint: found.header.fingerprint, ...mismatch },
+        'not scoring a projection the engine would refuse: run `npm run train` again',
+      );
+      return undefined;
+    };
+    const stored = await usable(dir);
     const result: Evaluation = {
       split,
       images: subset.imageCaptions.length,
@@ -91,7 +110,8 @@ export async function evaluate(
         ...(await scoreSubset(stored.weights, subset, runtime)),
       };
     }
-    const rejected = await readProjection(rejectedDir(dir));
+    const rejected = await usable(rejectedDir(dir));
+    if (refused.length > 0) result.refused = refused;
     if (stored === undefined && rejected === undefined) {
       logger.warn(
         start === 'identity'
