@@ -129,6 +129,7 @@ export async function pairedFeatures(
   const limits = { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels };
   const features = await cachedFeatures(data, encoders, {
     cacheDir: config.paths.cache,
+    limits,
     decode: (bytes) => decodeImage(bytes, encoders.image.preprocess, limits),
     logger,
     ...(options.onEncodeProgress ? { onProgress: options.onEncodeProgress } : {}),
