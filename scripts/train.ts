@@ -99,7 +99,7 @@ runCli(async () => {
   if (dataPath === undefined) {
     const set = await ensureTrainingData(config, { n: flags.trainImages! });
     process.stderr.write(
-      `${set.generated ? 'generated' : 'using'} the synthetic training set ${set.manifestPath} (${set.count} images)\n`,
+      `${set.generated ? 'generated' : 'using'} the synthetic training set ${set.manifestPath} (${set.count} images)${set.replaced ? `, replacing one made with ${set.replaced}` : ''}\n`,
     );
     dataPath = set.manifestPath;
   }

@@ -71,6 +71,21 @@ export const FIT_DEFAULTS = {
   seed: 42,
 };
 
+/**
+ * ORT splits Gemm and reductions across its intra-op threads, and float sums in another order
+ * round differently: the same seed gave another projection fingerprint at 8 threads than at 0-3.
+ * Training therefore runs at a fixed thread count, whatever the host has or ORT_INTRA_THREADS says,
+ * so a seed and data set give one fingerprint on any CPU host. 4 keeps most of the speed of a
+ * larger pool at these matrix sizes; a GPU runtime is left as it is.
+ */
+export const TRAINING_INTRA_OP_THREADS = 4;
+
+export function trainingRuntime(runtime: ProjectionRuntime): ProjectionRuntime {
+  return runtime.device === 'cpu' || runtime.device === 'auto'
+    ? { ...runtime, intraOpThreads: TRAINING_INTRA_OP_THREADS, interOpThreads: 1 }
+    : runtime;
+}
+
 export interface StepEvent {
   epoch: number;
   step: number;
@@ -111,9 +126,10 @@ export async function fitProjection(
   train: FeatureSubset,
   val: FeatureSubset | undefined,
   options: FitOptions,
-  runtime: ProjectionRuntime,
+  hostRuntime: ProjectionRuntime,
   hooks: { onStep?: (e: StepEvent) => void; onEpoch?: (e: EpochEvent) => void } = {},
 ): Promise<FitResult> {
+  const runtime = trainingRuntime(hostRuntime);
   checkFitOptions({ ...options });
   const { epochs, dims, head, hiddenDims, weightDecay, warmup, patience, seed } = {
     ...FIT_DEFAULTS,

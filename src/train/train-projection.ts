@@ -22,6 +22,7 @@ import {
   FIT_DEFAULTS,
   fitProjection,
   scoreSubset,
+  trainingRuntime,
   type EpochEvent,
   type FitOptions,
   type StepEvent,
@@ -94,14 +95,16 @@ export interface ProjectionCard {
 export const DEFAULT_TRAINING_IMAGES = 12_000;
 
 /**
- * The synthetic training set under DATA_DIR/samples-train, generated when missing. Its seed
- * differs from the indexed sample set's (DATA_DIR/samples), so no indexed image was trained on.
+ * The synthetic training set under DATA_DIR/samples-train, generated when missing and generated
+ * again when asked for another size or seed. Its seed differs from the indexed sample set's
+ * (DATA_DIR/samples), so no indexed image was trained on.
  */
 export async function ensureTrainingData(
   config: Config,
   options: { n?: number; onProgress?: (done: number, total: number) => void } = {},
-): Promise<{ manifestPath: string; count: number; generated: boolean }> {
+): Promise<{ manifestPath: string; count: number; generated: boolean; replaced?: string }> {
   return ensureSampleData({
+    ifDifferent: 'regenerate',
     outDir: path.join(config.dataDir, 'samples-train'),
     n: options.n ?? DEFAULT_TRAINING_IMAGES,
     seed: config.seed + 1,
@@ -158,7 +161,8 @@ export async function trainProjection(
       'training the projection',
     );
     const start = startOf(config.profile);
-    const runtime = runtimeOf(config, logger);
+    // The zero-shot gate's scores decide what is kept: same fixed threads as training (fit.ts).
+    const runtime = trainingRuntime(runtimeOf(config, logger));
     const valSet = val.imageCaptions.length >= 2 ? val : undefined;
     const fit = await fitProjection(train, valSet, { ...options, seed, start }, runtime, {
       ...(options.onStep ? { onStep: options.onStep } : {}),
