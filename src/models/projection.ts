@@ -5,12 +5,8 @@ import { AppError } from '../errors.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import { GraphBuilder } from '../onnx/graph-builder.ts';
 import { createSession, type InferenceSession } from '../onnx/session.ts';
-import {
-  readProjection,
-  weightsHash,
-  type ProjectionWeights,
-  type WeightsHeader,
-} from './projection-weights.ts';
+import { weightsHash, type ProjectionWeights, type WeightsHeader } from './projection-weights.ts';
+import { readProjection } from './projection-store.ts';
 import {
   createInitialWeights,
   initialFingerprint,
@@ -20,9 +16,15 @@ import {
 import type { Encoders, Projection } from './types.ts';
 
 export {
+  activeProjectionDir,
+  commitProjection,
   readProjection,
-  weightsHash,
   writeProjection,
+  type CommitResult,
+} from './projection-store.ts';
+export {
+  projectionFingerprint,
+  weightsHash,
   type HeadKind,
   type HeadWeights,
   type ProjectionWeights,

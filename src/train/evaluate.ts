@@ -5,6 +5,7 @@ import { AppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { loadEncoders } from '../models/load.ts';
 import {
+  activeProjectionDir,
   createInitialWeights,
   initialFingerprint,
   projectionDir,
@@ -136,7 +137,8 @@ export async function evaluate(
 /** The gate's sentence from the rejected fine-tune's card, when the card is there and readable. */
 async function readReason(dir: string): Promise<string | undefined> {
   try {
-    const card = JSON.parse(await readFile(path.join(dir, 'card.json'), 'utf8')) as { reason?: unknown };
+    const from = await activeProjectionDir(dir);
+    const card = JSON.parse(await readFile(path.join(from, 'card.json'), 'utf8')) as { reason?: unknown };
     return typeof card.reason === 'string' ? card.reason : undefined;
   } catch {
     // The card only explains; the weights were verified by readProjection.

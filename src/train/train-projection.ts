@@ -1,4 +1,4 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -7,13 +7,16 @@ import { loadEncoders } from '../models/load.ts';
 import {
   createInitialWeights,
   projectionDir,
+  commitProjection,
   startOf,
-  writeProjection,
   type HeadKind,
   type ProjectionRuntime,
   type ProjectionStart,
   type ProjectionWeights,
+  type WeightsHeader,
 } from '../models/projection.ts';
+import { shortHash } from '../models/fingerprint.ts';
+import { fingerprintDir, readManifest } from '../store/vector/manifest.ts';
 import type { Encoders } from '../models/types.ts';
 import type { StoppingCriterion } from './early-stopping.ts';
 import { cachedFeatures, type PairedFeatures } from './feature-cache.ts';
@@ -112,6 +115,28 @@ export async function ensureTrainingData(
   });
 }
 
+/**
+ * Indexes live under DATA_DIR/indexes/<model fingerprint>, which hashes the encoders and the
+ * projection (embedder.ts). When one exists for the projection just replaced, the next start
+ * refuses it (MODEL_MISMATCH) until a reindex: say so now, and where the old weights are kept.
+ */
+async function warnIfIndexed(
+  config: Config,
+  replaced: WeightsHeader,
+  nowActive: string,
+  logger: Logger,
+): Promise<void> {
+  if (replaced.encoders === undefined) return;
+  const model = shortHash(replaced.encoders.text, replaced.encoders.image, replaced.fingerprint);
+  const indexDir = path.join(config.paths.indexes, fingerprintDir(model));
+  const manifest = await readManifest(indexDir).catch(() => undefined);
+  if (manifest === undefined) return;
+  logger.warn(
+    { indexDir, replaced: replaced.fingerprint, active: path.basename(nowActive) },
+    'a live index was built with the projection just replaced: run `npm run reindex` (the old projection is kept under versions/)',
+  );
+}
+
 export function runtimeOf(config: Config, logger: Logger): ProjectionRuntime {
   return {
     device: config.device,
@@ -180,14 +205,8 @@ export async function trainProjection(
     const active = verdict?.active ?? true;
     const outDir = active ? activeDir : rejectedDir(activeDir);
     assertFiniteWeights(fit.weights, 'before saving');
-    const header = await writeProjection(outDir, fit.weights, {
-      text: encoders.text.fingerprint,
-      image: encoders.image.fingerprint,
-    });
-    // An older rejected candidate would only confuse `npm run eval` once a new one is active.
-    if (active) await rm(rejectedDir(activeDir), { recursive: true, force: true });
     const count = (split: string) => features.items.filter((i) => i.split === split).length;
-    const card: ProjectionCard = {
+    const cardOf = (header: WeightsHeader): ProjectionCard => ({
       fingerprint: header.fingerprint,
       profile: config.profile,
       date: new Date().toISOString(),
@@ -228,8 +247,19 @@ export async function trainProjection(
       ...(zeroShot ? { zeroShot } : {}),
       active,
       ...(verdict ? { reason: verdict.reason } : {}),
-    };
-    await writeFile(path.join(outDir, 'card.json'), `${JSON.stringify(card, null, 2)}\n`);
+    });
+    // The card is committed inside the version folder with the weights (projection-store.ts).
+    const commit = await commitProjection(
+      outDir,
+      fit.weights,
+      { text: encoders.text.fingerprint, image: encoders.image.fingerprint },
+      { files: (header) => ({ 'card.json': `${JSON.stringify(cardOf(header), null, 2)}\n` }) },
+    );
+    const card = cardOf(commit.header);
+    if (active && commit.previous !== undefined)
+      await warnIfIndexed(config, commit.previous, commit.versionDir, logger);
+    // An older rejected candidate would only confuse `npm run eval` once a new one is active.
+    if (active) await rm(rejectedDir(activeDir), { recursive: true, force: true });
     if (active) logger.info({ fingerprint: card.fingerprint, outDir }, 'projection trained');
     else
       logger.warn(
