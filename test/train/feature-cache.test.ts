@@ -114,12 +114,15 @@ describe('feature cache', () => {
     const file = data.items[0]!.imagePath;
     const [red, dark] = [await png(250), await png(10)];
     expect(red.length).toBe(dark.length);
+    // A whole-second mtime, so restoring it is exact (a Date loses the sub-millisecond part).
+    const stamp = 1_700_000_000;
     await writeFile(file, red);
+    await utimes(file, stamp, stamp);
     const before = await cachedFeatures(data, encoders, options);
     expect((await cachedFeatures(data, encoders, options)).fromCache).toBe(true);
-    const { atime, mtime } = await stat(file);
     await writeFile(file, dark);
-    await utimes(file, atime, mtime);
+    await utimes(file, stamp, stamp);
+    expect((await stat(file)).mtimeMs).toBe(stamp * 1000);
     const after = await cachedFeatures(data, encoders, options);
     expect(after.fromCache).toBe(false);
     expect(after.key).not.toBe(before.key);
