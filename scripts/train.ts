@@ -1,11 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { MultiBar, Presets } from 'cli-progress';
+import { z } from 'zod';
 import { loadConfig } from '../src/config.ts';
-import { AppError } from '../src/errors.ts';
 import { createLogger } from '../src/logger.ts';
 import { KARPATHY_SPLITS, type KarpathySplit } from '../src/media/sources/index.ts';
 import { FIT_DEFAULTS } from '../src/train/fit.ts';
+import { checkOptions, FitOptionsSchema, numericFlags } from '../src/train/fit-options.ts';
 import {
   DEFAULT_TRAINING_IMAGES,
   ensureTrainingData,
@@ -57,18 +58,39 @@ const program = new Command('train')
   .option('--json <path>', 'also write the card as JSON here')
   .option('--data-dir <dir>', 'data directory (DATA_DIR)');
 
-function positive(name: string, value: string, integer = true): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
-    throw new AppError(
-      'INVALID_INPUT',
-      `--${name} must be a positive ${integer ? 'integer' : 'number'}, got "${value}"`,
-    );
-  return n;
+const FLAG_OF: Record<string, string> = {
+  epochs: '--epochs',
+  dims: '--dims',
+  hiddenDims: '--hidden',
+  batchSize: '--batch',
+  lr: '--lr',
+  weightDecay: '--weight-decay',
+  patience: '--patience',
+  seed: '--seed',
+  trainImages: '--train-images',
+};
+
+const TrainFlagsSchema = FitOptionsSchema.extend({ trainImages: z.number().int().min(2).max(10_000_000) });
+
+/** Every numeric flag through one schema, so one message lists every bad one (NaN never reaches the optimiser). */
+function trainingFlags(o: Record<string, string | undefined>): z.infer<typeof TrainFlagsSchema> {
+  const n = numericFlags({
+    epochs: o['epochs'],
+    dims: o['dims'],
+    hiddenDims: o['hidden'],
+    batchSize: o['batch'],
+    lr: o['lr'],
+    weightDecay: o['weightDecay'],
+    patience: o['patience'],
+    seed: o['seed'],
+    trainImages: o['trainImages'],
+  });
+  return checkOptions(TrainFlagsSchema, n, (key) => FLAG_OF[key] ?? key);
 }
 
 runCli(async () => {
   const o = program.parse().opts<Record<string, string | undefined>>();
+  const flags = trainingFlags(o);
   const config = loadConfig({ overrides: { DATA_DIR: o['dataDir'], SEED: o['seed'] } });
   const logger = createLogger(config.logLevel);
   // Bars only on a terminal; piped output gets one line per epoch instead.
@@ -82,9 +104,9 @@ runCli(async () => {
   let last = { loss: 0, pairsPerSecond: 0 };
   let dataPath = o['data'];
   if (dataPath === undefined) {
-    const set = await ensureTrainingData(config, { n: positive('train-images', o['trainImages']!) });
+    const set = await ensureTrainingData(config, { n: flags.trainImages! });
     process.stderr.write(
-      `${set.generated ? 'generated' : 'using'} the synthetic training set ${set.manifestPath} (${set.count} images)\n`,
+      `${set.generated ? 'generated' : 'using'} the synthetic training set ${set.manifestPath} (${set.count} images)${set.replaced ? `, replacing one made with ${set.replaced}` : ''}\n`,
     );
     dataPath = set.manifestPath;
   }
@@ -101,14 +123,14 @@ runCli(async () => {
       ...(o['images'] ? { imagesDir: o['images'] } : {}),
       ...(o['split'] ? { karpathySplit: o['split'] as KarpathySplit } : {}),
       onWarning: (message: string) => logger.warn(message),
-      epochs: positive('epochs', o['epochs']!),
-      dims: positive('dims', o['dims']!),
+      ...(flags.epochs !== undefined ? { epochs: flags.epochs } : {}),
+      ...(flags.dims !== undefined ? { dims: flags.dims } : {}),
       head: o['head'] as 'mlp' | 'linear',
-      hiddenDims: positive('hidden', o['hidden']!),
-      batchSize: positive('batch', o['batch']!),
-      ...(o['lr'] !== undefined ? { lr: positive('lr', o['lr'], false) } : {}),
-      weightDecay: Number(o['weightDecay']),
-      patience: positive('patience', o['patience']!),
+      ...(flags.hiddenDims !== undefined ? { hiddenDims: flags.hiddenDims } : {}),
+      ...(flags.batchSize !== undefined ? { batchSize: flags.batchSize } : {}),
+      ...(flags.lr !== undefined ? { lr: flags.lr } : {}),
+      ...(flags.weightDecay !== undefined ? { weightDecay: flags.weightDecay } : {}),
+      ...(flags.patience !== undefined ? { patience: flags.patience } : {}),
       seed: config.seed,
       onEncodeProgress: (done, total) => {
         if (!tty) return;
@@ -124,7 +146,7 @@ runCli(async () => {
         });
       },
       onEpoch: (e) => {
-        const line = `epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${e.valScore !== undefined ? ` val ${e.valScore.toFixed(4)}` : ''}${e.best ? ' (best)' : ''} ${Math.round(last.pairsPerSecond)} pairs/s\n`;
+        const line = `epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${e.valScore !== undefined ? ` val ${e.valScore.toFixed(4)}` : ''}${e.valLoss !== undefined ? ` val loss ${e.valLoss.toFixed(4)}` : ''}${e.best ? ' (best)' : ''} ${Math.round(last.pairsPerSecond)} pairs/s\n`;
         if (tty) bars.log(line);
         else process.stderr.write(line);
       },

@@ -31,6 +31,8 @@ export const ERROR_CODES = [
   'DATA_DIR_LOCKED',
   'DATABASE_BUSY',
   'REINDEX_INCOMPLETE',
+  // Training produced (or was fed) a non-finite number: a loss, a feature or a weight.
+  'TRAINING_DIVERGED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

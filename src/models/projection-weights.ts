@@ -76,8 +76,15 @@ export function weightsHash(w: ProjectionWeights): string {
   return hash.digest('hex');
 }
 
-/** Writes weights.bin then weights.json (each via temp file + rename); the header's presence marks a complete set. */
-export async function writeProjection(
+export function projectionFingerprint(w: ProjectionWeights): string {
+  return `proj-${weightsHash(w).slice(0, 16)}`;
+}
+
+/**
+ * Writes weights.bin then weights.json into `dir`. Two renames are not one commit, so this only
+ * writes a staging folder; projection-store.ts commits the folder as a unit and serves readers.
+ */
+export async function writeProjectionFiles(
   dir: string,
   w: ProjectionWeights,
   encoders?: { text: string; image: string },
@@ -95,7 +102,7 @@ export async function writeProjection(
   const header: WeightsHeader = {
     format: 'crossmodal-projection',
     version: 1,
-    fingerprint: `proj-${weightsHash(w).slice(0, 16)}`,
+    fingerprint: projectionFingerprint(w),
     ...shape,
     ...(encoders ? { encoders } : {}),
     tensors,
@@ -105,8 +112,8 @@ export async function writeProjection(
   return header;
 }
 
-/** Reads a stored projection; `undefined` when none is there, MODEL_INVALID when it is damaged. */
-export async function readProjection(
+/** Reads the projection files in `dir`; `undefined` when none is there, MODEL_INVALID when damaged. */
+export async function readProjectionFiles(
   dir: string,
 ): Promise<{ weights: ProjectionWeights; header: WeightsHeader } | undefined> {
   let headerText: string;

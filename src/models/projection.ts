@@ -5,7 +5,8 @@ import { AppError } from '../errors.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import { GraphBuilder } from '../onnx/graph-builder.ts';
 import { createSession, type InferenceSession } from '../onnx/session.ts';
-import { readProjection, weightsHash, type ProjectionWeights } from './projection-weights.ts';
+import { weightsHash, type ProjectionWeights, type WeightsHeader } from './projection-weights.ts';
+import { readProjection } from './projection-store.ts';
 import {
   createInitialWeights,
   initialFingerprint,
@@ -15,9 +16,15 @@ import {
 import type { Encoders, Projection } from './types.ts';
 
 export {
+  activeProjectionDir,
+  commitProjection,
   readProjection,
-  weightsHash,
   writeProjection,
+  type CommitResult,
+} from './projection-store.ts';
+export {
+  projectionFingerprint,
+  weightsHash,
   type HeadKind,
   type HeadWeights,
   type ProjectionWeights,
@@ -165,6 +172,38 @@ export function l2Norm(g: GraphBuilder, y: string): string {
 }
 
 /**
+ * Why a stored projection does not fit these encoders (other input widths, or fitted to other
+ * encoder fingerprints), or undefined when it fits. The engine (loadProjection) and `eval` both
+ * apply it, so eval never scores a projection the engine would refuse.
+ */
+export function projectionMismatch(
+  stored: { weights: ProjectionWeights; header: WeightsHeader },
+  encoders: Pick<Encoders, 'text' | 'image'>,
+):
+  | {
+      reason: string;
+      encodersNow: { text: string; image: string };
+      encodersThen?: { text: string; image: string };
+    }
+  | undefined {
+  const { weights, header } = stored;
+  const encodersNow = { text: encoders.text.fingerprint, image: encoders.image.fingerprint };
+  const encodersThen = header.encoders;
+  if (weights.textDims !== encoders.text.dims || weights.imageDims !== encoders.image.dims)
+    return {
+      reason: `it maps ${weights.textDims} / ${weights.imageDims}-d features, the encoders give ${encoders.text.dims} / ${encoders.image.dims}`,
+      encodersNow,
+      ...(encodersThen ? { encodersThen } : {}),
+    };
+  if (
+    encodersThen !== undefined &&
+    (encodersThen.text !== encodersNow.text || encodersThen.image !== encodersNow.image)
+  )
+    return { reason: 'it was fitted to other encoders', encodersNow, encodersThen };
+  return undefined;
+}
+
+/**
  * The trained projection for the config's profile, or the initial one when none (or a stale one)
  * is on disk: the identity for a pre-aligned profile (zero-shot search), seeded random otherwise.
  */
@@ -192,16 +231,10 @@ export async function loadProjection(
     return initial();
   }
   const { weights, header } = stored;
-  const encodersNow = { text: encoders.text.fingerprint, image: encoders.image.fingerprint };
-  const encodersThen = header.encoders;
-  if (
-    weights.textDims !== encoders.text.dims ||
-    weights.imageDims !== encoders.image.dims ||
-    (encodersThen !== undefined &&
-      (encodersThen.text !== encodersNow.text || encodersThen.image !== encodersNow.image))
-  ) {
+  const mismatch = projectionMismatch(stored, encoders);
+  if (mismatch !== undefined) {
     logger.warn(
-      { dir, encodersNow, encodersThen },
+      { dir, ...mismatch },
       'the trained projection was fitted to other encoders; using the initial projection until `npm run train` runs again',
     );
     return initial();

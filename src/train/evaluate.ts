@@ -5,9 +5,11 @@ import { AppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { loadEncoders } from '../models/load.ts';
 import {
+  activeProjectionDir,
   createInitialWeights,
   initialFingerprint,
   projectionDir,
+  projectionMismatch,
   readProjection,
   startOf,
   type ProjectionStart,
@@ -40,6 +42,11 @@ export interface Evaluation {
   untrained: RetrievalScores & { fingerprint: string };
   /** A fine-tune that lost to zero-shot when trained, kept in `rejected/` and not in use. */
   rejected?: RetrievalScores & { fingerprint: string; reason?: string };
+  /**
+   * Stored projections the engine would refuse with these encoders (loadProjection's check):
+   * named here and not scored, since the engine serves the initial projection instead.
+   */
+  refused?: { fingerprint: string; dir: string; reason: string }[];
 }
 
 /**
@@ -77,7 +84,20 @@ export async function evaluate(
       ...(await scoreSubset(initial, subset, runtime)),
     };
     const dir = options.projectionDir ?? projectionDir(config);
-    const stored = await readProjection(dir);
+    const refused: NonNullable<Evaluation['refused']> = [];
+    // The engine's own check: a projection fitted to other encoders is not what it would serve.
+    const usable = async (from: string) => {
+      const found = await readProjection(from);
+      const mismatch = found === undefined ? undefined : projectionMismatch(found, encoders);
+      if (found === undefined || mismatch === undefined) return found;
+      refused.push({ fingerprint: found.header.fingerprint, dir: from, reason: mismatch.reason });
+      logger.warn(
+        { dir: from, fingerprint: found.header.fingerprint, ...mismatch },
+        'not scoring a projection the engine would refuse: run `npm run train` again',
+      );
+      return undefined;
+    };
+    const stored = await usable(dir);
     const result: Evaluation = {
       split,
       images: subset.imageCaptions.length,
@@ -91,7 +111,8 @@ export async function evaluate(
         ...(await scoreSubset(stored.weights, subset, runtime)),
       };
     }
-    const rejected = await readProjection(rejectedDir(dir));
+    const rejected = await usable(rejectedDir(dir));
+    if (refused.length > 0) result.refused = refused;
     if (stored === undefined && rejected === undefined) {
       logger.warn(
         start === 'identity'
@@ -116,7 +137,8 @@ export async function evaluate(
 /** The gate's sentence from the rejected fine-tune's card, when the card is there and readable. */
 async function readReason(dir: string): Promise<string | undefined> {
   try {
-    const card = JSON.parse(await readFile(path.join(dir, 'card.json'), 'utf8')) as { reason?: unknown };
+    const from = await activeProjectionDir(dir);
+    const card = JSON.parse(await readFile(path.join(from, 'card.json'), 'utf8')) as { reason?: unknown };
     return typeof card.reason === 'string' ? card.reason : undefined;
   } catch {
     // The card only explains; the weights were verified by readProjection.

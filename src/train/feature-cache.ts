@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -8,8 +8,10 @@ import type { PairedData, PairedItem } from './paired-data.ts';
 
 /**
  * Frozen-encoder features of a paired data set, computed once and kept on disk under
- * `<cacheDir>/features/<key>/`. The key hashes both encoder fingerprints and the data set (image
- * paths, sizes, modification times, captions), so new encoders or changed data miss the cache.
+ * `<cacheDir>/features/<key>/`. The key hashes both encoder fingerprints, the decode limits and
+ * the data set (image paths, image bytes, captions), so new encoders, other limits or changed
+ * data miss the cache. A run in which any image failed to decode is not cached at all: a
+ * failure may be passing (a limit, a file being copied) and must be retried, never served.
  */
 
 export interface PairedFeatures {
@@ -33,6 +35,11 @@ export interface FeatureCacheOptions {
   cacheDir: string;
   /** Turns file bytes into encoder input; the trainer passes `decodeImage` with the encoder's spec. */
   decode: (bytes: Buffer) => Promise<PixelTensor>;
+  /**
+   * The limits `decode` enforces, part of the key: an image refused under MAX_IMAGE_PIXELS=1024
+   * decodes under the default, so the two settings must not share a cache entry.
+   */
+  limits: { maxBytes: number; maxPixels: number };
   /** @default 64 */
   batchSize?: number;
   logger: Logger;
@@ -48,15 +55,48 @@ interface CacheMeta {
   captions: number;
 }
 
-export async function cacheKey(data: PairedData, encoders: Encoders): Promise<string> {
+/**
+ * Hashes every image's bytes rather than trusting size and mtime: a same-size edit with the mtime
+ * restored (a re-export, a sync tool, `touch -r`) served stale features. Reading the images is far
+ * cheaper than decoding and encoding them, which a hit saves.
+ */
+export async function cacheKey(
+  data: PairedData,
+  encoders: Encoders,
+  limits: FeatureCacheOptions['limits'],
+): Promise<string> {
   const hash = createHash('sha256').update(
-    JSON.stringify({ v: 1, text: encoders.text.fingerprint, image: encoders.image.fingerprint }),
+    JSON.stringify({
+      v: 2,
+      text: encoders.text.fingerprint,
+      image: encoders.image.fingerprint,
+      limits: [limits.maxBytes, limits.maxPixels],
+    }),
   );
-  for (const item of data.items) {
-    const info = await stat(item.imagePath).catch(() => undefined);
-    hash.update(JSON.stringify([item.imagePath, info?.size ?? -1, info?.mtimeMs ?? -1, item.captions]));
-  }
+  const digests = await mapLimited(data.items, 8, async (item) => {
+    const bytes = await readFile(item.imagePath).catch(() => undefined);
+    return bytes === undefined ? 'missing' : createHash('sha256').update(bytes).digest('hex');
+  });
+  data.items.forEach((item, i) => hash.update(JSON.stringify([item.imagePath, digests[i], item.captions])));
   return hash.digest('hex').slice(0, 24);
+}
+
+/** `fn` over `items` with at most `limit` in flight, results in order. */
+async function mapLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 export async function cachedFeatures(
@@ -64,7 +104,7 @@ export async function cachedFeatures(
   encoders: Encoders,
   options: FeatureCacheOptions,
 ): Promise<PairedFeatures> {
-  const key = await cacheKey(data, encoders);
+  const key = await cacheKey(data, encoders, options.limits);
   const dir = path.join(options.cacheDir, 'features', key);
   const cached = await readCache(dir, data, key).catch((error: unknown) => {
     options.logger.warn({ dir, error: describeError(error) }, 'feature cache unreadable; encoding again');
@@ -75,7 +115,12 @@ export async function cachedFeatures(
     return cached;
   }
   const features = await encodeAll(data, encoders, key, options);
-  await writeCache(dir, features, encoders);
+  if (features.kept.length === data.items.length) await writeCache(dir, features, encoders);
+  else
+    options.logger.warn(
+      { dropped: data.items.length - features.kept.length },
+      'features not cached: some images did not decode, and the next run tries them again',
+    );
   return features;
 }
 

@@ -9,6 +9,13 @@ import {
 import { standardiseRows, trainingWeights } from '../models/projection-init.ts';
 import { AppError } from '../errors.ts';
 import { retrievalScores, type RetrievalScores } from './metrics.ts';
+import {
+  MIN_RANKING_IMAGES,
+  stoppingCriterion,
+  validationLoss,
+  type StoppingCriterion,
+} from './early-stopping.ts';
+import { assertFiniteFeatures, assertFiniteWeights, checkFitOptions } from './fit-options.ts';
 import { AdamW, learningRate } from './optimizer.ts';
 import { createRng, deriveSeed } from './rng.ts';
 import type { FeatureSubset } from './subset.ts';
@@ -64,6 +71,21 @@ export const FIT_DEFAULTS = {
   seed: 42,
 };
 
+/**
+ * ORT splits Gemm and reductions across its intra-op threads, and float sums in another order
+ * round differently: the same seed gave another projection fingerprint at 8 threads than at 0-3.
+ * Training therefore runs at a fixed thread count, whatever the host has or ORT_INTRA_THREADS says,
+ * so a seed and data set give one fingerprint on any CPU host. 4 keeps most of the speed of a
+ * larger pool at these matrix sizes; a GPU runtime is left as it is.
+ */
+export const TRAINING_INTRA_OP_THREADS = 4;
+
+export function trainingRuntime(runtime: ProjectionRuntime): ProjectionRuntime {
+  return runtime.device === 'cpu' || runtime.device === 'auto'
+    ? { ...runtime, intraOpThreads: TRAINING_INTRA_OP_THREADS, interOpThreads: 1 }
+    : runtime;
+}
+
 export interface StepEvent {
   epoch: number;
   step: number;
@@ -77,7 +99,10 @@ export interface StepEvent {
 export interface EpochEvent {
   epoch: number;
   loss: number;
+  /** The validation retrieval score (criterion `retrieval`). */
   valScore: number | undefined;
+  /** The validation InfoNCE loss (criterion `val-loss`). */
+  valLoss?: number;
   best: boolean;
 }
 
@@ -85,6 +110,8 @@ export interface FitResult {
   weights: ProjectionWeights;
   epochsRun: number;
   bestEpoch: number;
+  /** What ranked the epochs for early stopping and the kept weights (early-stopping.ts). */
+  criterion: StoppingCriterion;
   validation: RetrievalScores | undefined;
   pairsPerSecond: number;
   seconds: number;
@@ -99,9 +126,11 @@ export async function fitProjection(
   train: FeatureSubset,
   val: FeatureSubset | undefined,
   options: FitOptions,
-  runtime: ProjectionRuntime,
+  hostRuntime: ProjectionRuntime,
   hooks: { onStep?: (e: StepEvent) => void; onEpoch?: (e: EpochEvent) => void } = {},
 ): Promise<FitResult> {
+  const runtime = trainingRuntime(hostRuntime);
+  checkFitOptions({ ...options });
   const { epochs, dims, head, hiddenDims, weightDecay, warmup, patience, seed } = {
     ...FIT_DEFAULTS,
     ...definedOnly(options),
@@ -111,8 +140,12 @@ export async function fitProjection(
   const n = train.imageCaptions.length;
   const batch = Math.min(options.batchSize ?? FIT_DEFAULTS.batchSize, n);
   if (batch < 2) throw new AppError('INVALID_INPUT', `training needs at least 2 paired images, got ${n}`);
-  if (!Number.isInteger(epochs) || epochs < 1)
-    throw new AppError('INVALID_INPUT', `epochs must be a positive integer, got ${epochs}`);
+  assertFiniteFeatures('training text', train.text, train.textDims);
+  assertFiniteFeatures('training image', train.image, train.imageDims);
+  if (val !== undefined) {
+    assertFiniteFeatures('validation text', val.text, val.textDims);
+    assertFiniteFeatures('validation image', val.image, val.imageDims);
+  }
 
   const weights = trainingWeights(
     { textDims: train.textDims, imageDims: train.imageDims, start, dims, seed, head, hiddenDims },
@@ -147,6 +180,13 @@ export async function fitProjection(
   const bt = new Float32Array(batch * train.textDims);
   const bi = new Float32Array(batch * train.imageDims);
   const order = Array.from({ length: n }, (_, i) => i);
+  const criterion = stoppingCriterion(val);
+  if (criterion === 'val-loss')
+    runtime.logger.warn(
+      { valImages: val?.imageCaptions.length, minimum: MIN_RANKING_IMAGES },
+      'the validation split is too small to rank epochs by retrieval; early stopping uses the validation loss',
+    );
+  const valLossOf = criterion === 'val-loss' && val !== undefined ? validationLoss(val, weights) : undefined;
 
   let best:
     | { score: number; epoch: number; weights: ProjectionWeights; scores: RetrievalScores | undefined }
@@ -171,7 +211,7 @@ export async function fitProjection(
         const { loss, grads } = await step.run(bt, bi, batch, params);
         if (!Number.isFinite(loss))
           throw new AppError(
-            'INVALID_INPUT',
+            'TRAINING_DIVERGED',
             `training diverged at step ${globalStep} (loss ${loss}); lower --lr`,
           );
         const rate = learningRate(globalStep, totalSteps, lr, warmupSteps);
@@ -195,17 +235,23 @@ export async function fitProjection(
         });
       }
       const current = weightsWithParams(weights, params);
+      // A finite loss does not prove finite weights: the heads L2-normalise, so runaway weights
+      // can still give a loss; checked per epoch so that no diverged epoch can become `best`.
+      assertFiniteWeights(current, `in epoch ${epoch}`);
       const scores =
-        val === undefined || val.imageCaptions.length < 2
-          ? undefined
-          : await scoreSubset(current, val, runtime, { detail: false });
-      const score = scores === undefined ? -lossSum : validationScore(scores);
+        criterion === 'retrieval' && val !== undefined
+          ? await scoreSubset(current, val, runtime, { detail: false })
+          : undefined;
+      const valLoss = valLossOf === undefined ? undefined : await valLossOf(step, params);
+      // Higher is better: the retrieval score, else the negated (validation or training) loss.
+      const score = scores !== undefined ? validationScore(scores) : -(valLoss ?? lossSum / stepsPerEpoch);
       const improved = best === undefined || score > best.score;
       if (improved) best = { score, epoch, weights: current, scores };
       hooks.onEpoch?.({
         epoch,
         loss: lossSum / stepsPerEpoch,
         valScore: scores === undefined ? undefined : score,
+        ...(valLoss !== undefined ? { valLoss } : {}),
         best: improved,
       });
       if (best !== undefined && epoch - best.epoch >= patience) break;
@@ -218,9 +264,11 @@ export async function fitProjection(
     weights: chosen.weights,
     epochsRun: Math.min(epoch, epochs),
     bestEpoch: chosen.epoch,
-    // The per-epoch check skips the per-attribute table; the card gets the full one for the kept epoch.
+    criterion,
+    // The per-epoch check skips the per-attribute table; the card gets the full one for the kept
+    // epoch, also when a small split only chose it by loss (its scores are then shown, not ranked).
     validation:
-      chosen.scores === undefined || val === undefined
+      criterion === 'train-loss' || val === undefined
         ? undefined
         : await scoreSubset(chosen.weights, val, runtime),
     pairsPerSecond: steadyRate(globalStep, batch, steadySeconds, trainSeconds),

@@ -78,7 +78,13 @@ export function recallAtK(
   return hits / ranked.length;
 }
 
-/** Mean over queries of (hits in top `k`) / `k`; `queries` limits which queries count. */
+/**
+ * Mean over queries of (hits in the top `k`) / min(`k`, gallery size); `queries` limits which
+ * queries count. A ranking shorter than `k` is the whole gallery (rankExact returns
+ * min(k, gallery)), so dividing by `k` would cap P@10 on 8 items at 0.8 while the chance level,
+ * a share of the gallery, is not capped (11.0% against a "chance" of 22.0%). With this
+ * definition a random ranking of a gallery of `k` or fewer scores exactly the chance share.
+ */
 export function precisionAtK(
   ranked: readonly Int32Array[],
   isHit: (query: number, item: number) => boolean,
@@ -90,8 +96,9 @@ export function precisionAtK(
   for (const q of queries) {
     const items = ranked[q] as Int32Array;
     let hits = 0;
-    for (let r = 0; r < Math.min(k, items.length); r++) if (isHit(q, items[r] as number)) hits++;
-    total += hits / k;
+    const depth = Math.min(k, items.length);
+    for (let r = 0; r < depth; r++) if (isHit(q, items[r] as number)) hits++;
+    total += depth === 0 ? 0 : hits / depth;
   }
   return total / queries.length;
 }
@@ -102,7 +109,13 @@ export function retrievalScores(data: RetrievalData, options: { detail?: boolean
   const t2i = rankExact(data.textVectors, data.imageVectors, dims, 10);
   const i2t = rankExact(data.imageVectors, data.textVectors, dims, 10);
   const exactT2i = (c: number, img: number) => captionImage[c] === img;
-  const exactI2t = (img: number, c: number) => captionImage[c] === img;
+  // An image without captions stays in the gallery as a distractor for text->image, but cannot be
+  // an image->text query: it has no caption to find, and counting it as a miss would punish the model.
+  const hasCaption = new Uint8Array(data.imageVectors.length / dims);
+  for (const img of captionImage) hasCaption[img] = 1;
+  const captioned = Array.from(hasCaption.keys()).filter((img) => hasCaption[img] === 1);
+  const captionedI2t = captioned.map((img) => i2t[img] as Int32Array);
+  const exactCaptioned = (q: number, c: number) => captionImage[c] === captioned[q];
   const scores: RetrievalScores = {
     t2i: {
       r1: recallAtK(t2i, exactT2i, 1),
@@ -110,9 +123,9 @@ export function retrievalScores(data: RetrievalData, options: { detail?: boolean
       r10: recallAtK(t2i, exactT2i, 10),
     },
     i2t: {
-      r1: recallAtK(i2t, exactI2t, 1),
-      r5: recallAtK(i2t, exactI2t, 5),
-      r10: recallAtK(i2t, exactI2t, 10),
+      r1: recallAtK(captionedI2t, exactCaptioned, 1),
+      r5: recallAtK(captionedI2t, exactCaptioned, 5),
+      r10: recallAtK(captionedI2t, exactCaptioned, 10),
     },
   };
   const { scenes, named } = data;

@@ -1,4 +1,4 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -7,19 +7,25 @@ import { loadEncoders } from '../models/load.ts';
 import {
   createInitialWeights,
   projectionDir,
+  commitProjection,
   startOf,
-  writeProjection,
   type HeadKind,
   type ProjectionRuntime,
   type ProjectionStart,
   type ProjectionWeights,
+  type WeightsHeader,
 } from '../models/projection.ts';
+import { shortHash } from '../models/fingerprint.ts';
+import { fingerprintDir, readManifest } from '../store/vector/manifest.ts';
 import type { Encoders } from '../models/types.ts';
+import type { StoppingCriterion } from './early-stopping.ts';
 import { cachedFeatures, type PairedFeatures } from './feature-cache.ts';
+import { assertFiniteWeights } from './fit-options.ts';
 import {
   FIT_DEFAULTS,
   fitProjection,
   scoreSubset,
+  trainingRuntime,
   type EpochEvent,
   type FitOptions,
   type StepEvent,
@@ -63,6 +69,8 @@ export interface ProjectionCard {
     epochsPlanned: number;
     epochsRun: number;
     bestEpoch: number;
+    /** What ranked the epochs: retrieval on validation, or a loss when the split cannot rank. */
+    criterion: StoppingCriterion;
     batchSize: number;
     lr: number;
     weightDecay: number;
@@ -90,19 +98,43 @@ export interface ProjectionCard {
 export const DEFAULT_TRAINING_IMAGES = 12_000;
 
 /**
- * The synthetic training set under DATA_DIR/samples-train, generated when missing. Its seed
- * differs from the indexed sample set's (DATA_DIR/samples), so no indexed image was trained on.
+ * The synthetic training set under DATA_DIR/samples-train, generated when missing and generated
+ * again when asked for another size or seed. Its seed differs from the indexed sample set's
+ * (DATA_DIR/samples), so no indexed image was trained on.
  */
 export async function ensureTrainingData(
   config: Config,
   options: { n?: number; onProgress?: (done: number, total: number) => void } = {},
-): Promise<{ manifestPath: string; count: number; generated: boolean }> {
+): Promise<{ manifestPath: string; count: number; generated: boolean; replaced?: string }> {
   return ensureSampleData({
+    ifDifferent: 'regenerate',
     outDir: path.join(config.dataDir, 'samples-train'),
     n: options.n ?? DEFAULT_TRAINING_IMAGES,
     seed: config.seed + 1,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
+}
+
+/**
+ * Indexes live under DATA_DIR/indexes/<model fingerprint>, which hashes the encoders and the
+ * projection (embedder.ts). When one exists for the projection just replaced, the next start
+ * refuses it (MODEL_MISMATCH) until a reindex: say so now, and where the old weights are kept.
+ */
+async function warnIfIndexed(
+  config: Config,
+  replaced: WeightsHeader,
+  nowActive: string,
+  logger: Logger,
+): Promise<void> {
+  if (replaced.encoders === undefined) return;
+  const model = shortHash(replaced.encoders.text, replaced.encoders.image, replaced.fingerprint);
+  const indexDir = path.join(config.paths.indexes, fingerprintDir(model));
+  const manifest = await readManifest(indexDir).catch(() => undefined);
+  if (manifest === undefined) return;
+  logger.warn(
+    { indexDir, replaced: replaced.fingerprint, active: path.basename(nowActive) },
+    'a live index was built with the projection just replaced: run `npm run reindex` (the old projection is kept under versions/)',
+  );
 }
 
 export function runtimeOf(config: Config, logger: Logger): ProjectionRuntime {
@@ -125,6 +157,7 @@ export async function pairedFeatures(
   const limits = { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels };
   const features = await cachedFeatures(data, encoders, {
     cacheDir: config.paths.cache,
+    limits,
     decode: (bytes) => decodeImage(bytes, encoders.image.preprocess, limits),
     logger,
     ...(options.onEncodeProgress ? { onProgress: options.onEncodeProgress } : {}),
@@ -153,7 +186,8 @@ export async function trainProjection(
       'training the projection',
     );
     const start = startOf(config.profile);
-    const runtime = runtimeOf(config, logger);
+    // The zero-shot gate's scores decide what is kept: same fixed threads as training (fit.ts).
+    const runtime = trainingRuntime(runtimeOf(config, logger));
     const valSet = val.imageCaptions.length >= 2 ? val : undefined;
     const fit = await fitProjection(train, valSet, { ...options, seed, start }, runtime, {
       ...(options.onStep ? { onStep: options.onStep } : {}),
@@ -170,14 +204,9 @@ export async function trainProjection(
     const activeDir = options.outDir ?? projectionDir(config);
     const active = verdict?.active ?? true;
     const outDir = active ? activeDir : rejectedDir(activeDir);
-    const header = await writeProjection(outDir, fit.weights, {
-      text: encoders.text.fingerprint,
-      image: encoders.image.fingerprint,
-    });
-    // An older rejected candidate would only confuse `npm run eval` once a new one is active.
-    if (active) await rm(rejectedDir(activeDir), { recursive: true, force: true });
+    assertFiniteWeights(fit.weights, 'before saving');
     const count = (split: string) => features.items.filter((i) => i.split === split).length;
-    const card: ProjectionCard = {
+    const cardOf = (header: WeightsHeader): ProjectionCard => ({
       fingerprint: header.fingerprint,
       profile: config.profile,
       date: new Date().toISOString(),
@@ -205,6 +234,7 @@ export async function trainProjection(
         epochsPlanned: options.epochs ?? FIT_DEFAULTS.epochs,
         epochsRun: fit.epochsRun,
         bestEpoch: fit.bestEpoch,
+        criterion: fit.criterion,
         batchSize: Math.min(options.batchSize ?? FIT_DEFAULTS.batchSize, train.imageCaptions.length),
         lr: options.lr ?? (start === 'identity' ? FIT_DEFAULTS.alignedLr : FIT_DEFAULTS.lr),
         weightDecay: options.weightDecay ?? FIT_DEFAULTS.weightDecay,
@@ -217,8 +247,19 @@ export async function trainProjection(
       ...(zeroShot ? { zeroShot } : {}),
       active,
       ...(verdict ? { reason: verdict.reason } : {}),
-    };
-    await writeFile(path.join(outDir, 'card.json'), `${JSON.stringify(card, null, 2)}\n`);
+    });
+    // The card is committed inside the version folder with the weights (projection-store.ts).
+    const commit = await commitProjection(
+      outDir,
+      fit.weights,
+      { text: encoders.text.fingerprint, image: encoders.image.fingerprint },
+      { files: (header) => ({ 'card.json': `${JSON.stringify(cardOf(header), null, 2)}\n` }) },
+    );
+    const card = cardOf(commit.header);
+    if (active && commit.previous !== undefined)
+      await warnIfIndexed(config, commit.previous, commit.versionDir, logger);
+    // An older rejected candidate would only confuse `npm run eval` once a new one is active.
+    if (active) await rm(rejectedDir(activeDir), { recursive: true, force: true });
     if (active) logger.info({ fingerprint: card.fingerprint, outDir }, 'projection trained');
     else
       logger.warn(

@@ -163,8 +163,9 @@ describe('fine-tuning a pre-aligned profile', () => {
           /^fine-tuned \d\.\d{4} vs zero-shot 1\.0000 \(mean of R@1\/5\/10 both ways on validation\): the fine-tune is not better than zero-shot, so it is not made active$/,
         ),
       });
-      expect(existsSync(path.join(rejectedDir(projectionDir(config)), 'weights.json'))).toBe(true);
-      expect(existsSync(path.join(projectionDir(config), 'weights.json'))).toBe(false);
+      // Versioned folders (projection-store.ts): `active` names the committed projection.
+      expect(existsSync(path.join(rejectedDir(projectionDir(config)), 'active'))).toBe(true);
+      expect(existsSync(path.join(projectionDir(config), 'active'))).toBe(false);
       const after = await loadProjection(config, encoders, silentLogger);
       expect({ fingerprint: after.fingerprint, trained: after.trained }).toEqual({
         fingerprint: before.fingerprint,

@@ -1,5 +1,6 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.ts';
 import { decodeImage } from '../../src/media/image-decode.ts';
@@ -23,13 +24,17 @@ beforeAll(async () => {
     seed: 4,
   });
   data = await loadPairedData(manifestPath);
-  options = {
+  options = withLimits({ maxBytes: 1 << 20, maxPixels: 1 << 20 });
+});
+function withLimits(limits: FeatureCacheOptions['limits']): FeatureCacheOptions {
+  return {
     cacheDir: temp.config.paths.cache,
-    decode: (bytes) =>
-      decodeImage(bytes, encoders.image.preprocess, { maxBytes: 1 << 20, maxPixels: 1 << 20 }),
+    limits,
+    decode: (bytes) => decodeImage(bytes, encoders.image.preprocess, limits),
     logger: silentLogger,
   };
-});
+}
+
 afterAll(async () => {
   await encoders?.close();
   await temp.cleanup();
@@ -83,5 +88,45 @@ describe('feature cache', () => {
     expect(after.key).not.toBe(before.key);
     expect(after.items).toHaveLength(12);
     expect(after.kept).toEqual(Array.from({ length: 12 }, (_, i) => i));
+  });
+
+  it('never caches a run that dropped images, and keys on the decode limits', async () => {
+    // 1024 pixels refuses every sample image; the refusal must not outlive the setting.
+    const tight = withLimits({ maxBytes: 1 << 20, maxPixels: 1024 });
+    const refused = await cachedFeatures(data, encoders, tight);
+    expect({ items: refused.items.length, fromCache: refused.fromCache }).toEqual({
+      items: 0,
+      fromCache: false,
+    });
+    const again = await cachedFeatures(data, encoders, tight);
+    expect({ items: again.items.length, fromCache: again.fromCache }).toEqual({ items: 0, fromCache: false });
+    const loose = await cachedFeatures(data, encoders, options);
+    expect(loose.items).toHaveLength(12);
+    expect(loose.key).not.toBe(refused.key);
+  });
+
+  it('misses when an image changes with its size and mtime kept', async () => {
+    // Uncompressed PNGs of one size are byte-for-byte the same length whatever their colour.
+    const png = (r: number) =>
+      sharp({ create: { width: 40, height: 40, channels: 3, background: { r, g: 0, b: 0 } } })
+        .png({ compressionLevel: 0, adaptiveFiltering: false })
+        .toBuffer();
+    const file = data.items[0]!.imagePath;
+    const [red, dark] = [await png(250), await png(10)];
+    expect(red.length).toBe(dark.length);
+    // A whole-second mtime, so restoring it is exact (a Date loses the sub-millisecond part).
+    const stamp = 1_700_000_000;
+    await writeFile(file, red);
+    await utimes(file, stamp, stamp);
+    const before = await cachedFeatures(data, encoders, options);
+    expect((await cachedFeatures(data, encoders, options)).fromCache).toBe(true);
+    await writeFile(file, dark);
+    await utimes(file, stamp, stamp);
+    expect((await stat(file)).mtimeMs).toBe(stamp * 1000);
+    const after = await cachedFeatures(data, encoders, options);
+    expect(after.fromCache).toBe(false);
+    expect(after.key).not.toBe(before.key);
+    const row = (f: typeof after) => Array.from(f.image.subarray(0, encoders.image.dims));
+    expect(row(after)).not.toEqual(row(before));
   });
 });

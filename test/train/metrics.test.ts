@@ -66,7 +66,7 @@ describe('retrieval metrics', () => {
       { objects: [{ colour: 'red' as const, shape: 'circle' as const }] },
       { objects: [{ shape: 'circle' as const }] },
     ];
-    // With only 2 images every ranking holds both in its top 10, so P@10 = hits / 10.
+    // With only 2 images every ranking is the whole gallery, so P@10 = hits / 2: the chance share.
     const s = retrievalScores({
       textVectors: new Float32Array([1, 0, 0, 1]),
       imageVectors: new Float32Array([1, 0, 0, 1]),
@@ -75,11 +75,12 @@ describe('retrieval metrics', () => {
       scenes,
       named,
     });
-    expect(s.t2i.p10).toBeCloseTo((1 / 10 + 2 / 10) / 2); // caption 0 fits image 0; caption 1 fits both
-    expect(s.i2t.p10).toBeCloseTo((2 / 10 + 1 / 10) / 2); // image 0 fits both captions; image 1 only caption 1
+    expect(s.t2i.p10).toBeCloseTo((1 / 2 + 2 / 2) / 2); // caption 0 fits image 0; caption 1 fits both
+    expect(s.i2t.p10).toBeCloseTo((2 / 2 + 1 / 2) / 2); // image 0 fits both captions; image 1 only caption 1
     expect(s.t2i.p10Chance).toBeCloseTo((1 / 2 + 2 / 2) / 2);
-    expect(s.perAttribute?.['colour']).toMatchObject({ t2i: 1 / 10, captions: 1 });
-    expect(s.perAttribute?.['shape']?.t2i).toBeCloseTo(2 / 10);
+    expect(s.t2i.p10Chance).toBeCloseTo(s.t2i.p10!);
+    expect(s.perAttribute?.['colour']).toMatchObject({ t2i: 1 / 2, captions: 1 });
+    expect(s.perAttribute?.['shape']?.t2i).toBeCloseTo(2 / 2);
     // i2t, colour: only caption 0 names a colour; image 0 satisfies it, image 1 does not.
     expect(s.perAttribute?.['colour']?.i2t).toBeCloseTo(1 / 2);
   });

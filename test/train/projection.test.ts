@@ -11,6 +11,7 @@ import {
   projectionFromWeights,
   readProjection,
   writeProjection,
+  activeProjectionDir,
 } from '../../src/models/projection.ts';
 import type { Encoders } from '../../src/models/types.ts';
 import { createRng } from '../../src/train/rng.ts';
@@ -88,7 +89,7 @@ describe('projection weights', () => {
   it('report a damaged weights file as MODEL_INVALID', async () => {
     const dir = path.join(temp.dir, 'damaged');
     await writeProjection(dir, createInitialWeights({ textDims: 6, imageDims: 9, dims: 4 }));
-    await writeFile(path.join(dir, 'weights.bin'), Buffer.alloc(40));
+    await writeFile(path.join(await activeProjectionDir(dir), 'weights.bin'), Buffer.alloc(40));
     await expect(readProjection(dir)).rejects.toSatisfy((e) => isAppError(e, 'MODEL_INVALID'));
   });
 

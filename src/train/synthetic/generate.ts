@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../../errors.ts';
 import { createRng, deriveSeed } from '../rng.ts';
@@ -34,20 +34,46 @@ export const MANIFEST_NAME = 'manifest.jsonl';
 /** The default set size: quick to index (the demo's sample set). */
 export const DEFAULT_SAMPLE_IMAGES = 2400;
 
-/** Generates the set unless a complete one (its manifest) is already in `outDir`. */
+/** What a set was generated with, kept beside its manifest as `generation.json`. */
+function generationOf(options: SampleDataOptions): Record<string, number> {
+  return {
+    n: options.n ?? DEFAULT_SAMPLE_IMAGES,
+    seed: options.seed ?? 42,
+    captionsPerImage: options.captionsPerImage ?? 2,
+    side: options.side ?? 64,
+    valFraction: options.valFraction ?? 0.1,
+    testFraction: options.testFraction ?? 0.1,
+  };
+}
+
+const GENERATION_NAME = 'generation.json';
+
+/**
+ * Generates the set unless a complete one (its manifest) is already in `outDir`. With
+ * `ifDifferent: 'regenerate'` an existing set made with other parameters (or by a version that did
+ * not record them) is replaced: `--train-images` and `--seed` were ignored once the set existed.
+ * `keep` (the default) leaves a set alone, as the indexed sample set must be.
+ */
 export async function ensureSampleData(
-  options: SampleDataOptions,
-): Promise<{ manifestPath: string; count: number; generated: boolean }> {
+  options: SampleDataOptions & { ifDifferent?: 'keep' | 'regenerate' },
+): Promise<{ manifestPath: string; count: number; generated: boolean; replaced?: string }> {
   const manifestPath = path.join(options.outDir, MANIFEST_NAME);
   const existing = await readFile(manifestPath, 'utf8').catch(() => undefined);
+  const wanted = generationOf(options);
+  let replaced: string | undefined;
   if (existing !== undefined) {
-    return {
-      manifestPath,
-      count: existing.split('\n').filter((l) => l.trim() !== '').length,
-      generated: false,
-    };
+    const count = existing.split('\n').filter((l) => l.trim() !== '').length;
+    const recorded = await readFile(path.join(options.outDir, GENERATION_NAME), 'utf8').then(
+      (t) => t,
+      () => undefined,
+    );
+    if (options.ifDifferent !== 'regenerate' || recorded === JSON.stringify(wanted))
+      return { manifestPath, count, generated: false };
+    replaced = recorded ?? `{"n":${count}} (older set: its seed was not recorded)`;
+    await rm(manifestPath, { force: true });
+    await rm(path.join(options.outDir, 'images'), { recursive: true, force: true });
   }
-  return { ...(await generateSampleData(options)), generated: true };
+  return { ...(await generateSampleData(options)), generated: true, ...(replaced ? { replaced } : {}) };
 }
 
 /**
@@ -107,6 +133,8 @@ export async function generateSampleData(
   };
   await Promise.all(Array.from({ length: Math.min(8, n) }, worker));
 
+  // Recorded before the manifest, whose presence marks a complete set.
+  await writeFile(path.join(options.outDir, GENERATION_NAME), JSON.stringify(generationOf(options)));
   const manifestPath = path.join(options.outDir, MANIFEST_NAME);
   const tmp = `${manifestPath}.tmp-${process.pid}`;
   await writeFile(tmp, `${lines.join('\n')}\n`);
