@@ -180,7 +180,8 @@ function refusal(dir: string, holder: Holder | undefined, staleMs: number, cause
     'DATA_DIR_LOCKED',
     `The data directory ${dir} is in use by ${who}. Stop that process, or give this command its ` +
       'own DATA_DIR (or a DATABASE_URL and a DATA_DIR of its own). The embedded database allows one ' +
-      `process at a time; a lock whose holder died is taken over after ${Math.round(staleMs / 1000)} s.`,
+      'process at a time; a lock whose holder died is taken over at once on the same host, and ' +
+      `after ${Math.round(staleMs / 1000)} s without a heartbeat from another host.`,
     { cause, details: holder ? { ...holder } : {} },
   );
 }
