@@ -24,6 +24,14 @@ interface Walk {
   fragments: Record<string, FragmentDefinitionNode>;
   variables: Record<string, unknown>;
   defaultFirst: number;
+  /**
+   * [depth, complexity] per fragment, measured once: a fragment costs the same wherever it is
+   * spread, and walking it again at every spread is exponential in nesting (25 fragments each
+   * spreading the next twice took 27 s of blocked event loop).
+   */
+  measured: Map<string, [number, number]>;
+  /** Fragments being measured now: a spread of one of these is a cycle. */
+  open: Set<string>;
 }
 
 function firstArg(value: ValueNode | undefined, variables: Record<string, unknown>): number | undefined {
@@ -36,8 +44,22 @@ function firstArg(value: ValueNode | undefined, variables: Record<string, unknow
   return undefined;
 }
 
+function measureFragment(name: string, walk: Walk): [number, number] {
+  const known = walk.measured.get(name);
+  if (known) return known;
+  const fragment = walk.fragments[name];
+  if (!fragment) return [0, 0];
+  // Validation (NoFragmentCyclesRule) refuses cycles before we run; this guards direct callers.
+  if (walk.open.has(name)) throw limitError(`Fragment ${name} spreads itself`);
+  walk.open.add(name);
+  const result = measure(fragment.selectionSet, walk);
+  walk.open.delete(name);
+  walk.measured.set(name, result);
+  return result;
+}
+
 /** [depth, complexity] of a selection set. */
-function measure(set: SelectionSetNode, walk: Walk, seen: Set<string>): [number, number] {
+function measure(set: SelectionSetNode, walk: Walk): [number, number] {
   let depth = 0;
   let cost = 0;
   for (const selection of set.selections) {
@@ -47,18 +69,15 @@ function measure(set: SelectionSetNode, walk: Walk, seen: Set<string>): [number,
         selection.arguments?.find((a) => a.name.value === 'first')?.value,
         walk.variables,
       );
-      const [d, c] = selection.selectionSet ? measure(selection.selectionSet, walk, seen) : [0, 0];
+      const [d, c] = selection.selectionSet ? measure(selection.selectionSet, walk) : [0, 0];
       depth = Math.max(depth, d + 1);
       cost += 1 + c * Math.max(1, first ?? (selection.selectionSet ? 1 : 0));
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      const [d, c] = measure(selection.selectionSet, walk, seen);
+      const [d, c] = measure(selection.selectionSet, walk);
       depth = Math.max(depth, d);
       cost += c;
     } else {
-      const name = selection.name.value;
-      const fragment = walk.fragments[name];
-      if (!fragment || seen.has(name)) continue;
-      const [d, c] = measure(fragment.selectionSet, walk, new Set([...seen, name]));
+      const [d, c] = measureFragment(selection.name.value, walk);
       depth = Math.max(depth, d);
       cost += c;
     }
@@ -72,11 +91,13 @@ export function measureOperation(
   variables: Record<string, unknown>,
   defaultFirst = 1,
 ): { depth: number; complexity: number } {
-  const [depth, complexity] = measure(
-    operation.selectionSet,
-    { fragments, variables, defaultFirst },
-    new Set(),
-  );
+  const [depth, complexity] = measure(operation.selectionSet, {
+    fragments,
+    variables,
+    defaultFirst,
+    measured: new Map(),
+    open: new Set(),
+  });
   return { depth, complexity };
 }
 

@@ -1,0 +1,55 @@
+/**
+ * Hostile requests over real HTTP: each is answered quickly with LIMIT_EXCEEDED, and a watchdog in
+ * a child process sees `/healthz` answer throughout (the server's event loop never stalls).
+ */
+import { Kind, parse, type FragmentDefinitionNode, type OperationDefinitionNode } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { measureOperation } from '../../src/api/query-limits.ts';
+import { codes, startTestApp, type TestApp } from './fixture.ts';
+import { startWatchdog } from './watchdog.ts';
+
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await startTestApp({ n: 12 });
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+/** Sends `query` while the watchdog polls; returns the answer and what the watchdog saw. */
+async function hostile(query: string, variables?: Record<string, unknown>) {
+  const watchdog = await startWatchdog(t.url);
+  const result = await t.gql(query, variables);
+  const health = await watchdog.stop();
+  return { result, health };
+}
+
+function expectHealthy(health: { polls: number; failures: string[] }): void {
+  expect(health.failures).toEqual([]);
+  expect(health.polls).toBeGreaterThan(0);
+}
+
+describe('fragments', () => {
+  it('a fragment spread twice at each of 25 levels is measured once per fragment and refused', async () => {
+    const fragments = Array.from({ length: 25 }, (_, i) =>
+      i === 24 ? `fragment F24 on Image { id }` : `fragment F${i} on Image { ...F${i + 1} ...F${i + 1} }`,
+    );
+    const query = `{ images(first: 1) { edges { node { ...F0 } } } } ${fragments.join(' ')}`;
+    const { result, health } = await hostile(query);
+    expect(codes(result)).toEqual(['LIMIT_EXCEEDED']);
+    expect(result.errors![0]!.message).toMatch(/complexity \d+ exceeds the limit of 5000/);
+    expectHealthy(health);
+  });
+
+  it('a fragment cycle is refused by the measurement itself, not walked forever', () => {
+    const doc = parse(`{ a { ...A } } fragment A on T { b { ...B } } fragment B on T { c { ...A } }`);
+    const op = doc.definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION) as OperationDefinitionNode;
+    const fragments = Object.fromEntries(
+      doc.definitions
+        .filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION)
+        .map((d) => [d.name.value, d]),
+    );
+    expect(() => measureOperation(op, fragments, {})).toThrow(/Fragment A spreads itself/);
+  });
+});
