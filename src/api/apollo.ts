@@ -42,6 +42,7 @@ export async function createApollo(
       queryLimitsPlugin({
         maxDepth: config.limits.maxQueryDepth,
         maxComplexity: config.limits.maxQueryComplexity,
+        maxQueryText: config.limits.maxQueryText,
       }),
       metricsPlugin(metrics),
     ],

@@ -12,10 +12,14 @@ import {
   type ValueNode,
 } from 'graphql';
 import type { ApolloServerPlugin } from '@apollo/server';
+import { fragmentsOf, rootFields } from './operation-fields.ts';
+import { queryTextLength } from './query-text.ts';
 
 export interface QueryLimits {
   maxDepth: number;
   maxComplexity: number;
+  /** Characters of query text (texts, keywords, caption matches) in one request, all summed. */
+  maxQueryText: number;
   /** What a list field without `first` counts as. @default 1 */
   defaultFirst?: number;
 }
@@ -111,14 +115,18 @@ export function queryLimitsPlugin<C extends object>(limits: QueryLimits): Apollo
       return {
         async didResolveOperation({ operation, document, request }) {
           if (!operation) return;
-          const fragments: Record<string, FragmentDefinitionNode> = {};
-          for (const def of document.definitions) {
-            if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
+          const fragments = fragmentsOf(document.definitions);
+          const variables = request.variables ?? {};
+          const text = queryTextLength(rootFields(operation, fragments), variables);
+          if (text > limits.maxQueryText) {
+            throw limitError(
+              `The query text of this request totals ${text} characters, over the limit of ${limits.maxQueryText}`,
+            );
           }
           const { depth, complexity } = measureOperation(
             operation,
             fragments,
-            request.variables ?? {},
+            variables,
             limits.defaultFirst,
           );
           if (depth > limits.maxDepth) {

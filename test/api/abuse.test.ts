@@ -53,3 +53,35 @@ describe('fragments', () => {
     expect(() => measureOperation(op, fragments, {})).toThrow(/Fragment A spreads itself/);
   });
 });
+
+describe('query text', () => {
+  it('a 400k-character filter.captionMatch is refused before it reaches the database', async () => {
+    const { result, health } = await hostile(
+      `query ($m: String!) { images(filter: { captionMatch: $m }) { edges { cursor } } }`,
+      { m: 'red circle '.repeat(40_000) },
+    );
+    expect(codes(result)).toEqual(['LIMIT_EXCEEDED']);
+    expect(result.errors![0]!.message).toBe(
+      'The query text of this request totals 440000 characters, over the limit of 1000',
+    );
+    expectHealthy(health);
+  });
+
+  it('all query text of a request counts against one MAX_QUERY_TEXT', async () => {
+    const q = `query ($t: String!, $k: String!) {
+      a: searchImages(text: $t, first: 1) { edges { score } }
+      b: images(first: 1, filter: { captionMatch: $t }) { edges { cursor } }
+      c: search(query: { text: $t, negativeText: $t }, options: { hybrid: { keywords: $k } }, first: 1) {
+        edges { score }
+      }
+    }`;
+    // Five texts of 200 characters: exactly the limit.
+    const at = await t.gql(q, { t: 'x'.repeat(200), k: 'y'.repeat(200) });
+    expect(at.errors).toBeUndefined();
+    const over = await t.gql(q, { t: 'x'.repeat(200), k: 'y'.repeat(201) });
+    expect(codes(over)).toEqual(['LIMIT_EXCEEDED']);
+    expect(over.errors![0]!.message).toBe(
+      'The query text of this request totals 1001 characters, over the limit of 1000',
+    );
+  });
+});
