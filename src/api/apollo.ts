@@ -43,6 +43,7 @@ export async function createApollo(
         maxDepth: config.limits.maxQueryDepth,
         maxComplexity: config.limits.maxQueryComplexity,
         maxQueryText: config.limits.maxQueryText,
+        maxRootFields: config.limits.maxRootFields,
       }),
       metricsPlugin(metrics),
     ],

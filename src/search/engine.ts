@@ -231,6 +231,11 @@ export class SearchEngine {
     return (await hydrateImages([id], this.deps)).get(id);
   }
 
+  /** Live images by id, with their captions, in one query (absent ids: deleted or unknown). */
+  getImages(ids: readonly number[]): Promise<Map<number, ImageNode>> {
+    return hydrateImages(ids, this.deps);
+  }
+
   /** Live images in id order; the cursor is the last id seen. */
   async listImages(
     filter: ImageFilter | null | undefined,

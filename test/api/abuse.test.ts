@@ -2,7 +2,13 @@
  * Hostile requests over real HTTP: each is answered quickly with LIMIT_EXCEEDED, and a watchdog in
  * a child process sees `/healthz` answer throughout (the server's event loop never stalls).
  */
-import { Kind, parse, type FragmentDefinitionNode, type OperationDefinitionNode } from 'graphql';
+import {
+  Kind,
+  getIntrospectionQuery,
+  parse,
+  type FragmentDefinitionNode,
+  type OperationDefinitionNode,
+} from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { measureOperation } from '../../src/api/query-limits.ts';
 import { codes, startTestApp, type TestApp } from './fixture.ts';
@@ -83,5 +89,63 @@ describe('query text', () => {
     expect(over.errors![0]!.message).toBe(
       'The query text of this request totals 1001 characters, over the limit of 1000',
     );
+  });
+});
+
+describe('cost', () => {
+  const aliases = (n: number, field: string) =>
+    Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(' ');
+
+  it('an omitted first counts as its default (20 for images), not as 1', async () => {
+    // Per alias: 1 + 20 x 17 (edges 1, node 1, 4 scalars, captions 1 + 2 + image 1 + 4 + captions 3).
+    const images = `images { edges { node { id uri width height
+      captions { id text image { id uri width height captions { id text } } } } } }`;
+    const { result, health } = await hostile(`{ ${aliases(20, images)} }`);
+    expect(codes(result)).toEqual(['LIMIT_EXCEEDED']);
+    expect(result.errors![0]!.message).toBe('Query complexity 6820 exceeds the limit of 5000');
+    expectHealthy(health);
+  });
+
+  it('1,600 aliased searches are refused by the root-field cap', async () => {
+    const { result, health } = await hostile(
+      `{ ${aliases(1600, 'searchImages(text: "a", first: 1) { edges { score } }')} }`,
+    );
+    expect(codes(result)).toEqual(['LIMIT_EXCEEDED']);
+    expect(result.errors![0]!.message).toBe('The operation selects 1600 root fields, over the limit of 20');
+    expectHealthy(health);
+  });
+
+  it('introspection is counted: one full introspection passes, 20 aliased __schema do not', async () => {
+    const full = await t.gql<{ __schema: { types: unknown[] } }>(getIntrospectionQuery());
+    expect(full.errors).toBeUndefined();
+    expect(full.data!.__schema.types.length).toBeGreaterThan(20);
+    const schema = `__schema { types { name kind fields { name args { name } type { name kind ofType { name } } } } }`;
+    const { result, health } = await hostile(`{ ${aliases(20, schema)} }`);
+    expect(codes(result)).toEqual(['LIMIT_EXCEEDED']);
+    expect(result.errors![0]!.message).toMatch(/^Query complexity \d+ exceeds the limit of 5000$/);
+    expectHealthy(health);
+  });
+
+  it('Caption.image loads the images of a whole page in one batch', async () => {
+    const engine = t.app.engine;
+    const batches: number[][] = [];
+    let single = 0;
+    const [getImages, getImage] = [engine.getImages.bind(engine), engine.getImage.bind(engine)];
+    engine.getImages = (ids) => (batches.push([...ids]), getImages(ids));
+    engine.getImage = (id) => (single++, getImage(id));
+    try {
+      const r = await t.gql<{
+        images: { edges: { node: { id: string; captions: { image: { id: string } }[] } }[] };
+      }>(`{ images(first: 12) { edges { node { id captions { image { id } } } } } }`);
+      expect(r.errors).toBeUndefined();
+      const nodes = r.data!.images.edges.map((e) => e.node);
+      expect(nodes).toHaveLength(12);
+      for (const node of nodes) expect(node.captions.map((c) => c.image.id)).toEqual([node.id, node.id]);
+      expect(batches.map((b) => [...b].sort((x, y) => x - y))).toEqual([nodes.map((n) => Number(n.id))]);
+      expect(single).toBe(0);
+    } finally {
+      engine.getImages = getImages;
+      engine.getImage = getImage;
+    }
   });
 });
