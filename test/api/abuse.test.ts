@@ -149,3 +149,40 @@ describe('cost', () => {
     }
   });
 });
+
+describe('metric labels', () => {
+  async function operationCounts(): Promise<Map<string, number>> {
+    const text = await (await fetch(`${t.url}/metrics`)).text();
+    const counts = new Map<string, number>();
+    const line = /^graphql_operation_duration_seconds_count\{operation="([^"]*)",outcome="ok"\} (\d+)$/gm;
+    for (const m of text.matchAll(line)) counts.set(m[1]!, Number(m[2]));
+    return counts;
+  }
+
+  it('the operation label comes from a fixed set, whatever the aliases', async () => {
+    const before = await operationCounts();
+    for (let n = 1; n <= 20; n++) {
+      const aliased = Array.from({ length: n }, (_, i) => `a${i}: indexInfo { images }`).join(' ');
+      expect((await t.gql(`{ ${aliased} }`)).errors).toBeUndefined();
+    }
+    expect(
+      (await t.gql(`{ indexInfo { images } images(first: 1) { edges { cursor } } }`)).errors,
+    ).toBeUndefined();
+    expect((await t.gql(`{ __typename }`)).errors).toBeUndefined();
+    const after = await operationCounts();
+    const added = (label: string) => (after.get(label) ?? 0) - (before.get(label) ?? 0);
+    expect([added('indexInfo'), added('multiple'), added('introspection')]).toEqual([20, 1, 1]);
+    const roots = [
+      'searchImages',
+      'searchCaptions',
+      'similarImages',
+      'search',
+      'image',
+      'images',
+      'indexInfo',
+    ];
+    expect(
+      [...after.keys()].filter((label) => ![...roots, 'multiple', 'introspection'].includes(label)),
+    ).toEqual([]);
+  });
+});
