@@ -45,6 +45,7 @@ const EnvSchema = z.object({
   MAX_BODY_BYTES: int(1024, 1 << 30).default(20 * 1024 * 1024),
   MAX_QUERY_DEPTH: int(1, 100).default(8),
   MAX_QUERY_COMPLEXITY: int(1, 1_000_000).default(5000),
+  MAX_ROOT_FIELDS: int(1, 1000).default(20),
   REQUEST_TIMEOUT_MS: int(100, 3_600_000).default(30_000),
   HNSW_M: int(4, 128).default(16),
   HNSW_EF_CONSTRUCTION: int(8, 2000).default(200),
@@ -94,6 +95,7 @@ export interface Config {
     maxBodyBytes: number;
     maxQueryDepth: number;
     maxQueryComplexity: number;
+    maxRootFields: number;
     requestTimeoutMs: number;
   };
   hnsw: { m: number; efConstruction: number; ef: number };
@@ -167,6 +169,7 @@ export function loadConfig(
       maxBodyBytes: e.MAX_BODY_BYTES,
       maxQueryDepth: e.MAX_QUERY_DEPTH,
       maxQueryComplexity: e.MAX_QUERY_COMPLEXITY,
+      maxRootFields: e.MAX_ROOT_FIELDS,
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     },
     hnsw: { m: e.HNSW_M, efConstruction: e.HNSW_EF_CONSTRUCTION, ef: e.HNSW_EF },

@@ -42,6 +42,8 @@ export async function createApollo(
       queryLimitsPlugin({
         maxDepth: config.limits.maxQueryDepth,
         maxComplexity: config.limits.maxQueryComplexity,
+        maxQueryText: config.limits.maxQueryText,
+        maxRootFields: config.limits.maxRootFields,
       }),
       metricsPlugin(metrics),
     ],

@@ -4,6 +4,7 @@
  */
 import type { Logger } from '../logger.ts';
 import type { SearchEngine } from '../search/engine.ts';
+import type { ImageNode } from '../search/types.ts';
 import type { CaptionRecord } from '../store/captions.repository.ts';
 
 /** Mutations go through the same pipeline as the batch indexer (wired in main.ts). */
@@ -26,6 +27,8 @@ export interface ApiContext {
   requireMutationAccess(): void;
   /** Captions per image id, batched across one request. */
   loadCaptions(imageId: number): Promise<CaptionRecord[]>;
+  /** Images by id (undefined: deleted or unknown), batched across one request. */
+  loadImage(imageId: number): Promise<ImageNode | undefined>;
   /** Absolute base URL of this server for thumbnail links, e.g. http://127.0.0.1:4000. */
   baseUrl: string;
 }

@@ -104,6 +104,10 @@ export async function startApiServer(
         (ids: number[]) => deps.captions.getByImageIds(ids),
         () => [],
       ),
+      loadImage: batchLoader(
+        (ids: number[]) => deps.engine.getImages(ids),
+        () => undefined,
+      ),
       baseUrl: host && /^[\w.-]+(:\d+)?$|^\[[\d:a-f.]+\](:\d+)?$/i.test(host) ? `http://${host}` : baseUrl,
     };
   }

@@ -4,10 +4,11 @@
  */
 import type { ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { Kind } from 'graphql';
+import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { AppError } from '../errors.ts';
 import type { CheckpointStatus } from '../store/vector/index.ts';
+import { fragmentsOf, rootFields } from './operation-fields.ts';
 
 export interface ApiMetrics {
   registry: Registry;
@@ -27,7 +28,7 @@ export function createMetrics(
   collectDefaultMetrics({ register: registry });
   const operationSeconds = new Histogram({
     name: 'graphql_operation_duration_seconds',
-    help: 'GraphQL operation latency by root field(s)',
+    help: 'GraphQL operation latency by root field (or multiple, introspection, other)',
     labelNames: ['operation', 'outcome'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
@@ -109,19 +110,39 @@ function registerCheckpointMetrics(
   });
 }
 
-/** Times each operation, labelled by its root fields (`searchImages`, `addImage+deleteImage`). */
+/**
+ * The `operation` label: the one root field an operation selects (`searchImages`), `multiple`
+ * for several, `introspection` for `__schema`/`__type`/`__typename`, `other` for anything else.
+ * A fixed set on purpose: a label built from the aliases' field names (the sorted multiset) let
+ * 30 requests of 20,000 aliases grow /metrics to 92.8 MB.
+ */
+export function operationLabel(
+  operation: OperationDefinitionNode | undefined,
+  document: DocumentNode,
+  schema: GraphQLSchema,
+): string {
+  if (!operation) return 'unknown';
+  const known = schema.getRootType(operation.operation)?.getFields() ?? {};
+  const names = new Set(
+    rootFields(operation, fragmentsOf(document.definitions)).map((field) => {
+      const name = field.name.value;
+      if (name.startsWith('__')) return 'introspection';
+      return Object.hasOwn(known, name) ? name : 'other';
+    }),
+  );
+  if (names.size === 0) return 'other';
+  return names.size === 1 ? [...names][0]! : 'multiple';
+}
+
+/** Times each operation, labelled by `operationLabel`. */
 export function metricsPlugin<C extends object>(metrics: ApiMetrics): ApolloServerPlugin<C> {
   return {
     async requestDidStart() {
       const start = process.hrtime.bigint();
       let operation = 'unknown';
       return {
-        async didResolveOperation({ operation: op }) {
-          operation =
-            (op?.selectionSet.selections ?? [])
-              .map((s) => (s.kind === Kind.FIELD ? s.name.value : '_'))
-              .sort()
-              .join('+') || 'empty';
+        async didResolveOperation({ operation: op, document, schema }) {
+          operation = operationLabel(op, document, schema);
         },
         async didEncounterErrors({ errors }) {
           for (const e of errors) {

@@ -87,7 +87,8 @@ export const resolvers: Resolvers = {
   Caption: {
     image: async (caption, _a, ctx) => {
       if (caption.image) return caption.image;
-      const image = await ctx.engine.getImage(caption.imageId);
+      // Batched: a page of captions needs one query for all their images, not one each.
+      const image = await ctx.loadImage(caption.imageId);
       if (!image)
         throw new AppError('NOT_FOUND', `Image ${caption.imageId} of caption ${caption.id} is gone`);
       return image;

@@ -194,6 +194,14 @@ export class SearchEngine {
     return first;
   }
 
+  /** Full-text matching costs per character (a 400k-character match stalled PGlite for minutes). */
+  private checkFilter(filter: ImageFilter | null | undefined): void {
+    const max = this.deps.config.limits.maxQueryText;
+    if (filter?.captionMatch !== undefined && filter.captionMatch.length > max) {
+      throw new AppError('LIMIT_EXCEEDED', `filter.captionMatch is longer than ${max} characters`);
+    }
+  }
+
   private checkOptions(request: SearchRequest): void {
     if (request.minScore !== undefined && request.minScore !== null && !Number.isFinite(request.minScore)) {
       throw new AppError('INVALID_INPUT', 'minScore must be a finite number');
@@ -210,6 +218,7 @@ export class SearchEngine {
     ) {
       throw new AppError('INVALID_INPUT', 'hybrid.keywordWeight must be in 0..100');
     }
+    this.checkFilter(request.filter);
     if (h?.keywords && h.keywords.length > this.deps.config.limits.maxQueryText) {
       throw new AppError(
         'LIMIT_EXCEEDED',
@@ -222,6 +231,11 @@ export class SearchEngine {
     return (await hydrateImages([id], this.deps)).get(id);
   }
 
+  /** Live images by id, with their captions, in one query (absent ids: deleted or unknown). */
+  getImages(ids: readonly number[]): Promise<Map<number, ImageNode>> {
+    return hydrateImages(ids, this.deps);
+  }
+
   /** Live images in id order; the cursor is the last id seen. */
   async listImages(
     filter: ImageFilter | null | undefined,
@@ -229,6 +243,7 @@ export class SearchEngine {
     after?: string | null,
   ): Promise<ImagePage> {
     this.checkFirst(first);
+    this.checkFilter(filter);
     let afterId: number | undefined;
     if (after) {
       const match = /^i:(\d+)$/.exec(Buffer.from(after, 'base64url').toString('utf8'));
