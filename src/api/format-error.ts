@@ -10,7 +10,7 @@ import type { Logger } from '../logger.ts';
 
 export function createFormatError(logger: Logger, production: boolean) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(error);
+    const original = appErrorBehind(unwrapResolverError(error));
     if (original instanceof AppError) {
       return {
         message: original.message,
@@ -35,4 +35,18 @@ export function createFormatError(logger: Logger, production: boolean) {
       extensions: { code: 'INTERNAL_SERVER_ERROR' },
     };
   };
+}
+
+/**
+ * An AppError thrown while coercing input (a scalar's parseValue, a variable) reaches us wrapped in
+ * GraphQL's and Apollo's errors without a path, which unwrapResolverError leaves alone. Followed by
+ * `originalError`, not `instanceof GraphQLError`: Apollo loads graphql's CommonJS build, we its ESM.
+ */
+function appErrorBehind(error: unknown): unknown {
+  let current: unknown = error;
+  for (let hops = 0; hops < 4 && typeof current === 'object' && current !== null; hops++) {
+    if (current instanceof AppError) return current;
+    current = (current as { originalError?: unknown }).originalError;
+  }
+  return error;
 }

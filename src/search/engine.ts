@@ -232,7 +232,8 @@ export class SearchEngine {
     let afterId: number | undefined;
     if (after) {
       const match = /^i:(\d+)$/.exec(Buffer.from(after, 'base64url').toString('utf8'));
-      if (!match)
+      // A forged id beyond 2^53 (or beyond bigint) would fail in the database as an internal error.
+      if (!match || !Number.isSafeInteger(Number(match[1])))
         throw new AppError('INVALID_INPUT', 'Malformed cursor: pass an endCursor returned by images()');
       afterId = Number(match[1]);
     }

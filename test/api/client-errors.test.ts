@@ -1,0 +1,131 @@
+/**
+ * Client input gets a client error with a stable code, never INTERNAL_SERVER_ERROR (issue 13,
+ * items 8, 9, 10 and 13). Each case was an INTERNAL_SERVER_ERROR or a misleading answer before.
+ */
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codes, startTestApp, type TestApp } from './fixture.ts';
+
+const KEY = 'client-errors-key';
+const auth = { authorization: `Bearer ${KEY}` };
+const ADD = `mutation ($input: AddImageInput!) { addImage(input: $input) { status image { id } } }`;
+
+let t: TestApp;
+let png: string;
+
+beforeAll(async () => {
+  t = await startTestApp({ n: 12, overrides: { API_KEY: KEY } });
+  png = (
+    await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 10, g: 200, b: 90 } } })
+      .png()
+      .toBuffer()
+  ).toString('base64');
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+type Answer = Awaited<ReturnType<TestApp['gql']>>;
+function only(r: Answer): { code: string; message: string } {
+  expect(codes(r)).not.toContain('INTERNAL_SERVER_ERROR');
+  expect(r.errors).toHaveLength(1);
+  return { code: r.errors![0]!.extensions!.code!, message: r.errors![0]!.message };
+}
+
+async function uploads(): Promise<string[]> {
+  return (await readdir(path.join(t.dataDir, 'uploads')).catch(() => [])).sort();
+}
+
+describe('client input gets a client error (item 8)', () => {
+  it('dates outside the database range are INVALID_INPUT', async () => {
+    for (const d of ['+275760-09-13T00:00:00Z', '-200000-01-01T00:00:00Z']) {
+      const r = await t.gql(
+        `query ($d: DateTime) { images(filter: { createdAfter: $d }) { edges { cursor } } }`,
+        {
+          d,
+        },
+      );
+      expect(only(r).code).toBe('INVALID_INPUT');
+    }
+  });
+
+  it('a forged images cursor is INVALID_INPUT', async () => {
+    const after = Buffer.from('i:99999999999999999999').toString('base64url');
+    const r = await t.gql(`query ($a: String) { images(after: $a) { edges { cursor } } }`, { a: after });
+    expect(only(r)).toEqual({
+      code: 'INVALID_INPUT',
+      message: 'Malformed cursor: pass an endCursor returned by images()',
+    });
+  });
+
+  it('NUL characters in captions, metadata or filename are INVALID_INPUT and leave no file behind', async () => {
+    const before = await uploads();
+    const inputs = [
+      { base64: png, captions: ['a\u0000b'] },
+      { base64: png, metadata: { 'k\u0000': 'v' } },
+      { base64: png, metadata: { k: 'v\u0000' } },
+      { base64: png, metadata: { k: ['x', { deep: '\u0000' }] } },
+      { base64: png, filename: 'a\u0000.png' },
+    ];
+    for (const input of inputs) {
+      const r = await t.gql(ADD, { input }, auth);
+      expect(only(r).code).toBe('INVALID_INPUT');
+      expect(only(r).message).toMatch(/NUL/);
+    }
+    const add = await t.gql(
+      `mutation { addCaptions(imageId: "1", captions: ["x\\u0000"]) { id } }`,
+      {},
+      auth,
+    );
+    expect(only(add).code).toBe('INVALID_INPUT');
+    expect(await uploads()).toEqual(before);
+  });
+
+  it('JSON nested 5,000 deep is LIMIT_EXCEEDED, as a variable and as a literal', async () => {
+    // Built as text: JSON.stringify itself overflows the stack on such a value.
+    const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
+    const body = `{"query":${JSON.stringify(ADD)},"variables":{"input":{"base64":"${png}","metadata":${deep}}}}`;
+    const response = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth },
+      body,
+    });
+    const r = (await response.json()) as Answer;
+    expect(only(r)).toEqual({
+      code: 'LIMIT_EXCEEDED',
+      message: expect.stringMatching(/nested deeper than 64 levels/) as unknown as string,
+    });
+    const literal = `${'{a: '.repeat(100)}1${'}'.repeat(100)}`;
+    const lit = await t.gql(`{ images(filter: { metadata: ${literal} }) { edges { cursor } } }`);
+    expect(only(lit).code).toBe('LIMIT_EXCEEDED');
+  });
+});
+
+describe('DateTime is ISO-8601 only (item 9)', () => {
+  const Q = `query ($d: DateTime) { images(filter: { createdAfter: $d }) { edges { cursor } } }`;
+  it('refuses non-ISO text and impossible calendar dates', async () => {
+    for (const d of ['12', 'Jan 1 2020', '2026-02-30T00:00:00Z', '2026-13-01', '2026-01-01T24:00:00Z', '']) {
+      expect(only(await t.gql(Q, { d }))).toEqual({
+        code: 'INVALID_INPUT',
+        message: `DateTime must be an ISO-8601 timestamp such as 2024-05-01T12:00:00Z, got "${d}"`,
+      });
+    }
+    const lit = await t.gql(`{ images(filter: { createdBefore: "Jan 1 2020" }) { edges { cursor } } }`);
+    expect(only(lit).code).toBe('INVALID_INPUT');
+  });
+
+  it('accepts ISO dates and date-times, with or without a zone', async () => {
+    for (const d of [
+      '2000-01-01',
+      '2000-02-29T10:00:00Z',
+      '2000-01-01T00:00:00.123+02:00',
+      '2000-01-01T00:00',
+    ]) {
+      const r = await t.gql<{ images: { edges: unknown[] } }>(Q, { d });
+      expect(r.errors).toBeUndefined();
+      expect(r.data!.images.edges).toHaveLength(12);
+    }
+  });
+});
