@@ -28,6 +28,15 @@ export function createFormatError(logger: Logger, production: boolean) {
       const { stacktrace: _drop, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }
+    if (code === 'INTERNAL_SERVER_ERROR' && clientStatus(error)) {
+      // Apollo refuses some requests (persisted-query hash mismatch, unknown version) with an HTTP
+      // 4xx and no code: the client's fault, so a stable client code rather than an internal one.
+      return {
+        message: formatted.message,
+        ...(formatted.locations ? { locations: formatted.locations } : {}),
+        extensions: { code: 'BAD_REQUEST' },
+      };
+    }
     logger.error({ err: original, path: formatted.path }, 'internal error while resolving a GraphQL request');
     return {
       message: 'Internal server error',
@@ -49,4 +58,10 @@ function appErrorBehind(error: unknown): unknown {
     current = (current as { originalError?: unknown }).originalError;
   }
   return error;
+}
+
+/** The HTTP status Apollo attached to an error it raised, when that is a 4xx. */
+function clientStatus(error: unknown): boolean {
+  const http = (error as { extensions?: { http?: { status?: unknown } } } | null)?.extensions?.http;
+  return typeof http?.status === 'number' && http.status >= 400 && http.status < 500;
 }

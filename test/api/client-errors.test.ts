@@ -129,3 +129,44 @@ describe('DateTime is ISO-8601 only (item 9)', () => {
     }
   });
 });
+
+describe('protocol misuse gets a client error (item 8)', () => {
+  async function post(body: unknown) {
+    const response = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as Answer };
+  }
+
+  it('persisted-query hash mismatches and bad versions are BAD_REQUEST', async () => {
+    const mismatch = await post({
+      query: '{ indexInfo { images } }',
+      extensions: { persistedQuery: { version: 1, sha256Hash: 'a'.repeat(64) } },
+    });
+    expect(mismatch.status).toBe(400);
+    expect(only(mismatch.body)).toEqual({
+      code: 'BAD_REQUEST',
+      message: 'provided sha does not match query',
+    });
+    const version = await post({
+      query: '{ indexInfo { images } }',
+      extensions: { persistedQuery: { version: 2, sha256Hash: 'a'.repeat(64) } },
+    });
+    expect(version.status).toBe(400);
+    expect(only(version.body)).toEqual({
+      code: 'BAD_REQUEST',
+      message: 'Unsupported persisted query version',
+    });
+  });
+
+  it('a subscription is refused as a validation error', async () => {
+    const r = await post({ query: 'subscription { x }' });
+    expect(r.status).toBe(400);
+    expect(only(r.body)).toEqual({
+      code: 'GRAPHQL_VALIDATION_FAILED',
+      message: 'This API does not support subscription operations',
+    });
+  });
+});
