@@ -170,3 +170,17 @@ describe('protocol misuse gets a client error (item 8)', () => {
     });
   });
 });
+
+describe('a failed add leaves no upload behind (item 8)', () => {
+  it('bytes that are not an image are INVALID_IMAGE and no file stays in uploads/', async () => {
+    const before = await uploads();
+    const notImage = Buffer.from('definitely not a picture, just text').toString('base64');
+    const r = await t.gql(ADD, { input: { base64: notImage } }, auth);
+    expect(only(r).code).toBe('INVALID_IMAGE');
+    expect(await uploads()).toEqual(before);
+    // A successful add keeps its file.
+    const ok = await t.gql<{ addImage: { status: string } }>(ADD, { input: { base64: png } }, auth);
+    expect(ok.data?.addImage.status).toBe('INDEXED');
+    expect((await uploads()).length).toBe(before.length + 1);
+  });
+});
