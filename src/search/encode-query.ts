@@ -27,13 +27,22 @@ export interface QueryEncoderDeps {
   onEncode?: (kind: 'text' | 'image', batchSize: number) => void;
 }
 
+/**
+ * Text the tokenizer reduces to nothing: whitespace, control and format characters (NUL, U+200B,
+ * U+FEFF). Searched, it embeds as an empty prompt and ranks arbitrarily, so it counts as blank.
+ */
+const NOTHING_TO_SEARCH = /^[\s\p{Z}\p{Cc}\p{Cf}]*$/u;
+
 export function checkText(text: string, field: string, maxChars: number): string {
-  const trimmed = text.trim();
-  if (trimmed === '') throw new AppError('INVALID_INPUT', `${field} must not be empty`);
   if (text.length > maxChars) {
     throw new AppError('LIMIT_EXCEEDED', `${field} is ${text.length} characters; the limit is ${maxChars}`);
   }
-  return trimmed;
+  if (NOTHING_TO_SEARCH.test(text)) throw new AppError('INVALID_INPUT', `${field} must not be empty`);
+  // PostgreSQL text cannot hold NUL: as hybrid keywords it would fail inside the database.
+  if (text.includes('\u0000')) {
+    throw new AppError('INVALID_INPUT', `${field} must not contain NUL (U+0000) characters`);
+  }
+  return text.trim();
 }
 
 export async function embedText(text: string, deps: QueryEncoderDeps): Promise<Float32Array> {

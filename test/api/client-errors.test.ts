@@ -184,3 +184,43 @@ describe('a failed add leaves no upload behind (item 8)', () => {
     expect((await uploads()).length).toBe(before.length + 1);
   });
 });
+
+describe('text that tokenises to nothing is refused like blank text (item 10)', () => {
+  const SEARCH = `query ($t: String!) { searchImages(text: $t) { edges { score } } }`;
+  it('NUL, zero-width and BOM-only texts are INVALID_INPUT, in every query text', async () => {
+    for (const text of ['\u0000', '\u200b', ' \u200b\ufeff\u0000 ', '\u2028']) {
+      expect(only(await t.gql(SEARCH, { t: text }))).toEqual({
+        code: 'INVALID_INPUT',
+        message: 'text must not be empty',
+      });
+      const composed = await t.gql(
+        `query ($t: String!) { search(query: { text: "a shape", negativeText: $t }) { edges { score } } }`,
+        { t: text },
+      );
+      expect(only(composed)).toEqual({ code: 'INVALID_INPUT', message: 'negativeText must not be empty' });
+    }
+  });
+
+  it('NUL inside real text is INVALID_INPUT, not a database error', async () => {
+    const r = await t.gql(
+      `query ($t: String!) { searchImages(text: $t, options: { hybrid: {} }) { edges { score } } }`,
+      { t: 'a red\u0000 circle' },
+    );
+    expect(only(r)).toEqual({
+      code: 'INVALID_INPUT',
+      message: 'text must not contain NUL (U+0000) characters',
+    });
+  });
+});
+
+describe('messages say what is wrong (item 13)', () => {
+  it('blank hybrid.keywords are named as blank', async () => {
+    for (const k of ['   ', '\u200b']) {
+      const r = await t.gql(
+        `query ($k: String) { searchImages(text: "a shape", options: { hybrid: { keywords: $k } }) { edges { score } } }`,
+        { k },
+      );
+      expect(only(r)).toEqual({ code: 'INVALID_INPUT', message: 'hybrid.keywords must not be empty' });
+    }
+  });
+});
