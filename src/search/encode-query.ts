@@ -103,10 +103,21 @@ export async function embedImage(
   return { vector: vector! };
 }
 
+/**
+ * Below this a non-zero weight scales its unit vector under the norm test of encodeQuery, which then
+ * reported "cancels out to nothing" for a query that cancelled nothing: refused by name instead.
+ */
+const MIN_WEIGHT = 1e-4;
+
 function weight(value: number | undefined, fallback: number, field: string): number {
   const w = value ?? fallback;
   if (!Number.isFinite(w) || Math.abs(w) > 100)
     throw new AppError('INVALID_INPUT', `${field} must be a number in -100..100`);
+  if (w !== 0 && Math.abs(w) < MIN_WEIGHT)
+    throw new AppError(
+      'INVALID_INPUT',
+      `${field} must be 0 or at least ${MIN_WEIGHT} in magnitude, got ${w}`,
+    );
   return w;
 }
 

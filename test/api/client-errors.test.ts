@@ -2,7 +2,9 @@
  * Client input gets a client error with a stable code, never INTERNAL_SERVER_ERROR (issue 13,
  * items 8, 9, 10 and 13). Each case was an INTERNAL_SERVER_ERROR or a misleading answer before.
  */
-import { readdir } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +18,7 @@ let t: TestApp;
 let png: string;
 
 beforeAll(async () => {
-  t = await startTestApp({ n: 12, overrides: { API_KEY: KEY } });
+  t = await startTestApp({ n: 12, overrides: { API_KEY: KEY, REMOTE_IMAGE_HOSTS: '127.0.0.1' } });
   png = (
     await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 10, g: 200, b: 90 } } })
       .png()
@@ -222,5 +224,63 @@ describe('messages say what is wrong (item 13)', () => {
       );
       expect(only(r)).toEqual({ code: 'INVALID_INPUT', message: 'hybrid.keywords must not be empty' });
     }
+  });
+
+  it('a weight too small to search is named, and a real cancellation still says so', async () => {
+    const Q = `query ($q: ComposedQuery!) { search(query: $q) { edges { score } } }`;
+    expect(only(await t.gql(Q, { q: { text: 'a red circle', textWeight: 1e-7 } }))).toEqual({
+      code: 'INVALID_INPUT',
+      message: 'textWeight must be 0 or at least 0.0001 in magnitude, got 1e-7',
+    });
+    const cancelled = await t.gql(Q, {
+      q: { text: 'a red circle', negativeText: 'a red circle', negativeWeight: 1 },
+    });
+    expect(only(cancelled)).toEqual({
+      code: 'INVALID_INPUT',
+      message: 'The weighted query cancels out to nothing',
+    });
+  });
+
+  it('an id beyond the integer range says so', async () => {
+    expect(only(await t.gql(`{ image(id: "9999999999999999") { id } }`))).toEqual({
+      code: 'INVALID_INPUT',
+      message: 'id 9999999999999999 is out of range: ids go up to 9007199254740991',
+    });
+    expect(only(await t.gql(`{ image(id: "-1") { id } }`))).toEqual({
+      code: 'INVALID_INPUT',
+      message: 'id must be a positive integer id, got "-1"',
+    });
+  });
+
+  it('a TLS failure is NETWORK with a plain message, no OpenSSL internals', async () => {
+    const plain = http.createServer((_req, res) => res.end('not TLS'));
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (plain.address() as AddressInfo).port;
+      const r = await t.gql(`query ($i: ImageInput!) { searchCaptions(image: $i) { edges { score } } }`, {
+        i: { url: `https://127.0.0.1:${port}/img.png` },
+      });
+      expect(only(r)).toEqual({
+        code: 'NETWORK',
+        message: 'Fetching the image failed: the TLS handshake failed (EPROTO)',
+      });
+    } finally {
+      await new Promise((resolve) => plain.close(resolve));
+    }
+  });
+
+  it('cosine scores stay within [-1, 1], even for an image searched by its own bytes', async () => {
+    const Q = `query ($b: String!) { search(query: { image: { base64: $b } }, first: 12) { edges { score } } }`;
+    const scores: number[] = [];
+    for (const line of t.manifest) {
+      const bytes = await readFile(path.join(t.samplesDir, line.image));
+      const r = await t.gql<{ search: { edges: { score: number }[] } }>(Q, { b: bytes.toString('base64') });
+      expect(r.errors).toBeUndefined();
+      scores.push(...r.data!.search.edges.map((e) => e.score));
+    }
+    expect(scores).toHaveLength(144);
+    expect(scores.filter((s) => !(s >= -1 && s <= 1))).toEqual([]);
+    // Each image finds itself first, at a float32 score of (at most exactly) 1.
+    expect(Math.max(...scores)).toBeGreaterThan(0.9999);
   });
 });
