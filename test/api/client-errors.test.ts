@@ -284,3 +284,18 @@ describe('messages say what is wrong (item 13)', () => {
     expect(Math.max(...scores)).toBeGreaterThan(0.9999);
   });
 });
+
+describe('NUL in filters (item 8)', () => {
+  it('a NUL in filter.captionMatch is INVALID_INPUT', async () => {
+    const r = await t.gql(
+      `query ($m: String) { images(filter: { captionMatch: $m }) { edges { cursor } } }`,
+      {
+        m: 'circle\u0000',
+      },
+    );
+    expect(only(r)).toEqual({
+      code: 'INVALID_INPUT',
+      message: 'filter.captionMatch must not contain NUL (U+0000) characters',
+    });
+  });
+});
