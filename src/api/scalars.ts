@@ -57,8 +57,10 @@ function parseIsoDate(text: string): Date {
   const m = ISO_8601.exec(text);
   if (!m) throw invalidDate(text);
   const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((v) => Number(v ?? 0));
-  // Date.UTC rolls overflowing fields forward; a real calendar date survives the round trip.
-  const check = new Date(Date.UTC(year!, month! - 1, day!));
+  // Overflowing fields roll forward; a real calendar date survives the round trip. (setUTCFullYear,
+  // not Date.UTC, which reads years 0..99 as 1900..1999.)
+  const check = new Date(0);
+  check.setUTCFullYear(year!, month! - 1, day!);
   const realDay =
     check.getUTCFullYear() === year && check.getUTCMonth() === month! - 1 && check.getUTCDate() === day;
   if (year! < 1 || !realDay || hour > 23 || minute > 59 || second > 59) throw invalidDate(text);

@@ -124,6 +124,7 @@ describe('DateTime is ISO-8601 only (item 9)', () => {
       '2000-02-29T10:00:00Z',
       '2000-01-01T00:00:00.123+02:00',
       '2000-01-01T00:00',
+      '0050-06-15',
     ]) {
       const r = await t.gql<{ images: { edges: unknown[] } }>(Q, { d });
       expect(r.errors).toBeUndefined();
