@@ -14,6 +14,8 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { ApiContext } from './context.ts';
 import { createFormatError } from './format-error.ts';
+import { errorStatusPlugin } from './status-plugin.ts';
+import { supportedOperationTypes } from './operation-types.ts';
 import { metricsPlugin, type ApiMetrics } from './metrics.ts';
 import { queryLimitsPlugin } from './query-limits.ts';
 import { resolvers } from './resolvers.ts';
@@ -35,6 +37,7 @@ export async function createApollo(
     // main.ts owns shutdown (drain HTTP, then save the index); Apollo's own handler would race it.
     stopOnTerminationSignals: false,
     formatError: createFormatError(logger, production),
+    validationRules: [supportedOperationTypes],
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       // Results are per-query and never HTTP-cached; the cache-control plugin would walk every field.
@@ -46,6 +49,7 @@ export async function createApollo(
         maxRootFields: config.limits.maxRootFields,
       }),
       metricsPlugin(metrics),
+      errorStatusPlugin(),
     ],
     logger: {
       debug: (m) => logger.debug(m),

@@ -3,7 +3,7 @@
  * DATA_DIR/uploads/<sha256> first, so the stored uri points at a real file (thumbnails, reindex).
  */
 import { createHash } from 'node:crypto';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeFileAtomic } from '../atomic-file.ts';
@@ -28,7 +28,11 @@ export interface IndexWriterDeps {
   logger: Logger;
 }
 
-async function keepUpload(dir: string, bytes: Buffer): Promise<string> {
+/** Saves the upload under its hash; `created` when this call wrote it (nothing else uses it yet). */
+async function keepUpload(
+  dir: string,
+  bytes: Buffer,
+): Promise<{ file: string; sha256: string; created: boolean }> {
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const file = path.join(dir, sha256);
   const exists = await stat(file).then(
@@ -40,7 +44,7 @@ async function keepUpload(dir: string, bytes: Buffer): Promise<string> {
     // The upload is the only copy of the user's image: on disk for good before the database says so.
     await writeFileAtomic(file, bytes);
   }
-  return file;
+  return { file, sha256, created: !exists };
 }
 
 export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
@@ -48,19 +52,38 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
   const uploads = path.join(config.dataDir, 'uploads');
   const limits = { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels };
   const gate = new WriteGate();
+
+  /**
+   * A failed add (undecodable bytes, a database error) must not leave its upload behind: removed
+   * when this call wrote it and no image row holds those bytes (a concurrent add of the same bytes
+   * that already committed keeps it). Best effort: the add's own error is what the client sees.
+   */
+  async function dropOrphan(upload: { file: string; sha256: string; created: boolean }): Promise<void> {
+    if (!upload.created) return;
+    try {
+      const live = await new ImagesRepository(db).findIdsByHashes([upload.sha256]);
+      if (!live.has(upload.sha256)) await rm(upload.file, { force: true });
+    } catch (error) {
+      logger.warn({ err: error, file: upload.file }, 'could not remove the upload of a failed add');
+    }
+  }
+
   return {
     async addImage({ bytes, captions, metadata, filename }) {
-      const file = await keepUpload(uploads, bytes);
+      const upload = await keepUpload(uploads, bytes);
       const result = await ingestOne(
         {
           bytes,
           captions,
           metadata: filename ? { ...metadata, filename } : metadata,
-          uri: pathToFileURL(file).toString(),
+          uri: pathToFileURL(upload.file).toString(),
         },
         { db, embedder, indexes, limits, logger },
         { aroundStore: (store) => gate.shared(store) },
-      );
+      ).catch(async (error: unknown) => {
+        await dropOrphan(upload);
+        throw error;
+      });
       logger.info(
         { imageId: result.imageId, status: result.status, captions: result.captionIds.length },
         'image added through the API',

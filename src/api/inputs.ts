@@ -12,7 +12,13 @@ import type {
 
 export function parseId(raw: string | number, field = 'id'): number {
   const text = String(raw);
-  if (!/^[1-9]\d{0,15}$/.test(text) || !Number.isSafeInteger(Number(text))) {
+  if (/^[1-9]\d{0,39}$/.test(text) && !Number.isSafeInteger(Number(text))) {
+    throw new AppError(
+      'INVALID_INPUT',
+      `${field} ${text} is out of range: ids go up to ${Number.MAX_SAFE_INTEGER}`,
+    );
+  }
+  if (!/^[1-9]\d{0,15}$/.test(text)) {
     throw new AppError('INVALID_INPUT', `${field} must be a positive integer id, got "${text.slice(0, 40)}"`);
   }
   return Number(text);

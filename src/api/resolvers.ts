@@ -7,6 +7,7 @@ import type { CaptionNode, ImageNode } from '../search/types.ts';
 import type { Resolvers } from './generated/resolvers.ts';
 import { parseId, toFilter, toImageInput, toQuery, toSearchOptions } from './inputs.ts';
 import { DateTimeScalar, JsonScalar } from './scalars.ts';
+import { checkNoNul } from './text-input.ts';
 import { decodeBase64Image } from '../search/encode-query.ts';
 
 function isCaption(node: ImageNode | CaptionNode): node is CaptionNode {
@@ -44,6 +45,7 @@ export const resolvers: Resolvers = {
       if (typeof metadata !== 'object' || Array.isArray(metadata) || metadata === null) {
         throw new AppError('INVALID_INPUT', 'metadata must be a JSON object');
       }
+      if (input.filename) checkNoNul(input.filename, 'filename');
       const bytes = decodeBase64Image(input.base64, ctx.engine.limits.maxImageBytes);
       const result = await writer.addImage({
         bytes,
@@ -108,5 +110,6 @@ function requireWriter<T>(writer: T | undefined): T {
 
 function checkCaption(text: string, max: number): void {
   if (text === '') throw new AppError('INVALID_INPUT', 'A caption must not be empty');
+  checkNoNul(text, 'A caption');
   if (text.length > max) throw new AppError('LIMIT_EXCEEDED', `A caption is longer than ${max} characters`);
 }

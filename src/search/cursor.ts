@@ -94,3 +94,12 @@ export function afterCursor(ranked: readonly ScoredId[], cursor: Cursor | undefi
   if (at >= 0) return ranked.slice(at + 1);
   return ranked.filter((r) => r.score < cursor.score || (r.score === cursor.score && r.id > cursor.id));
 }
+
+/**
+ * A cosine as clients see it. Float32 sums of unit vectors land a ulp outside [-1, 1] (1.0000001
+ * for an image against itself). Applied only where scores leave the engine (edges): ranking and
+ * cursors keep the raw float32 score (Math.fround) that paging compares against.
+ */
+export function clampCosine(score: number): number {
+  return Math.fround(Math.min(1, Math.max(-1, score)));
+}

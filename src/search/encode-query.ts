@@ -27,13 +27,22 @@ export interface QueryEncoderDeps {
   onEncode?: (kind: 'text' | 'image', batchSize: number) => void;
 }
 
+/**
+ * Text the tokenizer reduces to nothing: whitespace, control and format characters (NUL, U+200B,
+ * U+FEFF). Searched, it embeds as an empty prompt and ranks arbitrarily, so it counts as blank.
+ */
+const NOTHING_TO_SEARCH = /^[\s\p{Z}\p{Cc}\p{Cf}]*$/u;
+
 export function checkText(text: string, field: string, maxChars: number): string {
-  const trimmed = text.trim();
-  if (trimmed === '') throw new AppError('INVALID_INPUT', `${field} must not be empty`);
   if (text.length > maxChars) {
     throw new AppError('LIMIT_EXCEEDED', `${field} is ${text.length} characters; the limit is ${maxChars}`);
   }
-  return trimmed;
+  if (NOTHING_TO_SEARCH.test(text)) throw new AppError('INVALID_INPUT', `${field} must not be empty`);
+  // PostgreSQL text cannot hold NUL: as hybrid keywords it would fail inside the database.
+  if (text.includes('\u0000')) {
+    throw new AppError('INVALID_INPUT', `${field} must not contain NUL (U+0000) characters`);
+  }
+  return text.trim();
 }
 
 export async function embedText(text: string, deps: QueryEncoderDeps): Promise<Float32Array> {
@@ -94,10 +103,21 @@ export async function embedImage(
   return { vector: vector! };
 }
 
+/**
+ * Below this a non-zero weight scales its unit vector under the norm test of encodeQuery, which then
+ * reported "cancels out to nothing" for a query that cancelled nothing: refused by name instead.
+ */
+const MIN_WEIGHT = 1e-4;
+
 function weight(value: number | undefined, fallback: number, field: string): number {
   const w = value ?? fallback;
   if (!Number.isFinite(w) || Math.abs(w) > 100)
     throw new AppError('INVALID_INPUT', `${field} must be a number in -100..100`);
+  if (w !== 0 && Math.abs(w) < MIN_WEIGHT)
+    throw new AppError(
+      'INVALID_INPUT',
+      `${field} must be 0 or at least ${MIN_WEIGHT} in magnitude, got ${w}`,
+    );
   return w;
 }
 

@@ -10,7 +10,7 @@ import type { CaptionsRepository } from '../store/captions.repository.ts';
 import type { ImageFilter } from '../store/image-filter.ts';
 import type { ImagesRepository } from '../store/images.repository.ts';
 import type { VectorsRepository } from '../store/vectors.repository.ts';
-import { afterCursor, decodeCursor, encodeCursor, hashQuery } from './cursor.ts';
+import { afterCursor, clampCosine, decodeCursor, encodeCursor, hashQuery } from './cursor.ts';
 import { encodeQuery, type DecodeImage, type QueryEncoderDeps } from './encode-query.ts';
 import { hydrateCaptions, hydrateImages } from './hydrate.ts';
 import { rankWindow } from './rank.ts';
@@ -159,7 +159,12 @@ export class SearchEngine {
     pageItems.forEach((item, i) => {
       const node = nodes.get(item.id);
       const edgeCursor = encodeCursor({ q: queryHash, score: item.score, id: item.id, offset: base + i + 1 });
-      if (node) edges.push({ cursor: edgeCursor, score: item.score, node });
+      if (node)
+        edges.push({
+          cursor: edgeCursor,
+          score: request.hybrid ? item.score : clampCosine(item.score),
+          node,
+        });
     });
     const last = pageItems.at(-1);
     const endCursor = last
@@ -247,7 +252,8 @@ export class SearchEngine {
     let afterId: number | undefined;
     if (after) {
       const match = /^i:(\d+)$/.exec(Buffer.from(after, 'base64url').toString('utf8'));
-      if (!match)
+      // A forged id beyond 2^53 (or beyond bigint) would fail in the database as an internal error.
+      if (!match || !Number.isSafeInteger(Number(match[1])))
         throw new AppError('INVALID_INPUT', 'Malformed cursor: pass an endCursor returned by images()');
       afterId = Number(match[1]);
     }

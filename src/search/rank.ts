@@ -7,6 +7,7 @@
  * candidate list from page to page, so pages skipped items and stopped early (issue 9, item 2).
  */
 import { AppError } from '../errors.ts';
+import { checkText } from './encode-query.ts';
 import type { CaptionsRepository } from '../store/captions.repository.ts';
 import type { VectorsRepository } from '../store/vectors.repository.ts';
 import { exactTopK, retrieve, type RetrieveDeps, type Strategy } from './retrieve.ts';
@@ -82,6 +83,10 @@ async function fuseHybrid(
   deps: RankDeps,
 ): Promise<ScoredId[]> {
   const hybrid = request.hybrid!;
+  // Keywords given but blank are refused as such: "needs hybrid.keywords" misled a caller who sent them.
+  if (hybrid.keywords !== undefined && hybrid.keywords !== null) {
+    checkText(hybrid.keywords, 'hybrid.keywords', Number.POSITIVE_INFINITY);
+  }
   const keywords = hybrid.keywords ?? request.query.text;
   if (!keywords || keywords.trim() === '') {
     throw new AppError('INVALID_INPUT', 'Hybrid search needs hybrid.keywords or a query text');

@@ -188,7 +188,22 @@ function request(
       reject(new AppError('TIMEOUT', `Fetching the image took longer than ${options.timeoutMs} ms`));
     });
     req.on('error', (cause) =>
-      reject(new AppError('NETWORK', `Fetching the image failed: ${cause.message}`, { cause })),
+      reject(new AppError('NETWORK', `Fetching the image failed: ${describeSocketError(cause)}`, { cause })),
     );
   });
+}
+
+/**
+ * A socket or TLS failure in words a client can act on. Node's messages for TLS failures carry
+ * OpenSSL internals (`0A00010B:SSL routines:...`, paths of the build), which are not the client's.
+ */
+function describeSocketError(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  const name = typeof code === 'string' ? code : 'unknown error';
+  if (name === 'EPROTO' || /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)/.test(name)) {
+    return `the TLS handshake failed (${name})`;
+  }
+  if (name === 'ECONNREFUSED') return 'the host refused the connection';
+  if (name === 'ECONNRESET') return 'the host closed the connection';
+  return `the connection failed (${name})`;
 }

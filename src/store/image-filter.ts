@@ -1,3 +1,5 @@
+import { AppError } from '../errors.ts';
+
 /** Filters on images that searches and listings share; every field narrows the set. */
 export interface ImageFilter {
   /** jsonb containment: the image's metadata must contain this object. */
@@ -46,6 +48,10 @@ export function imageFilterSql(filter: ImageFilter | undefined, alias: string, p
     if (value !== undefined && value !== null) where.push(`${alias}.${column} ${op} ${p(value)}`);
   }
   if (filter.captionMatch !== undefined && filter.captionMatch.trim() !== '') {
+    // PostgreSQL text cannot hold NUL: refused here, for every caller, before it fails as a query.
+    if (filter.captionMatch.includes('\u0000')) {
+      throw new AppError('INVALID_INPUT', 'filter.captionMatch must not contain NUL (U+0000) characters');
+    }
     where.push(
       `EXISTS (SELECT 1 FROM captions fc WHERE fc.image_id = ${alias}.id ` +
         `AND fc.tsv @@ plainto_tsquery('english', ${p(filter.captionMatch)}))`,

@@ -117,4 +117,21 @@ describe.skipIf(skip)('the API server while PostgreSQL restarts during mutations
       });
     },
   );
+
+  it('a query while PostgreSQL is down answers DB_UNAVAILABLE with status 503, then works again', async () => {
+    const query = `{ images(first: 1) { edges { cursor } } }`;
+    server.stop('fast');
+    try {
+      const down = await t.gql(query);
+      expect({ status: down.status, codes: codes(down), data: down.data }).toEqual({
+        status: 503,
+        codes: ['DB_UNAVAILABLE'],
+        data: null,
+      });
+    } finally {
+      server.start();
+    }
+    const up = await t.gql<{ images: { edges: unknown[] } }>(query);
+    expect({ status: up.status, edges: up.data?.images.edges.length }).toEqual({ status: 200, edges: 1 });
+  });
 });
