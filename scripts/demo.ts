@@ -136,11 +136,21 @@ async function ensureIndexed(config: Config, manifest: string, logger: Logger): 
   }
 }
 
+const DEMO_CORS_ORIGINS = ['localhost', '127.0.0.1']
+  .flatMap((host) => [3000, 4200, 5173, 8000, 8080].map((port) => `http://${host}:${port}`))
+  .join(',');
+
 runCli(async () => {
   const o = program.parse().opts<{ images: string; port?: string; dataDir?: string; serve: boolean }>();
   const config = loadConfig({
     // The demo is a local sandbox: mutations are open unless an API key is configured.
-    overrides: { PORT: o.port, DATA_DIR: o.dataDir, ALLOW_UNAUTHENTICATED_MUTATIONS: 'true' },
+    // It also serves front ends on the usual local dev-server ports (exact origins, never `*`).
+    overrides: {
+      PORT: o.port,
+      DATA_DIR: o.dataDir,
+      ALLOW_UNAUTHENTICATED_MUTATIONS: 'true',
+      CORS_ORIGINS: DEMO_CORS_ORIGINS,
+    },
   });
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
   say(

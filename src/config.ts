@@ -54,6 +54,13 @@ const EnvSchema = z.object({
   INGEST_CONCURRENCY: int(1, 64).default(4),
   REMOTE_IMAGE_HOSTS: list.default([]),
   LOCAL_IMAGE_ROOTS: list.default([]),
+  CORS_ORIGINS: list
+    .refine(
+      (v) => v.every((o) => o === '*' || isOrigin(o)),
+      'each entry must be an origin such as http://localhost:3000, or *',
+    )
+    .refine((v) => !v.includes('*') || v.length === 1, '* must stand alone')
+    .default([]),
   SEED: int(0, 2 ** 31 - 1).default(42),
   // Hugging Face hub settings, named and defaulted as huggingface_hub documents them
   // (https://huggingface.co/docs/huggingface_hub/package_reference/environment_variables).
@@ -105,6 +112,11 @@ export interface Config {
    * refused. Only an exact entry may resolve to a private or loopback address.
    */
   remoteImageHosts: readonly string[];
+  /**
+   * Origins whose pages may call the API from a browser: exact origins, or `*` (read-only use:
+   * refused with unauthenticated mutations). Empty: same-origin only, no CORS headers.
+   */
+  corsOrigins: readonly string[];
   /** Directories that query images may be read from by path; empty = server paths refused. */
   localImageRoots: readonly string[];
   seed: number;
@@ -150,6 +162,13 @@ export function loadConfig(
     });
   }
   const e = parsed.data;
+  // With `*` any web page may call the API; mutations must then need the key (reads are public anyway).
+  if (e.CORS_ORIGINS.includes('*') && e.ALLOW_UNAUTHENTICATED_MUTATIONS && !e.API_KEY) {
+    const problem = 'CORS_ORIGINS: * lets any web page call the API; set API_KEY or list exact origins';
+    throw new AppError('BAD_CONFIG', `Invalid configuration:\n  - ${problem}`, {
+      details: { problems: [problem] },
+    });
+  }
   const dataDir = path.resolve(e.DATA_DIR);
   return deepFreeze<Config>({
     databaseUrl: e.DATABASE_URL === undefined || e.DATABASE_URL === '' ? undefined : e.DATABASE_URL,
@@ -175,6 +194,7 @@ export function loadConfig(
     hnsw: { m: e.HNSW_M, efConstruction: e.HNSW_EF_CONSTRUCTION, ef: e.HNSW_EF },
     ingest: { batchSize: e.INGEST_BATCH, concurrency: e.INGEST_CONCURRENCY },
     remoteImageHosts: e.REMOTE_IMAGE_HOSTS,
+    corsOrigins: e.CORS_ORIGINS,
     localImageRoots: e.LOCAL_IMAGE_ROOTS.map((p) => path.resolve(p)),
     seed: e.SEED,
     paths: {
@@ -207,6 +227,16 @@ function hfHome(hfHomeVar: string | undefined, xdgCache: string | undefined): st
 /** Like Python's `expanduser`, which huggingface_hub applies to these paths. */
 function expandHome(p: string): string {
   return path.resolve(p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p);
+}
+
+/** An origin as browsers send it: http(s), host, optional port, nothing else (no path, no slash). */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
 }
 
 function deepFreeze<T>(value: T): T {

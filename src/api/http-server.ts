@@ -12,6 +12,7 @@ import type { SearchEngine } from '../search/engine.ts';
 import type { CaptionsRepository } from '../store/captions.repository.ts';
 import { createApollo } from './apollo.ts';
 import { mutationGuard } from './auth.ts';
+import { cors } from './cors.ts';
 import { batchLoader } from './batch-loader.ts';
 import type { ApiContext, IndexWriter } from './context.ts';
 import { parseId } from './inputs.ts';
@@ -92,6 +93,7 @@ export async function startApiServer(
   const apollo = await createApollo(config, logger, metrics);
   let closing = false;
   let baseUrl = '';
+  const applyCors = cors({ origins: config.corsOrigins });
 
   function context(req: http.IncomingMessage): ApiContext {
     const host = req.headers.host;
@@ -197,6 +199,8 @@ export async function startApiServer(
   async function route(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<string> {
     const path = url.pathname;
     if (path === '/graphql') {
+      // Only the API crosses origins; pages, media and metrics stay same-origin.
+      if (applyCors(req, res) === 'answered') return 'graphql';
       await handleGraphql(req, res, url);
       return 'graphql';
     }
