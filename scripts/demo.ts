@@ -139,8 +139,14 @@ async function ensureIndexed(config: Config, manifest: string, logger: Logger): 
 runCli(async () => {
   const o = program.parse().opts<{ images: string; port?: string; dataDir?: string; serve: boolean }>();
   const config = loadConfig({
-    // The demo is a local sandbox: mutations are open unless an API key is configured.
-    overrides: { PORT: o.port, DATA_DIR: o.dataDir, ALLOW_UNAUTHENTICATED_MUTATIONS: 'true' },
+    // The demo is a local sandbox: mutations are open unless an API key is configured, and errors
+    // show their internals (development mode) to help whoever is trying it out.
+    overrides: {
+      PORT: o.port,
+      DATA_DIR: o.dataDir,
+      ALLOW_UNAUTHENTICATED_MUTATIONS: 'true',
+      NODE_ENV: 'development',
+    },
   });
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
   say(
