@@ -143,13 +143,15 @@ const DEMO_CORS_ORIGINS = ['localhost', '127.0.0.1']
 runCli(async () => {
   const o = program.parse().opts<{ images: string; port?: string; dataDir?: string; serve: boolean }>();
   const config = loadConfig({
-    // The demo is a local sandbox: mutations are open unless an API key is configured.
-    // It also serves front ends on the usual local dev-server ports (exact origins, never `*`).
+    // The demo is a local sandbox: mutations are open unless an API key is configured, errors
+    // show their internals (development mode) to help whoever is trying it out, and front ends on
+    // the usual local dev-server ports may call it (exact origins, never `*`).
     overrides: {
       PORT: o.port,
       DATA_DIR: o.dataDir,
       ALLOW_UNAUTHENTICATED_MUTATIONS: 'true',
       CORS_ORIGINS: DEMO_CORS_ORIGINS,
+      NODE_ENV: 'development',
     },
   });
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);

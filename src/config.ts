@@ -36,7 +36,9 @@ const EnvSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   API_KEY: z.string().min(8, 'must be at least 8 characters').optional(),
   ALLOW_UNAUTHENTICATED_MUTATIONS: bool.default(false),
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  // Production-like unless asked: a plain `npm start` must not answer with stack traces and server
+  // paths. Only `development` (the demo sets it) shows error internals.
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MAX_IMAGE_BYTES: int(1024, 1 << 30).default(25 * 1024 * 1024),
   MAX_IMAGE_PIXELS: int(1024, 1 << 30).default(50_000_000),
@@ -177,7 +179,7 @@ export function loadConfig(
     textPooling: e.TEXT_POOLING,
     device: e.DEVICE,
     ort: { intraOpThreads: e.ORT_INTRA_THREADS, interOpThreads: e.ORT_INTER_THREADS },
-    server: { host: e.HOST, port: e.PORT, production: e.NODE_ENV === 'production' },
+    server: { host: e.HOST, port: e.PORT, production: e.NODE_ENV !== 'development' },
     auth: { apiKey: e.API_KEY, allowUnauthenticatedMutations: e.ALLOW_UNAUTHENTICATED_MUTATIONS },
     logLevel: e.LOG_LEVEL,
     limits: {

@@ -8,6 +8,7 @@ import type { Resolvers } from './generated/resolvers.ts';
 import { parseId, toFilter, toImageInput, toQuery, toSearchOptions } from './inputs.ts';
 import { DateTimeScalar, JsonScalar } from './scalars.ts';
 import { checkNoNul } from './text-input.ts';
+import { isOperator, publicUri } from './image-uri.ts';
 import { decodeBase64Image } from '../search/encode-query.ts';
 
 function isCaption(node: ImageNode | CaptionNode): node is CaptionNode {
@@ -83,6 +84,8 @@ export const resolvers: Resolvers = {
 
   Image: {
     captions: (image, _a, ctx) => image.captions ?? ctx.loadCaptions(image.id),
+    uri: (image) => publicUri(image.uri),
+    sourcePath: (image, _a, ctx) => (isOperator(ctx.requireMutationAccess) ? image.uri : null),
     thumbnailUrl: (image, _a, ctx) => `${ctx.baseUrl}/media/${image.id}/thumbnail`,
   },
 

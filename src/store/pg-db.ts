@@ -109,11 +109,20 @@ export function asDbError(error: unknown): unknown {
     : error;
 }
 
-/** The URL without its password, for messages. */
+/**
+ * Query parameters libpq and node-postgres read a secret from (`?password=`, `?sslpassword=`) and
+ * any look-alike a driver might add: masked by name, so a new one is hidden before anyone lists it.
+ */
+const SECRET_PARAM = /pass|secret|token|key|credential|auth/i;
+
+/** The URL with every credential masked (userinfo password and secret query parameters), for messages. */
 export function redact(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
+    for (const name of [...new Set(u.searchParams.keys())]) {
+      if (SECRET_PARAM.test(name)) u.searchParams.set(name, '***');
+    }
     return u.toString();
   } catch {
     return '<unparseable URL>';

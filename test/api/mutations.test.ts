@@ -9,7 +9,7 @@ const auth = { authorization: `Bearer ${KEY}` };
 const ADD = `mutation ($input: AddImageInput!) {
   addImage(input: $input) {
     status
-    image { id uri width height format metadata captions { id text } }
+    image { id uri sourcePath width height format metadata captions { id text } }
     addedCaptions { id text }
   }
 }`;
@@ -72,7 +72,9 @@ describe('mutations with an API key configured', () => {
       metadata: { source: 'test', filename: 'm.png' },
     });
     expect(added.image.captions.map((c) => c.text)).toEqual(['a magenta rectangle']);
-    expect(String(added.image.uri)).toMatch(/^file:\/\/.*\/uploads\/[0-9a-f]{64}$/);
+    // Anyone sees the upload's name (its sha256); only the operator its server path (issue 13, item 16).
+    expect(String(added.image.uri)).toMatch(/^[0-9a-f]{64}$/);
+    expect(added.image.sourcePath).toBe(`file://${path.join(t.dataDir, 'uploads', String(added.image.uri))}`);
 
     const similar = await t.gql<{ similarImages: { edges: { score: number; node: { id: string } }[] } }>(
       `query ($b: String!) { similarImages(image: { base64: $b }, first: 1) { edges { score node { id } } } }`,

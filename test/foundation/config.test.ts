@@ -13,6 +13,13 @@ describe('config', () => {
     expect(config.limits.maxFirst).toBe(100);
   });
 
+  it('hides error internals unless NODE_ENV=development (a bare `npm start` is production-like)', () => {
+    expect(loadConfig({ env: {} }).server.production).toBe(true);
+    expect(loadConfig({ env: { NODE_ENV: 'test' } }).server.production).toBe(true);
+    expect(loadConfig({ env: { NODE_ENV: 'production' } }).server.production).toBe(true);
+    expect(loadConfig({ env: { NODE_ENV: 'development' } }).server.production).toBe(false);
+  });
+
   it('returns a frozen object, nested parts included', () => {
     const config = loadConfig({ env: {} });
     expect(Object.isFrozen(config)).toBe(true);

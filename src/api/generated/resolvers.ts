@@ -24,7 +24,7 @@ export type AddImageInput = {
   /** Image bytes, base64. */
   base64: Scalars['String']['input'];
   captions?: InputMaybe<Array<Scalars['String']['input']>>;
-  /** A name to keep with the image (stored in its uri). */
+  /** A name to keep with the image (stored as `metadata.filename`). */
   filename?: InputMaybe<Scalars['String']['input']>;
   metadata?: InputMaybe<Scalars['JSON']['input']>;
 };
@@ -105,8 +105,17 @@ export type Image = {
   id: Scalars['ID']['output'];
   metadata: Scalars['JSON']['output'];
   sha256: Scalars['String']['output'];
+  /**
+   * The stored location (absolute file URL or path, or remote URL), for the operator: only requests
+   * allowed to mutate (the API key) see it; null for everyone else.
+   */
+  sourcePath: Maybe<Scalars['String']['output']>;
   /** A small WebP rendition served by this server. */
   thumbnailUrl: Scalars['String']['output'];
+  /**
+   * Where the image came from, in a form safe to show anyone: a remote URL as given, a server file by
+   * its base name only (an upload is named by its sha256). The server-side location is `sourcePath`.
+   */
   uri: Scalars['String']['output'];
   width: Scalars['Int']['output'];
 };
@@ -537,6 +546,7 @@ export type ImageResolvers<ContextType = ApiContext, ParentType extends Resolver
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   metadata?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   sha256?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  sourcePath?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   thumbnailUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   uri?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   width?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
