@@ -17,6 +17,7 @@ import {
   INGEST_EXIT,
   ingestOverrides,
   nonNegativeInt as int,
+  nonNegativeNumber,
   runCli,
   stopOnSignals,
   withIngestExitCodes,
@@ -69,7 +70,11 @@ const program = withIngestExitCodes(new Command('index'))
     ),
   )
   .option('--retry-failed', 'retry items that earlier runs recorded as failed')
-  .option('--checkpoint-every <seconds>', 'save the HNSW files at most this often (default 60)', Number)
+  .option(
+    '--checkpoint-every <seconds>',
+    'save the HNSW files at most this often (default 60)',
+    nonNegativeNumber('--checkpoint-every'),
+  )
   .option('--data-dir <dir>', 'data directory (DATA_DIR, default ./data)')
   .option('--database-url <url>', 'PostgreSQL URL (DATABASE_URL); unset = embedded PGlite under DATA_DIR/pg');
 

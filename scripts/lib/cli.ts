@@ -61,6 +61,15 @@ export const nonNegativeInt = (name: string) => (v: string) => {
   return n;
 };
 
+/** A commander parser for a non-negative number flag (fractions allowed): `Number` let abc and -1 through. */
+export const nonNegativeNumber = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) {
+    throw new InvalidArgumentError(`${name} must be a non-negative number, got ${v}`);
+  }
+  return n;
+};
+
 /** The flags that the indexing CLIs (index, reindex) share, as config overrides. */
 export interface IngestFlags {
   batch?: number;

@@ -69,6 +69,17 @@ describe('index and reindex exit codes', () => {
     expect((await run('reindex', ['--batch', 'abc'], dataDir)).code).toBe(2);
   });
 
+  it('--checkpoint-every refuses what is not a non-negative number, with exit 2', async () => {
+    const dataDir = path.join(work, 'data-checkpoint');
+    for (const value of ['abc', '-1']) {
+      const result = await run('index', [fixture.manifest, '--checkpoint-every', value], dataDir);
+      expect({
+        code: result.code,
+        said: result.out.includes(`--checkpoint-every must be a non-negative number, got ${value}`),
+      }).toEqual({ code: 2, said: true });
+    }
+  });
+
   it('--help documents the exit codes', async () => {
     for (const script of ['index', 'reindex']) {
       const help = await run(script, ['--help'], path.join(work, 'data-help'));
