@@ -70,6 +70,12 @@ export const nonNegativeNumber = (name: string) => (v: string) => {
   return n;
 };
 
+/** A commander parser for a whole-number flag of the benches: Number.parseInt turned abc into NaN. */
+export function wholeNumber(v: string): number {
+  if (!/^\s*\d+\s*$/.test(v)) throw new InvalidArgumentError('must be a non-negative integer');
+  return Number(v);
+}
+
 /** The flags that the indexing CLIs (index, reindex) share, as config overrides. */
 export interface IngestFlags {
   batch?: number;
