@@ -6,7 +6,7 @@ import { ExactIndex } from '../src/store/vector/exact-index.ts';
 import { HnswIndex } from '../src/store/vector/hnsw-index.ts';
 import type { SearchHit } from '../src/store/vector/types.ts';
 import { createRng, deriveSeed } from '../src/train/rng.ts';
-import { runCli } from './lib/cli.ts';
+import { runCli, wholeNumber } from './lib/cli.ts';
 
 /**
  * HNSW against brute force on clustered unit vectors: recall@k and QPS per ef, measured side by
@@ -14,13 +14,13 @@ import { runCli } from './lib/cli.ts';
  */
 const program = new Command('bench:ann')
   .description('Benchmark HnswIndex recall@10 / QPS against ExactIndex on seeded clustered vectors')
-  .option('--n <n>', 'vectors in the index', (v) => Number.parseInt(v, 10), 100_000)
-  .option('--dims <d>', 'dimensions', (v) => Number.parseInt(v, 10), 512)
-  .option('--queries <q>', 'queries (not in the index)', (v) => Number.parseInt(v, 10), 200)
-  .option('--k <k>', 'neighbours per query', (v) => Number.parseInt(v, 10), 10)
-  .option('--clusters <c>', 'cluster centres', (v) => Number.parseInt(v, 10), 100)
+  .option('--n <n>', 'vectors in the index', wholeNumber, 100_000)
+  .option('--dims <d>', 'dimensions', wholeNumber, 512)
+  .option('--queries <q>', 'queries (not in the index)', wholeNumber, 200)
+  .option('--k <k>', 'neighbours per query', wholeNumber, 10)
+  .option('--clusters <c>', 'cluster centres', wholeNumber, 100)
   .option('--ef <list>', 'ef values to sweep', '16,32,64,128,256')
-  .option('--seed <seed>', 'generator seed', (v) => Number.parseInt(v, 10), 42)
+  .option('--seed <seed>', 'generator seed', wholeNumber, 42)
   .option('--json <path>', 'also write the result as JSON');
 
 interface Options {
@@ -41,7 +41,7 @@ runCli(async () => {
   const o = program.parse().opts<Options>();
   const config = loadConfig();
   const { m, efConstruction } = config.hnsw;
-  const efs = o.ef.split(',').map((v) => Number.parseInt(v, 10));
+  const efs = o.ef.split(',').map(wholeNumber);
 
   const data = clustered(o.n, o.dims, o.clusters, o.seed, 'data');
   const queries = clustered(o.queries, o.dims, o.clusters, o.seed, 'queries');

@@ -10,7 +10,7 @@ import { createLogger } from '../src/logger.ts';
 import { startApp, type App } from '../src/main.ts';
 import { openSource } from '../src/media/sources/index.ts';
 import { generateSampleData, MANIFEST_NAME, type ManifestLine } from '../src/train/synthetic/generate.ts';
-import { runCli } from './lib/cli.ts';
+import { runCli, wholeNumber } from './lib/cli.ts';
 
 /**
  * The same text -> image and image -> text queries through HTTP GraphQL (autocannon, in a worker
@@ -19,10 +19,10 @@ import { runCli } from './lib/cli.ts';
  */
 const program = new Command('bench:api')
   .description('GraphQL-over-HTTP QPS against in-process engine QPS for text->image and image->text')
-  .option('--images <n>', 'synthetic images to index', (v) => Number.parseInt(v, 10), 400)
+  .option('--images <n>', 'synthetic images to index', wholeNumber, 400)
   .option('--concurrency <list>', 'concurrent clients', '1,4,16')
   .option('--duration <s>', 'seconds per measurement', (v) => Number(v), 5)
-  .option('--first <n>', 'results per query', (v) => Number.parseInt(v, 10), 10)
+  .option('--first <n>', 'results per query', wholeNumber, 10)
   .option('--data-dir <dir>', 'reuse this data directory (default: a temp one, removed after)')
   .option('--json <path>', 'also write the result as JSON');
 

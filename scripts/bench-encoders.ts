@@ -9,7 +9,7 @@ import { decodeImage } from '../src/media/image-decode.ts';
 import { loadEncoders } from '../src/models/load.ts';
 import { partDir, PROFILES } from '../src/models/profiles.ts';
 import type { Encoders, PixelTensor } from '../src/models/types.ts';
-import { runCli } from './lib/cli.ts';
+import { runCli, wholeNumber } from './lib/cli.ts';
 
 /**
  * Encoder throughput: captions/s and images/s at batch 1, 8 and 32, for the tiny profile and
@@ -19,8 +19,8 @@ import { runCli } from './lib/cli.ts';
  */
 const program = new Command('bench:encoders')
   .description('Benchmark text and image encoder throughput at batch 1, 8 and 32')
-  .option('--items <n>', 'captions and images per measurement', (v) => Number.parseInt(v, 10), 256)
-  .option('--min-ms <ms>', 'time per batch size, split over 3 rounds', (v) => Number.parseInt(v, 10), 1500)
+  .option('--items <n>', 'captions and images per measurement', wholeNumber, 256)
+  .option('--min-ms <ms>', 'time per batch size, split over 3 rounds', wholeNumber, 1500)
   .option('--run-batch <n>', "largest batch per ORT run (default: the encoders' own choice)", (v) =>
     Number.parseInt(v, 10),
   )

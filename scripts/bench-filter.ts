@@ -13,7 +13,7 @@ import { openPgliteDb } from '../src/store/pglite-db.ts';
 import { VectorsRepository } from '../src/store/vectors.repository.ts';
 import { HnswIndex } from '../src/store/vector/hnsw-index.ts';
 import { createRng } from '../src/train/rng.ts';
-import { runCli } from './lib/cli.ts';
+import { runCli, wholeNumber } from './lib/cli.ts';
 
 /**
  * Filtered search over a broad filter (issue 9, item 11): p50 latency of the retrieval stage on
@@ -23,17 +23,17 @@ import { runCli } from './lib/cli.ts';
  */
 const program = new Command('bench:filter')
   .description('p50 of filtered retrieval at a given selectivity, before and after the round-based path')
-  .option('--n <n>', 'images', (v) => Number.parseInt(v, 10), 100_000)
-  .option('--dims <d>', 'dimensions', (v) => Number.parseInt(v, 10), 128)
+  .option('--n <n>', 'images', wholeNumber, 100_000)
+  .option('--dims <d>', 'dimensions', wholeNumber, 128)
   .option(
     '--clusters <c>',
     'cluster centres (embeddings cluster; uniform noise is HNSW worst case)',
-    (v) => Number.parseInt(v, 10),
+    wholeNumber,
     100,
   )
-  .option('--queries <q>', 'timed queries per case', (v) => Number.parseInt(v, 10), 30)
+  .option('--queries <q>', 'timed queries per case', wholeNumber, 30)
   .option('--k <list>', 'k values (the engine asks maxWindow = 1000 on every page)', '11,1000')
-  .option('--seed <seed>', 'generator seed', (v) => Number.parseInt(v, 10), 42);
+  .option('--seed <seed>', 'generator seed', wholeNumber, 42);
 
 interface Options {
   n: number;
@@ -149,7 +149,7 @@ runCli(async () => {
     ] as const) {
       const allowed = await images.filterIds(filter, 100_000);
       const truthVectors = await vectors.get('image', 'bench', allowed);
-      for (const k of o.k.split(',').map((v) => Number.parseInt(v, 10))) {
+      for (const k of o.k.split(',').map(wholeNumber)) {
         for (const [name, run] of [
           ['before', before],
           ['after', after],

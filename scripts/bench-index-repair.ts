@@ -6,7 +6,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Command } from 'commander';
 import { HnswIndex } from '../src/store/vector/hnsw-index.ts';
 import { createRng } from '../src/train/rng.ts';
-import { runCli } from './lib/cli.ts';
+import { runCli, wholeNumber } from './lib/cli.ts';
 
 /**
  * What keeping an HNSW index healthy costs: building it, the graph rebuild that deleting half of
@@ -17,10 +17,10 @@ import { runCli } from './lib/cli.ts';
  * Usage: npx tsx scripts/bench-index-repair.ts --n 100000 --dims 256 [--slice 32]
  */
 const program = new Command('bench-index-repair')
-  .option('--n <n>', 'vectors', (v) => Number.parseInt(v, 10), 100_000)
-  .option('--dims <d>', 'dimensions', (v) => Number.parseInt(v, 10), 256)
-  .option('--seed <s>', 'generator seed', (v) => Number.parseInt(v, 10), 1)
-  .option('--slice <s>', 'rebuildSlice of the background rebuild', (v) => Number.parseInt(v, 10), 32);
+  .option('--n <n>', 'vectors', wholeNumber, 100_000)
+  .option('--dims <d>', 'dimensions', wholeNumber, 256)
+  .option('--seed <s>', 'generator seed', wholeNumber, 1)
+  .option('--slice <s>', 'rebuildSlice of the background rebuild', wholeNumber, 32);
 
 /** Measures the longest gap between event-loop turns until stopped: how long the loop was blocked. */
 function blockMonitor() {

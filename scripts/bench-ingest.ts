@@ -15,7 +15,7 @@ import type { Embedder } from '../src/models/types.ts';
 import { openDb } from '../src/store/open-db.ts';
 import { openIndexes } from '../src/store/vector/index-set.ts';
 import { ensurePhotos } from '../test/setup/photos.ts';
-import { runCli } from './lib/cli.ts';
+import { runCli, wholeNumber } from './lib/cli.ts';
 
 /**
  * Throughput of each ingest stage alone (decode, encode, store) and of the whole pipeline, on real
@@ -24,21 +24,11 @@ import { runCli } from './lib/cli.ts';
  */
 const program = new Command('bench:ingest')
   .description('Benchmark ingest stages and the whole pipeline on real photos')
-  .option('--n <n>', 'items (the photos repeated with unique bytes)', (v) => Number.parseInt(v, 10), 300)
-  .option('--batch <n>', 'batch size', (v) => Number.parseInt(v, 10), 32)
-  .option('--concurrency <n>', 'decode concurrency', (v) => Number.parseInt(v, 10), 4)
-  .option(
-    '--max-edge <px>',
-    'photos are re-encoded once as JPEG no larger than this',
-    (v) => Number.parseInt(v, 10),
-    2048,
-  )
-  .option(
-    '--rounds <n>',
-    'measure everything this many times and keep the best of each',
-    (v) => Number.parseInt(v, 10),
-    2,
-  )
+  .option('--n <n>', 'items (the photos repeated with unique bytes)', wholeNumber, 300)
+  .option('--batch <n>', 'batch size', wholeNumber, 32)
+  .option('--concurrency <n>', 'decode concurrency', wholeNumber, 4)
+  .option('--max-edge <px>', 'photos are re-encoded once as JPEG no larger than this', wholeNumber, 2048)
+  .option('--rounds <n>', 'measure everything this many times and keep the best of each', wholeNumber, 2)
   .option('--json <path>', 'also write the result as JSON');
 
 const TARGET = 0.9;

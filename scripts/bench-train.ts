@@ -15,7 +15,7 @@ import type { FeatureSubset } from '../src/train/subset.ts';
 import { TrainStep } from '../src/train/train-step.ts';
 import { runtimeOf } from '../src/train/train-projection.ts';
 import { paramsFromWeights } from '../src/train/trainer-params.ts';
-import { runCli } from './lib/cli.ts';
+import { runCli, wholeNumber } from './lib/cli.ts';
 
 /**
  * Trainer throughput (pairs/s: step graph + AdamW + batch assembly) next to the same step's
@@ -24,11 +24,11 @@ import { runCli } from './lib/cli.ts';
  */
 const program = new Command('bench:train')
   .description('Benchmark the projection trainer against the raw ORT MatMul throughput of the same shapes')
-  .option('--batch <n>', 'pairs per step', (v) => Number.parseInt(v, 10), 256)
-  .option('--hidden <n>', 'MLP hidden width', (v) => Number.parseInt(v, 10), 512)
-  .option('--dims <n>', 'shared-space dimensions', (v) => Number.parseInt(v, 10), 256)
-  .option('--steps <n>', 'steps per round', (v) => Number.parseInt(v, 10), 20)
-  .option('--rounds <n>', 'interleaved rounds (median reported)', (v) => Number.parseInt(v, 10), 3)
+  .option('--batch <n>', 'pairs per step', wholeNumber, 256)
+  .option('--hidden <n>', 'MLP hidden width', wholeNumber, 512)
+  .option('--dims <n>', 'shared-space dimensions', wholeNumber, 256)
+  .option('--steps <n>', 'steps per round', wholeNumber, 20)
+  .option('--rounds <n>', 'interleaved rounds (median reported)', wholeNumber, 3)
   .option('--json <path>', 'also write the result as JSON');
 
 const TARGET = 0.5;

@@ -13,15 +13,18 @@ import {
 import { runThenClose } from '../src/close-all.ts';
 import { createLogger } from '../src/logger.ts';
 import { KARPATHY_SPLITS, openSource, type KarpathySplit } from '../src/media/sources/index.ts';
-import { ingestOverrides, runCli, stopOnSignals, type IngestFlags } from './lib/cli.ts';
+import {
+  INGEST_EXIT,
+  ingestOverrides,
+  nonNegativeInt as int,
+  nonNegativeNumber,
+  runCli,
+  stopOnSignals,
+  withIngestExitCodes,
+  type IngestFlags,
+} from './lib/cli.ts';
 
-const int = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${v}`);
-  return n;
-};
-
-const program = new Command('index')
+const program = withIngestExitCodes(new Command('index'))
   .description(
     'Index a source of images and captions: a directory (sidecar .txt captions), a JSONL manifest, ' +
       'COCO captions_*.json or Flickr30k results.csv / *.token. Re-running the same source resumes where it stopped.',
@@ -67,7 +70,11 @@ const program = new Command('index')
     ),
   )
   .option('--retry-failed', 'retry items that earlier runs recorded as failed')
-  .option('--checkpoint-every <seconds>', 'save the HNSW files at most this often (default 60)', Number)
+  .option(
+    '--checkpoint-every <seconds>',
+    'save the HNSW files at most this often (default 60)',
+    nonNegativeNumber('--checkpoint-every'),
+  )
   .option('--data-dir <dir>', 'data directory (DATA_DIR, default ./data)')
   .option('--database-url <url>', 'PostgreSQL URL (DATABASE_URL); unset = embedded PGlite under DATA_DIR/pg');
 
@@ -82,58 +89,64 @@ interface Flags extends IngestFlags {
   checkpointEvery?: number;
 }
 
-runCli(async () => {
-  program.parse();
-  const flags = program.opts<Flags>();
-  const config = loadConfig({ overrides: ingestOverrides(flags) });
-  const logger = createLogger(config.logLevel, 'index');
-  const source = await openSource(program.args[0]!, {
-    maxBytes: config.limits.maxImageBytes,
-    ...(flags.format ? { format: flags.format } : {}),
-    ...(flags.images ? { imagesDir: flags.images } : {}),
-    ...(flags.split ? { split: flags.split } : {}),
-    onWarning: (message) => logger.warn(message),
-  });
-  const stop = stopOnSignals();
-  const progress = createProgress(source.count().catch(() => undefined));
-  const common = {
-    concurrency: config.ingest.concurrency,
-    ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
-    onProgress: progress.update,
-    signal: stop.signal,
-  };
+runCli(
+  async () => {
+    program.parse();
+    const flags = program.opts<Flags>();
+    const config = loadConfig({ overrides: ingestOverrides(flags) });
+    const logger = createLogger(config.logLevel, 'index');
+    const source = await openSource(program.args[0]!, {
+      maxBytes: config.limits.maxImageBytes,
+      ...(flags.format ? { format: flags.format } : {}),
+      ...(flags.images ? { imagesDir: flags.images } : {}),
+      ...(flags.split ? { split: flags.split } : {}),
+      onWarning: (message) => logger.warn(message),
+    });
+    const stop = stopOnSignals();
+    const progress = createProgress(source.count().catch(() => undefined));
+    const common = {
+      concurrency: config.ingest.concurrency,
+      ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
+      onProgress: progress.update,
+      signal: stop.signal,
+    };
 
-  let summary: IngestSummary;
-  if (flags.dryRun) {
-    const closers: (() => Promise<void>)[] = [];
-    const { embedder } = await openEmbedder(config, logger, closers);
-    const limits = { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels };
-    try {
-      summary = await dryRunIngest(source, { preprocess: embedder.preprocess, limits }, common);
-    } finally {
-      for (const c of closers.reverse()) await c();
+    let summary: IngestSummary;
+    if (flags.dryRun) {
+      const closers: (() => Promise<void>)[] = [];
+      const { embedder } = await openEmbedder(config, logger, closers);
+      const limits = { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels };
+      try {
+        summary = await dryRunIngest(source, { preprocess: embedder.preprocess, limits }, common);
+      } finally {
+        for (const c of closers.reverse()) await c();
+      }
+    } else {
+      const context = await openIngestContext(config, logger);
+      // A failed final checkpoint fails the command, but never hides the run's own error.
+      summary = await runThenClose(
+        () =>
+          runIngest(source, context, {
+            ...common,
+            batchSize: config.ingest.batchSize,
+            retryFailed: flags.retryFailed ?? false,
+            ...(flags.checkpointEvery !== undefined
+              ? { checkpointEveryMs: flags.checkpointEvery * 1000 }
+              : {}),
+          }),
+        context.close,
+        (err) => logger.error({ err }, 'closing after a failed run also failed'),
+      );
     }
-  } else {
-    const context = await openIngestContext(config, logger);
-    // A failed final checkpoint fails the command, but never hides the run's own error.
-    summary = await runThenClose(
-      () =>
-        runIngest(source, context, {
-          ...common,
-          batchSize: config.ingest.batchSize,
-          retryFailed: flags.retryFailed ?? false,
-          ...(flags.checkpointEvery !== undefined ? { checkpointEveryMs: flags.checkpointEvery * 1000 } : {}),
-        }),
-      context.close,
-      (err) => logger.error({ err }, 'closing after a failed run also failed'),
-    );
-  }
-  progress.stop();
-  printSummary(summary, flags.dryRun ?? false);
-  if (stop.signal.aborted) console.log('  stopped early by a signal: run the same command again to continue');
-  if (flags.json) await writeFile(flags.json, `${JSON.stringify(summary, null, 2)}\n`);
-  return stop.exitCode() ?? (summary.failed > 0 && summary.indexed === 0 && summary.duplicates === 0 ? 1 : 0);
-});
+    progress.stop();
+    printSummary(summary, flags.dryRun ?? false);
+    if (stop.signal.aborted)
+      console.log('  stopped early by a signal: run the same command again to continue');
+    if (flags.json) await writeFile(flags.json, `${JSON.stringify(summary, null, 2)}\n`);
+    return stop.exitCode() ?? (summary.failed > 0 ? INGEST_EXIT.itemsFailed : INGEST_EXIT.ok);
+  },
+  { errorExit: INGEST_EXIT.couldNotRun },
+);
 
 /** A bar on a terminal; elsewhere (CI, logs, pipes) a plain line every few seconds. */
 function createProgress(total: Promise<number | undefined>): {

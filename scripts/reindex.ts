@@ -3,16 +3,28 @@ import { Command, Option } from 'commander';
 import { loadConfig } from '../src/config.ts';
 import { openReindexContext, reindex } from '../src/ingest/index.ts';
 import { createLogger } from '../src/logger.ts';
-import { ingestOverrides, runCli, stopOnSignals, type IngestFlags } from './lib/cli.ts';
+import {
+  INGEST_EXIT,
+  ingestOverrides,
+  nonNegativeInt as int,
+  runCli,
+  stopOnSignals,
+  withIngestExitCodes,
+  type IngestFlags,
+} from './lib/cli.ts';
 
-const program = new Command('reindex')
+const program = withIngestExitCodes(new Command('reindex'))
   .description(
     'Rebuild both HNSW indexes for the current models from Postgres. If the models changed (new encoders or ' +
       'projection), first re-embed every live image from its uri and every caption, then rebuild. Resumable. ' +
       'Needs the data directory, and on a shared PostgreSQL server the database, to itself.',
   )
-  .option('--batch <n>', 'images per page and encoder call (INGEST_BATCH, default 32)', Number)
-  .option('--concurrency <n>', 'images read and decoded at once (INGEST_CONCURRENCY, default 4)', Number)
+  .option('--batch <n>', 'images per page and encoder call (INGEST_BATCH, default 32)', int('--batch'))
+  .option(
+    '--concurrency <n>',
+    'images read and decoded at once (INGEST_CONCURRENCY, default 4)',
+    int('--concurrency'),
+  )
   .addOption(
     new Option('--device <device>', 'where the encoders run (DEVICE)').choices([
       'auto',
@@ -25,40 +37,45 @@ const program = new Command('reindex')
   .option('--data-dir <dir>', 'data directory (DATA_DIR, default ./data)')
   .option('--database-url <url>', 'PostgreSQL URL (DATABASE_URL); unset = embedded PGlite under DATA_DIR/pg');
 
-runCli(async () => {
-  const flags = program.parse().opts<IngestFlags & { json?: string }>();
-  const config = loadConfig({ overrides: ingestOverrides(flags) });
-  const logger = createLogger(config.logLevel, 'reindex');
-  const stop = stopOnSignals();
-  const context = await openReindexContext(config, logger);
-  try {
-    let last = 0;
-    const summary = await reindex(context, {
-      batchSize: config.ingest.batchSize,
-      concurrency: config.ingest.concurrency,
-      signal: stop.signal,
-      onProgress: (p) => {
-        logger.debug(p, 'reindex page stored');
-        if (Date.now() - last < 2000) return;
-        last = Date.now();
-        process.stderr.write(`re-embedded ${p.images} images, ${p.captions} captions, ${p.failed} failed\n`);
-      },
-    });
-    console.log(
-      [
-        `reindex (${summary.mode}) for models ${summary.fingerprint}`,
-        `  re-embedded: ${summary.reembeddedImages} images, ${summary.reembeddedCaptions} captions`,
-        `  failed:      ${summary.failed}`,
-        ...summary.topFailures.map((f) => `    ${f.count} x ${f.code} (e.g. ${f.example})`),
-        summary.stopped
-          ? '  indexes:     not rebuilt: stopped early by a signal; run `npm run reindex` again to finish'
-          : `  indexes:     ${summary.indexedImages} images, ${summary.indexedCaptions} captions`,
-        `  elapsed:     ${(summary.elapsedMs / 1000).toFixed(1)} s`,
-      ].join('\n'),
-    );
-    if (flags.json) await writeFile(flags.json, `${JSON.stringify(summary, null, 2)}\n`);
-    return stop.exitCode();
-  } finally {
-    await context.close();
-  }
-});
+runCli(
+  async () => {
+    const flags = program.parse().opts<IngestFlags & { json?: string }>();
+    const config = loadConfig({ overrides: ingestOverrides(flags) });
+    const logger = createLogger(config.logLevel, 'reindex');
+    const stop = stopOnSignals();
+    const context = await openReindexContext(config, logger);
+    try {
+      let last = 0;
+      const summary = await reindex(context, {
+        batchSize: config.ingest.batchSize,
+        concurrency: config.ingest.concurrency,
+        signal: stop.signal,
+        onProgress: (p) => {
+          logger.debug(p, 'reindex page stored');
+          if (Date.now() - last < 2000) return;
+          last = Date.now();
+          process.stderr.write(
+            `re-embedded ${p.images} images, ${p.captions} captions, ${p.failed} failed\n`,
+          );
+        },
+      });
+      console.log(
+        [
+          `reindex (${summary.mode}) for models ${summary.fingerprint}`,
+          `  re-embedded: ${summary.reembeddedImages} images, ${summary.reembeddedCaptions} captions`,
+          `  failed:      ${summary.failed}`,
+          ...summary.topFailures.map((f) => `    ${f.count} x ${f.code} (e.g. ${f.example})`),
+          summary.stopped
+            ? '  indexes:     not rebuilt: stopped early by a signal; run `npm run reindex` again to finish'
+            : `  indexes:     ${summary.indexedImages} images, ${summary.indexedCaptions} captions`,
+          `  elapsed:     ${(summary.elapsedMs / 1000).toFixed(1)} s`,
+        ].join('\n'),
+      );
+      if (flags.json) await writeFile(flags.json, `${JSON.stringify(summary, null, 2)}\n`);
+      return stop.exitCode() ?? (summary.failed > 0 ? INGEST_EXIT.itemsFailed : INGEST_EXIT.ok);
+    } finally {
+      await context.close();
+    }
+  },
+  { errorExit: INGEST_EXIT.couldNotRun },
+);

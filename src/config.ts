@@ -12,7 +12,14 @@ const bool = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
   .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+// Decimal digits only: z.coerce.number() read PORT=" " as 0 (a random port) and PORT=0x10 as 16.
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, 'must be a whole number in decimal digits')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 const list = z.string().transform((v) =>
   v
     .split(',')
@@ -34,7 +41,11 @@ const EnvSchema = z.object({
   ORT_INTER_THREADS: int(0, 256).default(0),
   PORT: int(0, 65535).default(4000),
   HOST: z.string().min(1).default('127.0.0.1'),
-  API_KEY: z.string().min(8, 'must be at least 8 characters').optional(),
+  // Counted without surrounding blanks: a key of 8 spaces guards nothing.
+  API_KEY: z
+    .string()
+    .refine((v) => v.trim().length >= 8, 'must be at least 8 characters, not counting surrounding blanks')
+    .optional(),
   ALLOW_UNAUTHENTICATED_MUTATIONS: bool.default(false),
   // Production-like unless asked: a plain `npm start` must not answer with stack traces and server
   // paths. Only `development` (the demo sets it) shows error internals.

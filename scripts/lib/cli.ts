@@ -1,12 +1,14 @@
 import os from 'node:os';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { ConfigOverrides } from '../../src/config.ts';
 import { AppError } from '../../src/errors.ts';
 
 /**
  * Runs a CLI's main function. Expected failures (AppError) print one line with their stable code
- * and exit non-zero without a stack; anything else is a bug and prints its stack.
+ * and exit non-zero without a stack (BAD_CONFIG: 2; others: `errorExit`, default 1); anything else
+ * is a bug and prints its stack (70).
  */
-export function runCli(main: () => Promise<number | void>): void {
+export function runCli(main: () => Promise<number | void>, options: { errorExit?: number } = {}): void {
   main().then(
     (code) => {
       process.exitCode = code ?? 0;
@@ -14,7 +16,7 @@ export function runCli(main: () => Promise<number | void>): void {
     (error: unknown) => {
       if (error instanceof AppError) {
         process.stderr.write(`error [${error.code}]: ${error.message}\n`);
-        process.exitCode = error.code === 'BAD_CONFIG' ? 2 : 1;
+        process.exitCode = error.code === 'BAD_CONFIG' ? 2 : (options.errorExit ?? 1);
       } else {
         process.stderr.write(
           `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
@@ -23,6 +25,55 @@ export function runCli(main: () => Promise<number | void>): void {
       }
     },
   );
+}
+
+/**
+ * The exit codes of `index` and `reindex`, a contract that scripts and CI branch on: keep them
+ * stable. 1 is kept for a run that finished with failed items, so that "some items need a look"
+ * never reads the same as "nothing ran".
+ */
+export const INGEST_EXIT = { ok: 0, itemsFailed: 1, couldNotRun: 2 } as const;
+
+const INGEST_EXIT_HELP = `
+Exit codes (stable):
+  0        the run finished and no item failed
+  1        the run finished, but some items failed (counted in the summary)
+  2        the run could not run: bad flags or settings, unreadable source, database or lock errors
+  130/143  stopped by SIGINT/SIGTERM after saving; run the same command again to continue
+  70       an internal error (a bug: the stack is printed)`;
+
+/**
+ * Gives an indexing command its documented exit codes: usage errors (unknown flag, bad value) exit
+ * 2 like every other "could not run", not commander's default 1, which means "some items failed".
+ */
+export function withIngestExitCodes(program: Command): Command {
+  return program.addHelpText('after', INGEST_EXIT_HELP).exitOverride((error) => {
+    process.exit(error.exitCode === 0 ? 0 : INGEST_EXIT.couldNotRun);
+  });
+}
+
+/** A commander parser for a non-negative integer flag: anything else is a usage error. */
+export const nonNegativeInt = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isInteger(n) || n < 0) {
+    throw new InvalidArgumentError(`${name} must be a non-negative integer, got ${v}`);
+  }
+  return n;
+};
+
+/** A commander parser for a non-negative number flag (fractions allowed): `Number` let abc and -1 through. */
+export const nonNegativeNumber = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) {
+    throw new InvalidArgumentError(`${name} must be a non-negative number, got ${v}`);
+  }
+  return n;
+};
+
+/** A commander parser for a whole-number flag of the benches: Number.parseInt turned abc into NaN. */
+export function wholeNumber(v: string): number {
+  if (!/^\s*\d+\s*$/.test(v)) throw new InvalidArgumentError('must be a non-negative integer');
+  return Number(v);
 }
 
 /** The flags that the indexing CLIs (index, reindex) share, as config overrides. */

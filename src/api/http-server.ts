@@ -196,7 +196,12 @@ export async function startApiServer(
     res.end(body);
   }
 
-  async function route(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<string> {
+  async function route(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    named: (name: string) => void,
+  ): Promise<string> {
     const path = url.pathname;
     if (path === '/graphql') {
       // Only the API crosses origins; pages, media and metrics stay same-origin.
@@ -240,6 +245,8 @@ export async function startApiServer(
     }
     const thumb = /^\/media\/([^/]+)\/thumbnail$/.exec(path);
     if (thumb) {
+      // Named before the work: a 404 thrown below is still counted under this route, not "unknown".
+      named('thumbnail');
       await handleThumbnail(res, thumb[1]!);
       return 'thumbnail';
     }
@@ -252,7 +259,7 @@ export async function startApiServer(
     let routeName = 'unknown';
     if (closing) res.setHeader('connection', 'close');
     const url = new URL(req.url ?? '/', 'http://localhost');
-    route(req, res, url)
+    route(req, res, url, (name) => (routeName = name))
       .then((name) => {
         routeName = name;
       })

@@ -2,10 +2,11 @@
  * Thumbnails by image id: rendered once with sharp from the stored original and cached on disk
  * under DATA_DIR/cache/thumbs, keyed by content hash (an image's bytes never change under its hash).
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { writeFileAtomic } from '../atomic-file.ts';
 import { AppError } from '../errors.ts';
 import type { ImageRecord } from '../store/images.repository.ts';
 
@@ -38,8 +39,8 @@ export async function thumbnail(
     throw new AppError('NOT_FOUND', `The original of image ${image.id} cannot be read`, { cause });
   }
   await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(tmp, body);
-  await rename(tmp, file);
+  // Concurrent first requests for one image each render and commit; the temp name is unique per
+  // call (a pid + Date.now() name collided within one millisecond), and every rename is whole.
+  await writeFileAtomic(file, body);
   return body;
 }

@@ -53,6 +53,28 @@ describe('HTTP routes', () => {
     expect((await fetch(`${t.url}/media/abc/thumbnail`)).status).toBe(400);
   });
 
+  it('concurrent first thumbnail requests for one image all succeed with the same bytes', async () => {
+    const ids = await t.app.repositories.images.filterIds({}, 3);
+    const id = ids[2]!;
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, async () => {
+        const res = await fetch(`${t.url}/media/${id}/thumbnail`);
+        return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
+      }),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 12 }, () => 200));
+    expect(answers.every((a) => a.body.equals(answers[0]!.body))).toBe(true);
+    const left = await readdir(path.join(t.dataDir, 'cache', 'thumbs'));
+    expect(left.filter((f) => f.includes('.tmp'))).toEqual([]);
+  });
+
+  it('counts a thumbnail 404 under the thumbnail route in /metrics', async () => {
+    expect((await fetch(`${t.url}/media/888888/thumbnail`)).status).toBe(404);
+    const text = await (await fetch(`${t.url}/metrics`)).text();
+    expect(text).toMatch(/http_request_duration_seconds_count\{route="thumbnail",status="404"\} [1-9]/);
+    expect(text).not.toMatch(/route="unknown"/);
+  });
+
   it('GET /graphql in a browser is the offline playground, with every asset served locally', async () => {
     const page = await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);

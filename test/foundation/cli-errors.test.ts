@@ -82,3 +82,17 @@ describe('two migrating processes [postgres]', () => {
     },
   );
 });
+
+describe('bench flags', () => {
+  it('a bench refuses --n abc with a usage error instead of printing NaN results', () => {
+    const result = spawnSync(tsx, ['scripts/bench-ann.ts', '--n', 'abc'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'silent' },
+      timeout: 60_000,
+    });
+    expect({ status: result.status, stdout: result.stdout }).toEqual({ status: 1, stdout: '' });
+    expect(result.stderr).toContain(
+      "option '--n <n>' argument 'abc' is invalid. must be a non-negative integer",
+    );
+  });
+});

@@ -65,4 +65,28 @@ describe('config', () => {
     expect(config.remoteImageHosts).toEqual(['images.example.org', 'cdn.example.org']);
     expect(config.auth.allowUnauthenticatedMutations).toBe(true);
   });
+
+  it('refuses integers that are blank or not decimal, and an API_KEY of blanks', () => {
+    const problems = (env: Record<string, string>): string[] => {
+      try {
+        loadConfig({ env });
+        return [];
+      } catch (e) {
+        return (e as AppError).details?.problems as string[];
+      }
+    };
+    for (const port of [' ', '0x10', '1e3', '16.0', '-0x1']) {
+      const found = problems({ PORT: port });
+      expect({ port, count: found.length, names: found.every((p) => p.startsWith('PORT')) }).toEqual({
+        port,
+        count: 1,
+        names: true,
+      });
+    }
+    expect(loadConfig({ env: { PORT: ' 8080 ' } }).server.port).toBe(8080);
+    const blankKey = problems({ API_KEY: '        ' });
+    expect(blankKey).toHaveLength(1);
+    expect(blankKey[0]).toMatch(/^API_KEY: /);
+    expect(loadConfig({ env: { API_KEY: 'abcdefgh' } }).auth.apiKey).toBe('abcdefgh');
+  });
 });
