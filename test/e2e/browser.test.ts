@@ -1,43 +1,26 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../api/fixture.ts';
+import { CHROMIUM, chromiumMissing as missing, launchChromium, type Browser } from './chromium.ts';
 
 /**
  * A real browser (Debian's chromium, headless, no network beyond our server) against a real
  * server: the playground runs a query, the search page searches by text and by an uploaded image.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const missing = !existsSync(CHROMIUM);
 if (missing) console.warn(`SKIPPED browser tests: ${CHROMIUM} not found (apt-get install -y chromium)`);
 
 describe.skipIf(missing)('in a browser', () => {
   let t: TestApp;
   let context: BrowserContext;
-  let profileDir: string;
+  let browser: Browser;
   const foreignRequests: string[] = [];
 
   beforeAll(async () => {
     t = await startTestApp({ n: 40 });
-    profileDir = await mkdtemp(path.join(os.tmpdir(), 'cms-chromium-'));
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
+    browser = await launchChromium({ width: 1280, height: 900 });
+    context = browser.context;
     context.on('request', (request) => {
       const url = request.url();
       if (!url.startsWith(t.url) && !url.startsWith('data:') && !url.startsWith('blob:'))
@@ -45,9 +28,8 @@ describe.skipIf(missing)('in a browser', () => {
     });
   });
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await t?.close();
-    if (profileDir) await rm(profileDir, { recursive: true, force: true });
   });
 
   it('the playground loads offline and runs the default query', async () => {

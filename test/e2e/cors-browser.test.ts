@@ -1,19 +1,14 @@
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../api/fixture.ts';
+import { CHROMIUM, chromiumMissing as missing, launchChromium, type Browser } from './chromium.ts';
 
 /**
  * CORS as a browser enforces it: pages served from other local ports call the API with fetch.
  * Only Chromium decides what a page may read, so only a real browser can show the allowlist works.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const missing = !existsSync(CHROMIUM);
 if (missing) console.warn(`SKIPPED CORS browser tests: ${CHROMIUM} not found (apt-get install -y chromium)`);
 
 /** A bare front end on its own port: one empty HTML page, so its origin is http://127.0.0.1:<port>. */
@@ -29,7 +24,7 @@ async function servePage(): Promise<{ origin: string; server: http.Server }> {
 describe.skipIf(missing)('CORS in a browser', () => {
   let t: TestApp;
   let context: BrowserContext;
-  let profileDir: string;
+  let browser: Browser;
   let allowed: { origin: string; server: http.Server };
   let other: { origin: string; server: http.Server };
 
@@ -37,24 +32,13 @@ describe.skipIf(missing)('CORS in a browser', () => {
     allowed = await servePage();
     other = await servePage();
     t = await startTestApp({ n: 4, overrides: { CORS_ORIGINS: allowed.origin } });
-    profileDir = await mkdtemp(path.join(os.tmpdir(), 'cms-chromium-cors-'));
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
+    context = browser.context;
   });
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await t?.close();
     for (const s of [allowed?.server, other?.server]) if (s) await new Promise((r) => s.close(r));
-    if (profileDir) await rm(profileDir, { recursive: true, force: true });
   });
 
   /** Runs fetch in a page of `origin`: the JSON answer, or the error the page saw. */
