@@ -20,7 +20,7 @@ import { lockDataDir } from '../src/store/data-dir-lock.ts';
 import { generateSampleData, MANIFEST_NAME } from '../src/train/synthetic/generate.ts';
 import { trainProjection } from '../src/train/train-projection.ts';
 import { ensureTrainingData } from '../src/train/index.ts';
-import { runCli } from './lib/cli.ts';
+import { runCli, vectorBackendOption } from './lib/cli.ts';
 
 /**
  * `npm run demo`: from a fresh clone, offline, with no database server: tiny models, synthetic
@@ -32,6 +32,7 @@ const program = new Command('demo')
   .option('--images <n>', 'sample images to generate on the first run', '2400')
   .option('--port <port>', 'port (PORT, default 4000)')
   .option('--data-dir <dir>', 'data directory (DATA_DIR, default ./data)')
+  .addOption(vectorBackendOption())
   .option('--no-serve', 'prepare everything, then exit instead of serving');
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -141,7 +142,13 @@ const DEMO_CORS_ORIGINS = ['localhost', '127.0.0.1']
   .join(',');
 
 runCli(async () => {
-  const o = program.parse().opts<{ images: string; port?: string; dataDir?: string; serve: boolean }>();
+  const o = program.parse().opts<{
+    images: string;
+    port?: string;
+    dataDir?: string;
+    vectorBackend?: string;
+    serve: boolean;
+  }>();
   const config = loadConfig({
     // The demo is a local sandbox: mutations are open unless an API key is configured, errors
     // show their internals (development mode) to help whoever is trying it out, and front ends on
@@ -149,6 +156,7 @@ runCli(async () => {
     overrides: {
       PORT: o.port,
       DATA_DIR: o.dataDir,
+      VECTOR_BACKEND: o.vectorBackend,
       ALLOW_UNAUTHENTICATED_MUTATIONS: 'true',
       CORS_ORIGINS: DEMO_CORS_ORIGINS,
       NODE_ENV: 'development',
@@ -156,7 +164,8 @@ runCli(async () => {
   });
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
   say(
-    `demo: data in ${config.dataDir}, ${config.profile} models, ${config.databaseUrl ? 'PostgreSQL' : 'embedded PGlite'}`,
+    `demo: data in ${config.dataDir}, ${config.profile} models, ` +
+      `${config.databaseUrl ? 'PostgreSQL' : 'embedded PGlite'}, ${config.vectorBackend} vector search`,
   );
   // Held for the whole demo: every step writes DATA_DIR; the index and the server share this lock.
   const lock = await lockDataDir(config.dataDir, { command: 'demo', logger });

@@ -19,6 +19,7 @@ import {
   nonNegativeInt as int,
   nonNegativeNumber,
   runCli,
+  vectorBackendOption,
   stopOnSignals,
   withIngestExitCodes,
   type IngestFlags,
@@ -76,7 +77,8 @@ const program = withIngestExitCodes(new Command('index'))
     nonNegativeNumber('--checkpoint-every'),
   )
   .option('--data-dir <dir>', 'data directory (DATA_DIR, default ./data)')
-  .option('--database-url <url>', 'PostgreSQL URL (DATABASE_URL); unset = embedded PGlite under DATA_DIR/pg');
+  .option('--database-url <url>', 'PostgreSQL URL (DATABASE_URL); unset = embedded PGlite under DATA_DIR/pg')
+  .addOption(vectorBackendOption());
 
 interface Flags extends IngestFlags {
   limit?: number;

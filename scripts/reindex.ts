@@ -8,6 +8,7 @@ import {
   ingestOverrides,
   nonNegativeInt as int,
   runCli,
+  vectorBackendOption,
   stopOnSignals,
   withIngestExitCodes,
   type IngestFlags,
@@ -15,7 +16,8 @@ import {
 
 const program = withIngestExitCodes(new Command('reindex'))
   .description(
-    'Rebuild both HNSW indexes for the current models from Postgres. If the models changed (new encoders or ' +
+    'Rebuild both vector indexes for the current models from Postgres (HNSW files, or with --vector-backend ' +
+      'pgvector the pgvector tables, moving the stored vectors without re-embedding). If the models changed (new encoders or ' +
       'projection), first re-embed every live image from its uri and every caption, then rebuild. Resumable. ' +
       'Needs the data directory, and on a shared PostgreSQL server the database, to itself.',
   )
@@ -35,7 +37,8 @@ const program = withIngestExitCodes(new Command('reindex'))
   )
   .option('--json <path>', 'also write the summary as JSON')
   .option('--data-dir <dir>', 'data directory (DATA_DIR, default ./data)')
-  .option('--database-url <url>', 'PostgreSQL URL (DATABASE_URL); unset = embedded PGlite under DATA_DIR/pg');
+  .option('--database-url <url>', 'PostgreSQL URL (DATABASE_URL); unset = embedded PGlite under DATA_DIR/pg')
+  .addOption(vectorBackendOption());
 
 runCli(
   async () => {
@@ -67,7 +70,10 @@ runCli(
           ...summary.topFailures.map((f) => `    ${f.count} x ${f.code} (e.g. ${f.example})`),
           summary.stopped
             ? '  indexes:     not rebuilt: stopped early by a signal; run `npm run reindex` again to finish'
-            : `  indexes:     ${summary.indexedImages} images, ${summary.indexedCaptions} captions`,
+            : `  indexes:     ${summary.indexedImages} images, ${summary.indexedCaptions} captions (${summary.vectorBackend})`,
+          ...(summary.vectorBackend === 'pgvector'
+            ? [`  moved:       ${summary.movedVectors} stored vectors into pgvector (not re-embedded)`]
+            : []),
           `  elapsed:     ${(summary.elapsedMs / 1000).toFixed(1)} s`,
         ].join('\n'),
       );

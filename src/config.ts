@@ -63,6 +63,7 @@ const EnvSchema = z.object({
   HNSW_M: int(4, 128).default(16),
   HNSW_EF_CONSTRUCTION: int(8, 2000).default(200),
   HNSW_EF: int(1, 5000).default(64),
+  VECTOR_BACKEND: z.enum(['hnsw', 'pgvector']).default('hnsw'),
   INGEST_BATCH: int(1, 4096).default(32),
   INGEST_CONCURRENCY: int(1, 64).default(4),
   REMOTE_IMAGE_HOSTS: list.default([]),
@@ -118,7 +119,10 @@ export interface Config {
     maxRootFields: number;
     requestTimeoutMs: number;
   };
+  /** HNSW graph parameters; the pgvector backend's indexes use the same three. */
   hnsw: { m: number; efConstruction: number; ef: number };
+  /** Where vectors are searched: in-process hnswlib files, or pgvector inside Postgres. */
+  vectorBackend: 'hnsw' | 'pgvector';
   ingest: { batchSize: number; concurrency: number };
   /**
    * Hosts query images may be fetched from: exact names, `*.domain` or `*`; empty = remote URLs
@@ -205,6 +209,7 @@ export function loadConfig(
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     },
     hnsw: { m: e.HNSW_M, efConstruction: e.HNSW_EF_CONSTRUCTION, ef: e.HNSW_EF },
+    vectorBackend: e.VECTOR_BACKEND,
     ingest: { batchSize: e.INGEST_BATCH, concurrency: e.INGEST_CONCURRENCY },
     remoteImageHosts: e.REMOTE_IMAGE_HOSTS,
     corsOrigins: e.CORS_ORIGINS,

@@ -33,6 +33,8 @@ export const ERROR_CODES = [
   'REINDEX_INCOMPLETE',
   // Training produced (or was fed) a non-finite number: a loss, a feature or a weight.
   'TRAINING_DIVERGED',
+  // VECTOR_BACKEND=pgvector on a database without pgvector >= 0.8 (the message names the fix).
+  'VECTOR_BACKEND_UNAVAILABLE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

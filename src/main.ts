@@ -16,7 +16,8 @@ import { CaptionsRepository } from './store/captions.repository.ts';
 import type { Db } from './store/db.ts';
 import { ImagesRepository } from './store/images.repository.ts';
 import { openStore } from './store/open-store.ts';
-import { openIndexes, type IndexSet } from './store/vector/index-set.ts';
+import { hnswSearches } from './search/hnsw-search.ts';
+import { openVectorBackend, type OpenedBackend } from './store/vector/backend.ts';
 import { VectorsRepository } from './store/vectors.repository.ts';
 
 export interface Core {
@@ -24,7 +25,8 @@ export interface Core {
   db: Db;
   encoders: Encoders;
   embedder: Embedder;
-  indexes: IndexSet;
+  /** The vector backend (VECTOR_BACKEND): HNSW files or pgvector tables. */
+  indexes: OpenedBackend;
   engine: SearchEngine;
   repositories: { images: ImagesRepository; captions: CaptionsRepository; vectors: VectorsRepository };
   /** Checkpoints the indexes, then releases the models and the database. */
@@ -59,7 +61,7 @@ export async function openCore(
   };
   try {
     const { encoders, projection, embedder } = await openEmbedder(config, logger, cleanups);
-    const indexes = await openIndexes({
+    const indexes = await openVectorBackend({
       config,
       db,
       fingerprint: embedder.fingerprint,
@@ -72,10 +74,18 @@ export async function openCore(
       captions: new CaptionsRepository(db),
       vectors: new VectorsRepository(db),
     };
+    const search =
+      indexes.name === 'pgvector'
+        ? indexes.search
+        : hnswSearches(
+            { image: indexes.images, caption: indexes.captions },
+            repositories,
+            embedder.fingerprint,
+          );
     const engine = new SearchEngine(
       {
         embedder,
-        indexes: { image: indexes.images, caption: indexes.captions },
+        indexes: search,
         ...repositories,
         decodeImage,
         config,
@@ -104,12 +114,9 @@ export async function startApp(
   options: { engine?: EngineOptions; readOnly?: boolean; command?: string } = {},
 ): Promise<App> {
   // The metrics exist before the indexes do (the engine reports encoder calls into them).
-  const opened: { indexes?: IndexSet } = {};
+  const opened: { indexes?: OpenedBackend } = {};
   const metrics = createMetrics(
-    () => ({
-      image: opened.indexes?.images.size ?? 0,
-      caption: opened.indexes?.captions.size ?? 0,
-    }),
+    () => opened.indexes?.sizes() ?? { image: 0, caption: 0 },
     () => opened.indexes?.checkpointStatus(),
   );
   const core = await openCore(config, logger, { ...options, onEncode: metrics.observeEncode });

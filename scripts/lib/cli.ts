@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ConfigOverrides } from '../../src/config.ts';
 import { AppError } from '../../src/errors.ts';
 
@@ -83,6 +83,15 @@ export interface IngestFlags {
   device?: string;
   dataDir?: string;
   databaseUrl?: string;
+  vectorBackend?: string;
+}
+
+/** `--vector-backend`, shared by every command that opens the store (start, demo, index, reindex). */
+export function vectorBackendOption(): Option {
+  return new Option(
+    '--vector-backend <backend>',
+    'where vectors are searched: hnsw (in-process files) or pgvector (in Postgres) (VECTOR_BACKEND, default hnsw)',
+  ).choices(['hnsw', 'pgvector']);
 }
 
 export function ingestOverrides(flags: IngestFlags): ConfigOverrides {
@@ -92,6 +101,7 @@ export function ingestOverrides(flags: IngestFlags): ConfigOverrides {
     DEVICE: flags.device,
     DATA_DIR: flags.dataDir,
     DATABASE_URL: flags.databaseUrl,
+    VECTOR_BACKEND: flags.vectorBackend,
   };
 }
 

@@ -15,7 +15,7 @@ import type { Embedder } from '../models/types.ts';
 import { CaptionsRepository } from '../store/captions.repository.ts';
 import type { Db } from '../store/db.ts';
 import { ImagesRepository } from '../store/images.repository.ts';
-import type { IndexSet } from '../store/vector/index-set.ts';
+import type { VectorBackend } from '../store/vector/types.ts';
 import { VectorsRepository } from '../store/vectors.repository.ts';
 import type { IndexWriter } from './context.ts';
 import { WriteGate } from './write-gate.ts';
@@ -24,7 +24,7 @@ export interface IndexWriterDeps {
   config: Readonly<Config>;
   db: Db;
   embedder: Embedder;
-  indexes: IndexSet;
+  indexes: VectorBackend;
   logger: Logger;
 }
 

@@ -6,10 +6,11 @@ import type { Embedder } from '../models/types.ts';
 import type { Db } from '../store/db.ts';
 import { openEmbedder } from '../models/open-embedder.ts';
 import { openStore } from '../store/open-store.ts';
-import { openIndexes } from '../store/vector/index-set.ts';
+import { openVectorBackend, type OpenedBackend } from '../store/vector/backend.ts';
 import type { IngestDeps } from './pipeline.ts';
 
 export interface IngestContext extends IngestDeps {
+  indexes: OpenedBackend;
   close(): Promise<void>;
 }
 
@@ -31,7 +32,7 @@ export async function openIngestContext(
     closers.push(() => store.close());
     const db = store.db;
     const { embedder } = await openEmbedder(config, logger, closers);
-    const indexes = await openIndexes({
+    const indexes = await openVectorBackend({
       config,
       db,
       fingerprint: embedder.fingerprint,

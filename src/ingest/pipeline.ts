@@ -5,7 +5,7 @@ import type { Source, SourceItem } from '../media/sources/types.ts';
 import type { Embedder } from '../models/types.ts';
 import type { Db } from '../store/db.ts';
 import { IngestRepository } from '../store/ingest.repository.ts';
-import type { IndexSet } from '../store/vector/index-set.ts';
+import type { VectorBackend } from '../store/vector/types.ts';
 import type { ItemOutcome } from './items.ts';
 import { Tally, type IngestProgress, type IngestSummary } from './progress.ts';
 import { assertSameSpace, embedNew, readAndDecode, storeBatch } from './steps.ts';
@@ -14,7 +14,7 @@ import { batches, mapConcurrent, prefetch, take } from './streams.ts';
 export interface IngestDeps {
   db: Db;
   embedder: Embedder;
-  indexes: IndexSet;
+  indexes: VectorBackend;
   limits: DecodeLimits;
   logger: Logger;
 }

@@ -12,7 +12,7 @@ import type { Db } from '../store/db.ts';
 import { ImagesRepository } from '../store/images.repository.ts';
 import { IngestRepository, REINDEX_SOURCE } from '../store/ingest.repository.ts';
 import { VectorsRepository } from '../store/vectors.repository.ts';
-import { openIndexes } from '../store/vector/index-set.ts';
+import { openVectorBackend } from '../store/vector/backend.ts';
 import type { Config } from '../config.ts';
 import { isFailed } from './items.ts';
 import { embedBatch, readAndDecode } from './steps.ts';
@@ -40,6 +40,10 @@ export interface ReindexSummary {
   /** Images whose file could not be read again (moved, deleted, uploaded bytes not kept). */
   failed: number;
   topFailures: { code: string; count: number; example: string }[];
+  /** Which backend was rebuilt (VECTOR_BACKEND). */
+  vectorBackend: 'hnsw' | 'pgvector';
+  /** pgvector: vectors copied from the stored bytea rows into its tables (none re-embedded for it). */
+  movedVectors: number;
   indexedImages: number;
   indexedCaptions: number;
   elapsedMs: number;
@@ -49,13 +53,14 @@ export interface ReindexSummary {
 
 /**
  * `npm run reindex`. When every live image and caption already has a vector for the current
- * models, the HNSW files are rebuilt from Postgres. Otherwise (new encoders or a new projection)
+ * models, the HNSW files (or, with VECTOR_BACKEND=pgvector, the pgvector tables: the stored
+ * vectors are moved into them, nothing is re-embedded) are rebuilt from Postgres. Otherwise (new encoders or a new projection)
  * the missing vectors are computed first: images re-read from their `uri`, captions from Postgres.
  * Resumable: a second run only embeds what still lacks a vector.
  */
 export async function reindex(
   deps: {
-    config: Pick<Config, 'paths' | 'hnsw'>;
+    config: Pick<Config, 'paths' | 'hnsw' | 'vectorBackend'>;
     db: Db;
     embedder: Embedder;
     limits: DecodeLimits;
@@ -95,13 +100,15 @@ export async function reindex(
       .map(([code, r]) => ({ code, ...r }))
       .sort((a, b) => b.count - a.count)
       .slice(0, 5),
+    vectorBackend: config.vectorBackend,
+    movedVectors: 0,
     indexedImages: 0,
     indexedCaptions: 0,
     elapsedMs: 0,
     stopped,
   };
   if (!stopped) {
-    const indexes = await openIndexes({
+    const indexes = await openVectorBackend({
       config,
       db,
       fingerprint: fp,
@@ -110,8 +117,10 @@ export async function reindex(
       rebuild: true,
       allowMissingVectors: true,
     });
-    summary.indexedImages = indexes.images.size;
-    summary.indexedCaptions = indexes.captions.size;
+    const sizes = indexes.sizes();
+    summary.indexedImages = sizes.image;
+    summary.indexedCaptions = sizes.caption;
+    if (indexes.name === 'pgvector') summary.movedVectors = indexes.moved.image + indexes.moved.caption;
     await indexes.close();
   }
   summary.elapsedMs = Math.round(performance.now() - started);

@@ -6,7 +6,7 @@ import type { SourceItem } from '../media/sources/types.ts';
 import type { Embedder } from '../models/types.ts';
 import type { Db } from '../store/db.ts';
 import { ImagesRepository } from '../store/images.repository.ts';
-import type { IndexSet } from '../store/vector/index-set.ts';
+import type { VectorBackend } from '../store/vector/types.ts';
 import {
   failure,
   isDuplicate,
@@ -160,7 +160,7 @@ async function embedImages(
   }
 }
 
-export function assertSameSpace(embedder: Embedder, indexes: IndexSet): void {
+export function assertSameSpace(embedder: Embedder, indexes: VectorBackend): void {
   if (embedder.fingerprint !== indexes.fingerprint || embedder.dims !== indexes.dims) {
     throw new AppError(
       'MODEL_MISMATCH',

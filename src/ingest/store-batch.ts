@@ -4,7 +4,7 @@ import type { Db, Queryable } from '../store/db.ts';
 import { ImagesRepository } from '../store/images.repository.ts';
 import { IngestRepository } from '../store/ingest.repository.ts';
 import { VectorsRepository } from '../store/vectors.repository.ts';
-import type { IndexSet } from '../store/vector/index-set.ts';
+import type { VectorBackend } from '../store/vector/types.ts';
 import {
   failure,
   isDuplicate,
@@ -17,7 +17,7 @@ import {
 
 export interface StoreTarget {
   db: Db;
-  indexes: IndexSet;
+  indexes: VectorBackend;
   /** Ledger to record every item's outcome in, inside the same transaction; none for single adds. */
   ledger?: { runId: number; source: string };
 }
@@ -154,7 +154,7 @@ async function attachCaptions(
 }
 
 function addToIndex(
-  indexes: IndexSet,
+  indexes: VectorBackend,
   kind: 'image' | 'caption',
   rows: { id: number; vector: Float32Array }[],
 ): void {

@@ -14,7 +14,8 @@ import { afterCursor, clampCosine, decodeCursor, encodeCursor, hashQuery } from 
 import { encodeQuery, type DecodeImage, type QueryEncoderDeps } from './encode-query.ts';
 import { hydrateCaptions, hydrateImages } from './hydrate.ts';
 import { rankWindow } from './rank.ts';
-import type { RetrieveDeps, Strategy } from './retrieve.ts';
+import type { VectorSearch } from '../store/vector/types.ts';
+import type { Strategy } from './retrieve.ts';
 import type {
   CaptionNode,
   ComposedQuerySpec,
@@ -26,14 +27,14 @@ import type {
   MixedPage,
   Page,
   QueryEmbedder,
-  SearchableIndex,
   SearchRequest,
   Target,
 } from './types.ts';
 
 export interface EngineDeps {
   embedder: QueryEmbedder;
-  indexes: { image: SearchableIndex; caption: SearchableIndex };
+  /** The vector backend's search per kind: HNSW (`hnswSearches`) or pgvector. */
+  indexes: Readonly<Record<Target, VectorSearch>>;
   images: ImagesRepository;
   captions: CaptionsRepository;
   vectors: VectorsRepository;
@@ -132,7 +133,8 @@ export class SearchEngine {
 
     // Retrieve + rerank: the whole window, the same for every page of this query
     const ranked = await rankWindow(vector, request, this.maxWindow, exclude, {
-      retrieveDeps: (kind) => this.retrieveDeps(kind),
+      retrieve: (kind, query, k, filter) =>
+        this.deps.indexes[kind].knn(query, k, { filter, exactThreshold: this.exactThreshold }),
       captions: this.deps.captions,
       vectors: this.deps.vectors,
       fingerprint: this.deps.embedder.fingerprint,
@@ -171,24 +173,6 @@ export class SearchEngine {
       ? encodeCursor({ q: queryHash, score: last.score, id: last.id, offset: base + pageItems.length })
       : (request.after ?? null);
     return { edges, pageInfo: { hasNextPage: rest.length > first, endCursor } };
-  }
-
-  private retrieveDeps(kind: Target): RetrieveDeps {
-    return {
-      kind,
-      index: this.deps.indexes[kind],
-      vectors: this.deps.vectors,
-      fingerprint: this.deps.embedder.fingerprint,
-      filterIds: (filter, limit) =>
-        kind === 'image'
-          ? this.deps.images.filterIds(filter, limit)
-          : this.deps.captions.filterIds(filter, limit),
-      filterAmong: (ids, filter) =>
-        kind === 'image'
-          ? this.deps.images.filterAmong(ids, filter)
-          : this.deps.captions.filterAmong(ids, filter),
-      exactThreshold: this.exactThreshold,
-    };
   }
 
   checkFirst(first: number): number {
@@ -277,12 +261,12 @@ export class SearchEngine {
       this.deps.images.countLive(),
       this.deps.captions.countLive(),
     ]);
-    const index = (kind: Target) => {
+    const index = async (kind: Target) => {
       const vectors = this.deps.indexes[kind];
-      const isHnsw = vectors.implementation === 'hnsw';
+      const isHnsw = vectors.implementation === 'hnsw' || vectors.implementation === 'pgvector';
       return {
         kind,
-        count: vectors.size,
+        count: await vectors.count(),
         dims: this.deps.embedder.dims,
         fingerprint: fp,
         type: vectors.implementation,
@@ -297,7 +281,7 @@ export class SearchEngine {
       ...this.deps.models,
       modelFingerprint: fp,
       dims: this.deps.embedder.dims,
-      indexes: [index('image'), index('caption')],
+      indexes: await Promise.all([index('image'), index('caption')]),
       limits: {
         maxFirst: limits.maxFirst,
         maxQueryText: limits.maxQueryText,

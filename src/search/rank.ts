@@ -10,12 +10,19 @@ import { AppError } from '../errors.ts';
 import { checkText } from './encode-query.ts';
 import type { CaptionsRepository } from '../store/captions.repository.ts';
 import type { VectorsRepository } from '../store/vectors.repository.ts';
-import { exactTopK, retrieve, type RetrieveDeps, type Strategy } from './retrieve.ts';
+import type { ImageFilter } from '../store/image-filter.ts';
+import { exactTopK, type Strategy } from './retrieve.ts';
 import { collapseDuplicates, fuseScores } from './rerank.ts';
 import type { ScoredId, SearchRequest, Target } from './types.ts';
 
 export interface RankDeps {
-  retrieveDeps: (kind: Target) => RetrieveDeps;
+  /** Nearest neighbours of `kind` passing `filter`: the vector backend's search. */
+  retrieve: (
+    kind: Target,
+    query: Float32Array,
+    k: number,
+    filter: ImageFilter | null | undefined,
+  ) => Promise<{ results: ScoredId[]; strategy: Strategy }>;
   captions: CaptionsRepository;
   vectors: VectorsRepository;
   fingerprint: string;
@@ -38,7 +45,7 @@ export async function rankWindow(
   // Collapsing removes hits, so look twice as deep to still fill the window; one more when the
   // query image is left out. Both depths are fixed per request shape, never per page.
   const depth = (collapse === undefined ? window : 2 * window) + (exclude === undefined ? 0 : 1);
-  const { results, strategy } = await retrieve(vector, depth, request.filter, deps.retrieveDeps(kind));
+  const { results, strategy } = await deps.retrieve(kind, vector, depth, request.filter);
   deps.onRetrieve?.({ kind, strategy, k: depth });
   let ranked = results.filter((r) => r.id !== exclude);
   if (request.hybrid) ranked = await fuseHybrid(vector, ranked, request, depth, exclude, deps);

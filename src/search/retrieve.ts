@@ -7,6 +7,7 @@
 import type { ImageFilter } from '../store/image-filter.ts';
 import type { VectorsRepository } from '../store/vectors.repository.ts';
 import { ExactIndex } from '../store/vector/exact-index.ts';
+import type { SearchStrategy } from '../store/vector/types.ts';
 import { compareRanked } from './cursor.ts';
 import { searchFiltered } from './filtered-search.ts';
 import type { ScoredId, SearchableIndex, Target } from './types.ts';
@@ -24,7 +25,8 @@ export interface RetrieveDeps {
   exactThreshold: number;
 }
 
-export type Strategy = 'hnsw' | 'exact' | 'hnsw-filtered';
+/** Which path a search took; `retrieve` (HNSW) takes the first three. */
+export type Strategy = SearchStrategy;
 
 export function isEmptyFilter(filter: ImageFilter | null | undefined): boolean {
   if (!filter) return true;

@@ -98,7 +98,7 @@ export interface VectorIndexInfoModel {
   count: number;
   dims: number;
   fingerprint: string;
-  type: 'hnsw' | 'exact';
+  type: 'hnsw' | 'exact' | 'pgvector';
   m: number | null;
   efConstruction: number | null;
   ef: number | null;

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
 import { AppError } from '../errors.ts';
 import type { Connection, Db, Queryable } from './db.ts';
 
@@ -27,8 +28,9 @@ export async function openPgliteDb(dir: string | undefined): Promise<Db> {
   let pglite: PGlite;
   try {
     if (dir !== undefined) await mkdir(dir, { recursive: true });
-    pglite = new PGlite(dir);
-    await pglite.waitReady;
+    // pgvector (compiled to WASM) is loaded with every database; `CREATE EXTENSION vector` runs
+    // only when VECTOR_BACKEND=pgvector asks for it.
+    pglite = await PGlite.create(dir, { extensions: { vector } });
   } catch (error) {
     throw new AppError(
       'DB_UNAVAILABLE',

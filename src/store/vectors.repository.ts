@@ -2,6 +2,7 @@ import { endianness } from 'node:os';
 import { AppError } from '../errors.ts';
 import type { Queryable } from './db.ts';
 import { checkIds, checkLimit } from './limits.ts';
+import { PgvectorRepository } from './pgvector.repository.ts';
 
 export type VectorKind = 'image' | 'caption';
 
@@ -57,6 +58,12 @@ export class VectorsRepository {
        ON CONFLICT (fingerprint, ${t.id}) DO UPDATE SET dims = EXCLUDED.dims, vector = EXCLUDED.vector`,
       [rows.map((r) => r.id), fingerprint, dims, rows.map((r) => encodeVector(r.vector))],
     );
+    // The same vectors into the pgvector table of these models, if VECTOR_BACKEND=pgvector ever
+    // created one: same transaction as the caller's, so a pgvector search never misses a
+    // committed row, whichever process (API, indexer, worker) wrote it.
+    const pgvector = new PgvectorRepository(this.db);
+    const table = await pgvector.registered(kind, fingerprint);
+    if (table) await pgvector.upsert(table, rows);
   }
 
   async get(

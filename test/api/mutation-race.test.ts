@@ -4,6 +4,7 @@
  * in, the indexes must equal the committed live rows afterwards and searches must not come back
  * short.
  */
+import { hnswOf } from '../setup/hnsw-of.ts';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,8 +99,12 @@ describe.each(backends)('mutations racing a delete [$name]', (backend) => {
 
       const live = await committedLive();
       expect({
-        images: t.app.indexes.images.ids().sort((a, b) => a - b),
-        captions: t.app.indexes.captions.ids().sort((a, b) => a - b),
+        images: hnswOf(t.app.indexes)
+          .images.ids()
+          .sort((a, b) => a - b),
+        captions: hnswOf(t.app.indexes)
+          .captions.ids()
+          .sort((a, b) => a - b),
       }).toEqual(live);
       expect(live.captions.length).toBeGreaterThan(50);
 

@@ -3,6 +3,7 @@
  * server. A server of this test's own is stopped (`-m fast`: 57P01; `-m immediate`: the
  * connection just drops) while requests wait inside it, then started again.
  */
+import { hnswOf } from '../setup/hnsw-of.ts';
 import pg from 'pg';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,7 +112,12 @@ describe.skipIf(skip)('the API server while PostgreSQL restarts during mutations
       const captions = await t.app.db.query<{ text: string }>(
         "SELECT text FROM captions WHERE text LIKE '%during a restart'",
       );
-      expect({ images: t.app.indexes.images.ids().sort((a, b) => a - b), captions }).toEqual({
+      expect({
+        images: hnswOf(t.app.indexes)
+          .images.ids()
+          .sort((a, b) => a - b),
+        captions,
+      }).toEqual({
         images: images.map((r) => r.id),
         captions: [],
       });

@@ -2,6 +2,7 @@
  * What a duplicate brings is kept, and a repeat is never recorded as done unless its content is
  * stored: issue 9, items 6 and 9. Against embedded PGlite and the test PostgreSQL server.
  */
+import { hnswOf } from '../setup/hnsw-of.ts';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -50,7 +51,7 @@ describe.each(backends)('duplicates in the indexer [$name]', (backend) => {
     );
     const byFile: Record<string, string[]> = {};
     for (const r of rows) (byFile[path.basename(r.uri)] ??= []).push(r.text);
-    return { byFile, allIndexed: rows.every((r) => ctx.indexes.captions.has(r.id)) };
+    return { byFile, allIndexed: rows.every((r) => hnswOf(ctx.indexes).captions.has(r.id)) };
   }
 
   it.skipIf(skip)(
@@ -80,7 +81,7 @@ describe.each(backends)('duplicates in the indexer [$name]', (backend) => {
         },
         allIndexed: true,
       });
-      expect(ctx.indexes.captions.size).toBe(7);
+      expect(hnswOf(ctx.indexes).captions.size).toBe(7);
 
       // A third listing: one caption already there, one new, and the new one twice.
       const again = path.join(fixture.dir, 'again.jsonl');
@@ -140,7 +141,7 @@ describe.each(backends)('duplicates in the indexer [$name]', (backend) => {
         [source.id],
       );
       expect(copy).toEqual([{ id: expect.any(Number), ledger_image: copy[0]!.id, text: 'a clean copy' }]);
-      expect(ctx.indexes.images.has(copy[0]!.id)).toBe(true);
+      expect(hnswOf(ctx.indexes).images.has(copy[0]!.id)).toBe(true);
 
       // The failed first copy, retried, is now a duplicate of the stored repeat: its row says so.
       await writeFile(
@@ -186,7 +187,7 @@ describe.each(backends)('duplicates in the indexer [$name]', (backend) => {
         imageId: first.imageId,
         captionIds: [],
       });
-      expect(ctx.indexes.images.has(first.imageId)).toBe(true);
+      expect(hnswOf(ctx.indexes).images.has(first.imageId)).toBe(true);
     },
   );
 });

@@ -1,3 +1,4 @@
+import { hnswOf } from '../setup/hnsw-of.ts';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,8 +62,8 @@ describe('runIngest', () => {
     expect(await count('SELECT count(*) AS n FROM captions')).toBe(25);
     expect(await count('SELECT count(*) AS n FROM image_vectors')).toBe(12);
     expect(await count('SELECT count(*) AS n FROM caption_vectors')).toBe(25);
-    expect(ctx.indexes.images.size).toBe(12);
-    expect(ctx.indexes.captions.size).toBe(25);
+    expect(hnswOf(ctx.indexes).images.size).toBe(12);
+    expect(hnswOf(ctx.indexes).captions.size).toBe(25);
 
     const failures = await new IngestRepository(ctx.db).failures(source.id, 10);
     expect(failures.map((f) => [f.key, f.error.split(':')[0]])).toEqual([
@@ -89,7 +90,7 @@ describe('runIngest', () => {
     const vector = (
       await new VectorsRepository(ctx.db).get('image', ctx.embedder.fingerprint, [rows[0]!.id])
     ).get(rows[0]!.id)!;
-    expect(ctx.indexes.images.search(vector, 1)[0]).toMatchObject({
+    expect(hnswOf(ctx.indexes).images.search(vector, 1)[0]).toMatchObject({
       id: rows[0]!.id,
       score: expect.closeTo(1, 4),
     });
@@ -151,20 +152,20 @@ describe('ingestOne', () => {
     const bytes = await sharp({ create: { width: 30, height: 20, channels: 3, background: '#123456' } })
       .png()
       .toBuffer();
-    const before = ctx.indexes.images.size;
+    const before = hnswOf(ctx.indexes).images.size;
     const first = await ingestOne(
       { bytes, captions: ['a dark blue card', ' '], metadata: { via: 'api' } },
       ctx,
     );
     expect(first).toMatchObject({ status: 'indexed', captionIds: [expect.any(Number)] });
-    expect(ctx.indexes.images.size).toBe(before + 1);
-    expect(ctx.indexes.captions.has(first.captionIds[0]!)).toBe(true);
+    expect(hnswOf(ctx.indexes).images.size).toBe(before + 1);
+    expect(hnswOf(ctx.indexes).captions.has(first.captionIds[0]!)).toBe(true);
     const again = await ingestOne({ bytes, captions: ['a later note', 'a dark blue card'] }, ctx);
     expect(again).toEqual({ status: 'duplicate', imageId: first.imageId, captionIds: [expect.any(Number)] });
-    expect(ctx.indexes.captions.has(again.captionIds[0]!)).toBe(true);
+    expect(hnswOf(ctx.indexes).captions.has(again.captionIds[0]!)).toBe(true);
     const third = await ingestOne({ bytes, captions: ['a later note'] }, ctx);
     expect(third).toEqual({ status: 'duplicate', imageId: first.imageId, captionIds: [] });
-    expect(ctx.indexes.images.size).toBe(before + 1);
+    expect(hnswOf(ctx.indexes).images.size).toBe(before + 1);
   });
 
   it('refuses bytes that are not an image with INVALID_IMAGE and stores nothing', async () => {

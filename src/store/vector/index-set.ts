@@ -11,12 +11,11 @@ import { fingerprintDir, readManifest, writeManifest, type IndexManifest } from 
 import { createCheckpointStatus, type CheckpointStatus } from './checkpoint-status.ts';
 import { reconcile, type ReconcileReport } from './reconcile.ts';
 import { refuseUnembedded } from './refuse-unembedded.ts';
-import type { VectorIndex } from './types.ts';
+import type { VectorBackend, VectorIndex } from './types.ts';
 
 /** The two indexes of one model fingerprint: image vectors and caption vectors, ids = Postgres ids. */
-export interface IndexSet {
-  readonly fingerprint: string;
-  readonly dims: number;
+export interface IndexSet extends VectorBackend {
+  readonly name: 'hnsw';
   readonly dir: string;
   readonly images: VectorIndex;
   readonly captions: VectorIndex;
@@ -134,6 +133,7 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
   }
 
   const set: IndexSet = {
+    name: 'hnsw',
     fingerprint,
     dims,
     dir,
@@ -165,6 +165,7 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
       return run;
     },
     checkpointStatus: () => status.current(),
+    sizes: () => ({ image: indexes.image.size, caption: indexes.caption.size }),
     async close() {
       if (closed) return;
       try {

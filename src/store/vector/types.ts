@@ -6,6 +6,9 @@
  * Vectors are L2-normalised, so inner product = cosine; `score` is that inner product.
  * Ids are Postgres ids (unsigned 32-bit: what hnswlib labels can hold).
  */
+import type { ImageFilter } from '../image-filter.ts';
+import type { VectorKind } from '../vectors.repository.ts';
+import type { CheckpointStatus } from './checkpoint-status.ts';
 
 export interface SearchHit {
   id: number;
@@ -65,4 +68,65 @@ export interface VectorIndex {
    * any earlier file of that name untouched, when the written file cannot be proven complete.
    */
   save(dir: string, file: string): Promise<IndexSnapshot>;
+}
+
+/**
+ * How one filtered search was answered: HNSW alone, HNSW with the filter checked in rounds, an
+ * exact scan of a small allowed set, or pgvector (alone, with the filter in the same SQL, or exact).
+ */
+export type SearchStrategy =
+  'hnsw' | 'exact' | 'hnsw-filtered' | 'pgvector' | 'pgvector-filtered' | 'pgvector-exact';
+
+export interface KnnOptions {
+  /** Only live items whose image matches it; absent or empty: every live item. */
+  filter?: ImageFilter | null | undefined;
+  /**
+   * A filter matching at most this many items is answered exactly over their stored vectors
+   * (cheaper and exact where an index would have to skip most of what it visits).
+   */
+  exactThreshold: number;
+}
+
+/**
+ * The search seam the engine uses, one per kind (images, captions): async, and it takes the
+ * metadata filter itself, so a backend can push it into SQL (pgvector) or check candidates against
+ * the database in rounds (HNSW, see src/search/hnsw-search.ts). Every backend passes one contract
+ * suite (test/vector/backend-contract.test.ts): results equal the exact filtered top-k.
+ */
+export interface VectorSearch {
+  readonly implementation: 'hnsw' | 'exact' | 'pgvector';
+  /** Live vectors. */
+  count(): Promise<number>;
+  /**
+   * Up to `k` live hits passing the filter, best first (score descending, ties by id ascending).
+   * Depends only on the query, `k`, the filter and the contents, so pages cut from it are stable.
+   */
+  knn(
+    query: Float32Array,
+    k: number,
+    options: KnnOptions,
+  ): Promise<{ results: SearchHit[]; strategy: SearchStrategy }>;
+}
+
+export type VectorBackendName = 'hnsw' | 'pgvector';
+
+/** What writers (indexer, API mutations, reindex) need from the vector backend. */
+export interface VectorBackend {
+  readonly name: VectorBackendName;
+  readonly fingerprint: string;
+  readonly dims: number;
+  /**
+   * Call only after the rows are committed in Postgres. HNSW: into the graph. pgvector: nothing
+   * to do (the vectors reached its tables in the rows' own transaction, see VectorsRepository).
+   */
+  add(kind: VectorKind, ids: readonly number[], vectors: Float32Array | readonly Float32Array[]): void;
+  /** After a soft delete commits. Returns how many the backend dropped now (pgvector: 0, its
+   * queries skip deleted images by themselves). */
+  markDeleted(kind: VectorKind, ids: readonly number[]): number;
+  /** Saves what the backend keeps outside Postgres; false when there was nothing to save. */
+  checkpoint(): Promise<boolean>;
+  checkpointStatus(): Readonly<CheckpointStatus>;
+  /** Live vectors per kind, as last known: the gauge /metrics shows. */
+  sizes(): Record<VectorKind, number>;
+  close(): Promise<void>;
 }
