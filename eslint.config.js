@@ -58,6 +58,7 @@ export default tseslint.config(
         URLSearchParams: 'readonly',
         AbortController: 'readonly',
         XMLHttpRequest: 'readonly',
+        DOMException: 'readonly',
         history: 'readonly',
         location: 'readonly',
         console: 'readonly',

@@ -34,3 +34,32 @@ export async function graphql(query, variables, signal) {
   if (error) throw error;
   return body.data;
 }
+
+/**
+ * POSTs a query with XMLHttpRequest, for its upload progress (fetch reports none). `timeoutMs` is
+ * the server's request timeout: the page gives up first, so the server never answers 408, which
+ * the browser would take as a cue to send the whole upload again.
+ */
+export function upload(query, variables, { signal, onProgress, timeoutMs }) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/graphql');
+    xhr.setRequestHeader('content-type', 'application/json');
+    xhr.setRequestHeader('accept', 'application/json');
+    xhr.responseType = 'json';
+    if (Number.isFinite(timeoutMs)) xhr.timeout = timeoutMs;
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable) onProgress(event.loaded, event.total);
+    };
+    xhr.onload = () => {
+      const error = firstError(xhr.response, xhr.status);
+      if (error) reject(error);
+      else resolve(xhr.response.data);
+    };
+    xhr.onerror = () => reject(new ApiError('NETWORK', 'The request failed'));
+    xhr.ontimeout = () => reject(new ApiError('UPLOAD_TIMEOUT', `No answer within ${timeoutMs} ms`));
+    xhr.onabort = () => reject(new DOMException('Aborted', 'AbortError'));
+    signal.addEventListener('abort', () => xhr.abort(), { once: true });
+    xhr.send(JSON.stringify({ query, variables }));
+  });
+}
