@@ -27,7 +27,7 @@ describe.skipIf(missing)('the search page', () => {
   }
 
   beforeAll(async () => {
-    t = await startTestApp({ n: 60 });
+    t = await startTestApp({ n: 60, overrides: { MAX_IMAGE_BYTES: 2_000_000 } });
     browser = await launchChromium({ width: 1280, height: 900 });
     files.empty = path.join(t.dataDir, 'empty.png');
     files.notImage = path.join(t.dataDir, 'notes.png');
@@ -105,10 +105,9 @@ describe.skipIf(missing)('the search page', () => {
       expect(await cardIds(opened.page)).toHaveLength(24);
       return opened;
     }
-    async function expectOnlyTheError(opened: Awaited<ReturnType<typeof openPage>>, message: RegExp) {
+    async function expectOnlyTheError(opened: Awaited<ReturnType<typeof openPage>>, message: string) {
       const { page } = opened;
-      const status = await settle(page);
-      expect(status).toMatch(message);
+      expect(await settle(page)).toBe(message);
       expect(await page.getAttribute('#status', 'class')).toBe('error');
       expect(await cardIds(page)).toEqual([]);
       expect(await page.isVisible('#query-image')).toBe(false);
@@ -117,9 +116,17 @@ describe.skipIf(missing)('the search page', () => {
     }
 
     it.each([
-      ['an empty file', 'empty', /empty/i],
-      ['a file that is not an image', 'notImage', /not .*image|could not be read/i],
-      ['an 8000 x 8000 image', 'huge', /pixels|too large|limit/i],
+      ['an empty file', 'empty', 'empty.png is empty (0 bytes). Choose an image file.'],
+      [
+        'a file that is not an image',
+        'notImage',
+        'This file could not be read as an image. Choose a PNG, JPEG, WebP, GIF, TIFF or AVIF file.',
+      ],
+      [
+        'an 8000 x 8000 image',
+        'huge',
+        'This image is too large (8000 × 8000 pixels): the limit is 50,000,000 pixels. Use a smaller image.',
+      ],
     ] as const)('%s', async (_name, file, message) => {
       const opened = await afterTextSearch();
       await opened.page.setInputFiles('#file', files[file]);
@@ -128,12 +135,72 @@ describe.skipIf(missing)('the search page', () => {
       await opened.page.close();
     });
 
-    it('a text over the length limit', async () => {
+    it('a text file, and an image over maxImageBytes: refused before anything is sent', async () => {
       const opened = await afterTextSearch();
-      await opened.page.fill('#text', 'a red circle '.repeat(80));
-      await opened.page.press('#text', 'Enter');
-      await expectOnlyTheError(opened, /1000/);
+      const sent = opened.requests.length;
+      await opened.page.setInputFiles('#file', {
+        name: 'notes.txt',
+        mimeType: 'text/plain',
+        buffer: Buffer.from('hi'),
+      });
+      await expectOnlyTheError(
+        opened,
+        'notes.txt is not an image (text/plain). Choose a PNG, JPEG, WebP, GIF, TIFF or AVIF file.',
+      );
+      const big = Buffer.alloc(3_000_000);
+      await opened.page.setInputFiles('#file', { name: 'big.png', mimeType: 'image/png', buffer: big });
+      await expectOnlyTheError(
+        opened,
+        'big.png is 3.0 MB; the largest image you can search with is 2.0 MB. Use a smaller image.',
+      );
+      expect(opened.requests.length).toBe(sent);
       await opened.page.close();
     });
+
+    it('a text over the length limit: says the limit instead of cutting the text', async () => {
+      const opened = await afterTextSearch();
+      expect(await opened.page.getAttribute('#text', 'maxlength')).toBeNull();
+      await opened.page.fill('#text', 'a red circle '.repeat(80));
+      await opened.page.press('#text', 'Enter');
+      await expectOnlyTheError(
+        opened,
+        'Your text is 1,039 characters; the limit is 1000. Shorten it and search again.',
+      );
+      await opened.page.close();
+    });
+  });
+
+  it('keeps the query in the URL: /?q= opens and searches, Back and Forward restore each search', async () => {
+    const { page, errors } = await openPage(browser.context, `${t.url}/?q=a+red+circle`);
+    const red = await expectedIds('a red circle');
+    const blue = await expectedIds('a blue square');
+    await expect.poll(() => cardIds(page)).toEqual(red);
+    expect(await page.inputValue('#text')).toBe('a red circle');
+
+    await page.fill('#text', 'a blue square');
+    await page.press('#text', 'Enter');
+    await settle(page);
+    expect(new URL(page.url()).search).toBe('?q=a+blue+square');
+    expect(await cardIds(page)).toEqual(blue);
+
+    await page.setInputFiles('#file', path.join(t.samplesDir, t.manifest[0]!.image));
+    await expect.poll(() => page.locator('#captions li').count()).toBe(8);
+    expect(new URL(page.url()).search).toBe('');
+
+    await page.goBack();
+    await expect.poll(() => page.inputValue('#text')).toBe('a blue square');
+    await expect.poll(() => cardIds(page)).toEqual(blue);
+    expect(await page.isVisible('#query-image')).toBe(false);
+    await page.goBack();
+    await expect.poll(() => page.inputValue('#text')).toBe('a red circle');
+    await expect.poll(() => cardIds(page)).toEqual(red);
+    await page.goForward();
+    await expect.poll(() => cardIds(page)).toEqual(blue);
+    expect(await settle(page)).toMatch(/^24 results in \d+ ms$/);
+    await page.goForward();
+    await expect.poll(() => cardIds(page)).toEqual([]);
+    expect(await page.inputValue('#text')).toBe('');
+    expect(errors).toEqual([]);
+    await page.close();
   });
 });
