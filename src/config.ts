@@ -55,7 +55,8 @@ const EnvSchema = z.object({
   MAX_IMAGE_PIXELS: int(1024, 1 << 30).default(50_000_000),
   MAX_QUERY_TEXT: int(1, 100_000).default(1000),
   MAX_FIRST: int(1, 1000).default(100),
-  MAX_BODY_BYTES: int(1024, 1 << 30).default(20 * 1024 * 1024),
+  // Unset: derived from MAX_IMAGE_BYTES (bodyBytesFor), so the largest allowed image fits a request.
+  MAX_BODY_BYTES: int(1024, 1 << 30).optional(),
   MAX_QUERY_DEPTH: int(1, 100).default(8),
   MAX_QUERY_COMPLEXITY: int(1, 1_000_000).default(5000),
   MAX_ROOT_FIELDS: int(1, 1000).default(20),
@@ -157,6 +158,14 @@ export interface HubConfig {
   stallTimeoutMs: number;
 }
 
+/**
+ * The request body that carries an image of `maxImageBytes` as base64 in a JSON query: 4 characters
+ * for every 3 bytes, plus 64 KiB for the data: URL prefix, the query text and the other variables.
+ */
+export function bodyBytesFor(maxImageBytes: number): number {
+  return Math.ceil(maxImageBytes / 3) * 4 + 64 * 1024;
+}
+
 export type ConfigOverrides = Partial<
   Record<keyof z.input<typeof EnvSchema>, string | number | boolean | undefined>
 >;
@@ -179,11 +188,21 @@ export function loadConfig(
     });
   }
   const e = parsed.data;
+  const problems: string[] = [];
   // With `*` any web page may call the API; mutations must then need the key (reads are public anyway).
   if (e.CORS_ORIGINS.includes('*') && e.ALLOW_UNAUTHENTICATED_MUTATIONS && !e.API_KEY) {
-    const problem = 'CORS_ORIGINS: * lets any web page call the API; set API_KEY or list exact origins';
-    throw new AppError('BAD_CONFIG', `Invalid configuration:\n  - ${problem}`, {
-      details: { problems: [problem] },
+    problems.push('CORS_ORIGINS: * lets any web page call the API; set API_KEY or list exact origins');
+  }
+  const neededBody = bodyBytesFor(e.MAX_IMAGE_BYTES);
+  if (e.MAX_BODY_BYTES !== undefined && e.MAX_BODY_BYTES < neededBody) {
+    problems.push(
+      `MAX_BODY_BYTES: ${e.MAX_BODY_BYTES} cannot carry an image of MAX_IMAGE_BYTES (${e.MAX_IMAGE_BYTES}) ` +
+        `as base64; it needs at least ${neededBody} (or leave it unset)`,
+    );
+  }
+  if (problems.length > 0) {
+    throw new AppError('BAD_CONFIG', `Invalid configuration:\n  - ${problems.join('\n  - ')}`, {
+      details: { problems },
     });
   }
   const dataDir = path.resolve(e.DATA_DIR);
@@ -202,7 +221,7 @@ export function loadConfig(
       maxImagePixels: e.MAX_IMAGE_PIXELS,
       maxQueryText: e.MAX_QUERY_TEXT,
       maxFirst: e.MAX_FIRST,
-      maxBodyBytes: e.MAX_BODY_BYTES,
+      maxBodyBytes: e.MAX_BODY_BYTES ?? neededBody,
       maxQueryDepth: e.MAX_QUERY_DEPTH,
       maxQueryComplexity: e.MAX_QUERY_COMPLEXITY,
       maxRootFields: e.MAX_ROOT_FIELDS,

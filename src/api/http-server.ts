@@ -70,16 +70,16 @@ function sendError(res: http.ServerResponse, status: number, code: string, messa
   sendJson(res, status, { errors: [{ message, extensions: { code } }] });
 }
 
-async function readBody(req: http.IncomingMessage, maxBytes: number): Promise<string> {
+async function readBody(req: http.IncomingMessage, maxBytes: number, maxImageBytes: number): Promise<string> {
+  // Mostly an image too large for a query: say so in the units people choose files by.
+  const tooLarge = `The request is larger than ${maxBytes} bytes: a query image may be at most ${maxImageBytes} bytes`;
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > maxBytes)
-    throw new AppError('LIMIT_EXCEEDED', `Request body is larger than ${maxBytes} bytes`);
+  if (declared > maxBytes) throw new AppError('LIMIT_EXCEEDED', tooLarge);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > maxBytes)
-      throw new AppError('LIMIT_EXCEEDED', `Request body is larger than ${maxBytes} bytes`);
+    if (size > maxBytes) throw new AppError('LIMIT_EXCEEDED', tooLarge);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -129,7 +129,7 @@ export async function startApiServer(
     }
     let body: unknown;
     if (req.method === 'POST') {
-      const raw = await readBody(req, config.limits.maxBodyBytes);
+      const raw = await readBody(req, config.limits.maxBodyBytes, config.limits.maxImageBytes);
       if ((headers.get('content-type') ?? '').includes('json')) {
         try {
           body = JSON.parse(raw);
@@ -266,6 +266,9 @@ export async function startApiServer(
       .catch((error: unknown) => {
         if (isAppError(error)) {
           sendError(res, STATUS_BY_CODE[error.code] ?? 400, error.code, error.message);
+        } else if (req.destroyed && !req.complete) {
+          // The client left mid-request (aborted an upload, closed the tab): not a server fault.
+          logger.warn({ url: url.pathname, err: error }, 'client closed the request before it was read');
         } else {
           logger.error({ err: error, url: url.pathname }, 'unhandled error serving a request');
           sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');

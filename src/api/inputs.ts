@@ -30,6 +30,7 @@ export function toImageInput(input: ImageInput): ImageQueryInput {
   if (input.base64 !== undefined && input.base64 !== null) out.base64 = input.base64;
   if (input.url !== undefined && input.url !== null) out.url = input.url;
   if (input.path !== undefined && input.path !== null) out.path = input.path;
+  if (input.token !== undefined && input.token !== null) out.token = input.token;
   return out;
 }
 

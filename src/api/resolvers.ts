@@ -34,6 +34,7 @@ export const resolvers: Resolvers = {
     image: async (_p, args, ctx) => (await ctx.engine.getImage(parseId(args.id))) ?? null,
     images: (_p, args, ctx) => ctx.engine.listImages(toFilter(args.filter), args.first, args.after),
     indexInfo: (_p, _a, ctx) => ctx.engine.indexInfo(),
+    queryImageToken: (_p, args, ctx) => ctx.engine.imageToken(toImageInput(args.image)),
   },
 
   Mutation: {

@@ -23,6 +23,9 @@ const ASSETS: Record<string, [string, string]> = {
   '/assets/playground.js': [path.join(webDir, 'playground.js'), 'text/javascript'],
   '/': [path.join(webDir, 'index.html'), 'text/html; charset=utf-8'],
   '/assets/app.js': [path.join(webDir, 'app.js'), 'text/javascript'],
+  '/assets/api.js': [path.join(webDir, 'api.js'), 'text/javascript'],
+  '/assets/messages.js': [path.join(webDir, 'messages.js'), 'text/javascript'],
+  '/assets/render.js': [path.join(webDir, 'render.js'), 'text/javascript'],
   '/assets/app.css': [path.join(webDir, 'app.css'), 'text/css'],
   '/graphql#playground': [path.join(webDir, 'playground.html'), 'text/html; charset=utf-8'],
 };

@@ -7,6 +7,7 @@ import type { PixelTensor, PreprocessSpec } from '../models/types.ts';
 import type { ImagesRepository } from '../store/images.repository.ts';
 import type { VectorsRepository } from '../store/vectors.repository.ts';
 import { readLocalImage } from './local-image.ts';
+import type { QueryImageTokens } from './query-image-tokens.ts';
 import { fetchRemoteImage } from './remote-image.ts';
 import type { ComposedQuerySpec, ImageQueryInput, QueryEmbedder } from './types.ts';
 
@@ -24,6 +25,7 @@ export interface QueryEncoderDeps {
   limits: { maxImageBytes: number; maxImagePixels: number; maxQueryText: number; requestTimeoutMs: number };
   remoteImageHosts: readonly string[];
   localImageRoots: readonly string[];
+  tokens: QueryImageTokens;
   onEncode?: (kind: 'text' | 'image', batchSize: number) => void;
 }
 
@@ -56,7 +58,8 @@ export function decodeBase64Image(raw: string, maxBytes: number): Buffer {
   if (Math.floor((body.length * 3) / 4) > maxBytes + 3) {
     throw new AppError('LIMIT_EXCEEDED', `Image is larger than ${maxBytes} bytes`);
   }
-  if (body === '' || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(body)) {
+  if (body === '') throw new AppError('INVALID_IMAGE', 'The image is empty (0 bytes)');
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(body)) {
     throw new AppError('INVALID_INPUT', 'image.base64 is not valid base64');
   }
   const bytes = Buffer.from(body, 'base64');
@@ -69,12 +72,13 @@ export async function embedImage(
   input: ImageQueryInput,
   deps: QueryEncoderDeps,
 ): Promise<{ vector: Float32Array; imageId?: number }> {
-  const given = (['id', 'base64', 'url', 'path'] as const).filter(
+  const given = (['id', 'base64', 'url', 'path', 'token'] as const).filter(
     (k) => input[k] !== undefined && input[k] !== null,
   );
   if (given.length !== 1) {
-    throw new AppError('INVALID_INPUT', 'An image input needs exactly one of id, base64, url or path');
+    throw new AppError('INVALID_INPUT', 'An image input needs exactly one of id, base64, url, path or token');
   }
+  if (input.token !== undefined) return deps.tokens.get(input.token);
   if (input.id !== undefined && input.id !== null) {
     const id = input.id;
     const [live] = await deps.images.getByIds([id]);

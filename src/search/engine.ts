@@ -11,7 +11,8 @@ import type { ImageFilter } from '../store/image-filter.ts';
 import type { ImagesRepository } from '../store/images.repository.ts';
 import type { VectorsRepository } from '../store/vectors.repository.ts';
 import { afterCursor, clampCosine, decodeCursor, encodeCursor, hashQuery } from './cursor.ts';
-import { encodeQuery, type DecodeImage, type QueryEncoderDeps } from './encode-query.ts';
+import { embedImage, encodeQuery, type DecodeImage, type QueryEncoderDeps } from './encode-query.ts';
+import { QueryImageTokens, type QueryImageTokenOptions } from './query-image-tokens.ts';
 import { hydrateCaptions, hydrateImages } from './hydrate.ts';
 import { rankWindow } from './rank.ts';
 import type { VectorSearch } from '../store/vector/types.ts';
@@ -60,6 +61,8 @@ export interface EngineOptions {
    * and ends at its last item. @default 1000
    */
   maxWindow?: number;
+  /** How many uploaded query images are kept for paging by token, and for how long. */
+  queryImageTokens?: QueryImageTokenOptions;
   /** Told which retrieval path each search took (metrics, tests). */
   onRetrieve?: (info: { kind: Target; strategy: Strategy; k: number }) => void;
 }
@@ -88,6 +91,7 @@ export class SearchEngine {
       limits: deps.config.limits,
       remoteImageHosts: deps.config.remoteImageHosts,
       localImageRoots: deps.config.localImageRoots,
+      tokens: new QueryImageTokens(options.queryImageTokens),
       ...(deps.onEncode ? { onEncode: deps.onEncode } : {}),
     };
   }
@@ -114,6 +118,15 @@ export class SearchEngine {
       query: { image },
       excludeQueryImage: true,
     }) as Promise<ImagePage>;
+  }
+
+  /**
+   * Embeds a query image once and returns a token for it: searches and their next pages then pass
+   * `{ token }` instead of sending the image again.
+   */
+  async imageToken(image: ImageQueryInput): Promise<string> {
+    const { vector, imageId } = await embedImage(image, this.encoderDeps);
+    return this.encoderDeps.tokens.put(vector, imageId);
   }
 
   async search(request: SearchRequest): Promise<MixedPage> {
@@ -287,6 +300,8 @@ export class SearchEngine {
         maxQueryText: limits.maxQueryText,
         maxImageBytes: limits.maxImageBytes,
         maxImagePixels: limits.maxImagePixels,
+        maxBodyBytes: limits.maxBodyBytes,
+        requestTimeoutMs: limits.requestTimeoutMs,
         maxQueryDepth: limits.maxQueryDepth,
         maxQueryComplexity: limits.maxQueryComplexity,
         maxPagingWindow: this.maxWindow,

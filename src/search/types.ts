@@ -28,6 +28,8 @@ export interface ImageQueryInput {
   base64?: string;
   url?: string;
   path?: string;
+  /** A token from `SearchEngine.imageToken`: the vector of an image embedded earlier. */
+  token?: string;
 }
 
 export interface ComposedQuerySpec {
@@ -120,6 +122,8 @@ export interface IndexInfoModel {
     maxQueryText: number;
     maxImageBytes: number;
     maxImagePixels: number;
+    maxBodyBytes: number;
+    requestTimeoutMs: number;
     maxQueryDepth: number;
     maxQueryComplexity: number;
     maxPagingWindow: number;

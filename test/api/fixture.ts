@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type ConfigOverrides } from '../../src/config.ts';
-import { silentLogger } from '../../src/logger.ts';
+import { silentLogger, type Logger } from '../../src/logger.ts';
 import { startApp, type App, type Core } from '../../src/main.ts';
 import type { EngineOptions } from '../../src/search/engine.ts';
 import { runIngest } from '../../src/ingest/pipeline.ts';
@@ -37,6 +37,8 @@ export interface TestAppOptions {
   readOnly?: boolean;
   /** Index the samples. @default true */
   index?: boolean;
+  /** Where the server logs. @default silentLogger */
+  logger?: Logger;
 }
 
 /** Indexes the sample manifest with the batch pipeline (`npm run index` runs the same code). */
@@ -78,7 +80,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       ...options.overrides,
     },
   });
-  const app = await startApp(config, silentLogger, {
+  const app = await startApp(config, options.logger ?? silentLogger, {
     ...(options.engine ? { engine: options.engine } : {}),
     ...(options.readOnly ? { readOnly: true } : {}),
   });

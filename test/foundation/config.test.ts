@@ -20,6 +20,24 @@ describe('config', () => {
     expect(loadConfig({ env: { NODE_ENV: 'development' } }).server.production).toBe(false);
   });
 
+  it('derives the body limit from MAX_IMAGE_BYTES: the largest allowed image fits as base64', () => {
+    const mib = 1024 * 1024;
+    expect(loadConfig({ env: {} }).limits).toMatchObject({
+      maxImageBytes: 25 * mib,
+      maxBodyBytes: Math.ceil((25 * mib) / 3) * 4 + 64 * 1024,
+    });
+    expect(loadConfig({ env: { MAX_IMAGE_BYTES: '3000' } }).limits.maxBodyBytes).toBe(4000 + 65536);
+    expect(
+      loadConfig({ env: { MAX_IMAGE_BYTES: '3000', MAX_BODY_BYTES: '70000' } }).limits.maxBodyBytes,
+    ).toBe(70000);
+    expect(() =>
+      loadConfig({ env: { MAX_IMAGE_BYTES: String(25 * mib), MAX_BODY_BYTES: String(20 * mib) } }),
+    ).toThrow(
+      'MAX_BODY_BYTES: 20971520 cannot carry an image of MAX_IMAGE_BYTES (26214400) as base64; ' +
+        'it needs at least 35018072 (or leave it unset)',
+    );
+  });
+
   it('returns a frozen object, nested parts included', () => {
     const config = loadConfig({ env: {} });
     expect(Object.isFrozen(config)).toBe(true);

@@ -158,6 +158,8 @@ export type ImageInput = {
   id?: InputMaybe<Scalars['ID']['input']>;
   /** A file on the server; only inside the operator's LOCAL_IMAGE_ROOTS. */
   path?: InputMaybe<Scalars['String']['input']>;
+  /** A token from `queryImageToken`: an image this server embedded recently. */
+  token?: InputMaybe<Scalars['String']['input']>;
   /** An http(s) URL; only hosts the operator allowlisted (REMOTE_IMAGE_HOSTS). */
   url?: InputMaybe<Scalars['String']['input']>;
 };
@@ -192,6 +194,8 @@ export type IndexInfo = {
 
 export type LimitsInfo = {
   __typename?: 'LimitsInfo';
+  /** The largest request body: an image of maxImageBytes fits as base64. */
+  maxBodyBytes: Scalars['Int']['output'];
   maxFirst: Scalars['Int']['output'];
   maxImageBytes: Scalars['Int']['output'];
   maxImagePixels: Scalars['Int']['output'];
@@ -200,6 +204,8 @@ export type LimitsInfo = {
   maxQueryComplexity: Scalars['Int']['output'];
   maxQueryDepth: Scalars['Int']['output'];
   maxQueryText: Scalars['Int']['output'];
+  /** A request (its upload included) that takes longer than this is answered with TIMEOUT. */
+  requestTimeoutMs: Scalars['Int']['output'];
 };
 
 export type Mutation = {
@@ -242,6 +248,12 @@ export type Query = {
   images: ImageConnection;
   /** Counts, model profile, fingerprints, dimensions, index parameters and limits. */
   indexInfo: IndexInfo;
+  /**
+   * Embeds a query image once and returns a token for it: pass `image: { token }` to `searchCaptions`,
+   * `similarImages` or `search` (and their next pages) instead of sending the image again. Kept in
+   * this server's memory for an hour after its last use; an unknown or expired token is NOT_FOUND.
+   */
+  queryImageToken: Scalars['String']['output'];
   /** A composed query: weighted text, image and negative text, fused in the shared space. */
   search: SearchConnection;
   /** Image -> text: captions ranked by similarity to the image. */
@@ -262,6 +274,11 @@ export type QueryImagesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<ImageFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryQueryImageTokenArgs = {
+  image: ImageInput;
 };
 
 
@@ -593,6 +610,7 @@ export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes
 }
 
 export type LimitsInfoResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['LimitsInfo'] = ResolversParentTypes['LimitsInfo']> = {
+  maxBodyBytes?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   maxFirst?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   maxImageBytes?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   maxImagePixels?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -600,6 +618,7 @@ export type LimitsInfoResolvers<ContextType = ApiContext, ParentType extends Res
   maxQueryComplexity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   maxQueryDepth?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   maxQueryText?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  requestTimeoutMs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type MutationResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
@@ -617,6 +636,7 @@ export type QueryResolvers<ContextType = ApiContext, ParentType extends Resolver
   image?: Resolver<Maybe<ResolversTypes['Image']>, ParentType, ContextType, RequireFields<QueryImageArgs, 'id'>>;
   images?: Resolver<ResolversTypes['ImageConnection'], ParentType, ContextType, RequireFields<QueryImagesArgs, 'first'>>;
   indexInfo?: Resolver<ResolversTypes['IndexInfo'], ParentType, ContextType>;
+  queryImageToken?: Resolver<ResolversTypes['String'], ParentType, ContextType, RequireFields<QueryQueryImageTokenArgs, 'image'>>;
   search?: Resolver<ResolversTypes['SearchConnection'], ParentType, ContextType, RequireFields<QuerySearchArgs, 'first' | 'query' | 'target'>>;
   searchCaptions?: Resolver<ResolversTypes['CaptionSearchConnection'], ParentType, ContextType, RequireFields<QuerySearchCaptionsArgs, 'first' | 'image'>>;
   searchImages?: Resolver<ResolversTypes['ImageSearchConnection'], ParentType, ContextType, RequireFields<QuerySearchImagesArgs, 'first' | 'text'>>;
