@@ -63,6 +63,7 @@ const EnvSchema = z.object({
   HNSW_M: int(4, 128).default(16),
   HNSW_EF_CONSTRUCTION: int(8, 2000).default(200),
   HNSW_EF: int(1, 5000).default(64),
+  FOLLOW_POLL_MS: int(0, 3_600_000).default(1000),
   INGEST_BATCH: int(1, 4096).default(32),
   INGEST_CONCURRENCY: int(1, 64).default(4),
   REMOTE_IMAGE_HOSTS: list.default([]),
@@ -119,6 +120,11 @@ export interface Config {
     requestTimeoutMs: number;
   };
   hnsw: { m: number; efConstruction: number; ef: number };
+  /**
+   * API processes on a server follow the vector tables (rows other replicas and workers commit):
+   * woken by LISTEN/NOTIFY, polling every `pollMs` as the fallback; 0 turns following off.
+   */
+  follow: { pollMs: number };
   ingest: { batchSize: number; concurrency: number };
   /**
    * Hosts query images may be fetched from: exact names, `*.domain` or `*`; empty = remote URLs
@@ -205,6 +211,7 @@ export function loadConfig(
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     },
     hnsw: { m: e.HNSW_M, efConstruction: e.HNSW_EF_CONSTRUCTION, ef: e.HNSW_EF },
+    follow: { pollMs: e.FOLLOW_POLL_MS },
     ingest: { batchSize: e.INGEST_BATCH, concurrency: e.INGEST_CONCURRENCY },
     remoteImageHosts: e.REMOTE_IMAGE_HOSTS,
     corsOrigins: e.CORS_ORIGINS,
