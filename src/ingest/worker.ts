@@ -3,6 +3,7 @@ import type { Logger } from '../logger.ts';
 import type { DecodeLimits } from '../media/image-decode.ts';
 import type { Embedder } from '../models/types.ts';
 import type { Db, Queryable } from '../store/db.ts';
+import { ChangeLogPruner } from '../store/change-log-pruner.ts';
 import { rowsOnly } from '../store/index-lifecycle.ts';
 import { IngestRepository } from '../store/ingest.repository.ts';
 import { WorkQueueRepository, type ClaimedItem } from '../store/work-queue.repository.ts';
@@ -63,11 +64,14 @@ export async function runWorker(deps: WorkerDeps, options: WorkerOptions): Promi
   const tally: WorkerTally = { indexed: 0, duplicates: 0, failed: 0, lost: 0, batches: 0 };
   const runs = new Map<string, number>();
   const wait = options.waitForWork ?? ((ms: number) => sleep(ms));
+  const pruner = new ChangeLogPruner(db);
   await queue.registerWorker(options.id, options.host, process.pid, leaseMs);
   logger.info({ worker: options.id, leaseMs }, 'worker started');
   try {
     while (!options.signal?.aborted) {
       await queue.failAbandoned(options.maxAttempts ?? 3);
+      // Workers keep the replicas' change log bounded too, in case no API process follows.
+      await pruner.tick();
       const { token, items } = await queue.claim(options.id, options.batchSize ?? 32, leaseMs);
       await beatWorker(queue, options.id, tally);
       if (items.length === 0) {

@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.ts';
 import type { Db } from './db.ts';
+import { ChangeLogPruner } from './change-log-pruner.ts';
 import { applyCommitted, type IndexTarget } from './index-lifecycle.ts';
 import { VECTOR_CHANGES_CHANNEL, VectorChangesRepository } from './vector-changes.repository.ts';
 import type { IndexSet } from './vector/index-set.ts';
@@ -69,7 +70,7 @@ export async function startFollower(options: FollowerOptions): Promise<IndexFoll
   let from = options.from;
   // Changes already applied whose transactions are at or above `from`: read again, skipped.
   const seen = new Map<number, bigint>();
-  const horizons: { at: number; xid: string }[] = [];
+  const pruner = new ChangeLogPruner(db, options.retentionMs);
   let stopped = false;
   let wake: (() => void) | undefined;
   let unlisten: (() => Promise<void>) | undefined;
@@ -113,14 +114,6 @@ export async function startFollower(options: FollowerOptions): Promise<IndexFoll
     );
   }
 
-  async function prune(): Promise<void> {
-    horizons.push({ at: Date.now(), xid: from });
-    const retention = options.retentionMs ?? 600_000;
-    let old: { at: number; xid: string } | undefined;
-    while (horizons.length > 0 && Date.now() - horizons[0]!.at >= retention) old = horizons.shift();
-    if (old) await new VectorChangesRepository(db).prune(old.xid);
-  }
-
   async function subscribe(): Promise<void> {
     if (!db.listen || stopped) return;
     try {
@@ -138,7 +131,6 @@ export async function startFollower(options: FollowerOptions): Promise<IndexFoll
   }
 
   async function loop(): Promise<void> {
-    let lastPrune = 0;
     while (!stopped) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, pollMs);
@@ -152,10 +144,7 @@ export async function startFollower(options: FollowerOptions): Promise<IndexFoll
       try {
         const report = await poll();
         if (report.changes > 0) logger.debug({ ...report }, 'index follower applied changes');
-        if (Date.now() - lastPrune >= 60_000) {
-          lastPrune = Date.now();
-          await prune();
-        }
+        await pruner.tick(from);
         if (!unlisten) await subscribe();
       } catch (err) {
         logger.warn({ err }, 'index follower poll failed; retrying');

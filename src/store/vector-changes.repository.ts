@@ -76,6 +76,18 @@ export class VectorChangesRepository {
     return rows.map((r) => ({ id: r.id, vector: decodeVector(r.vector) }));
   }
 
+  /**
+   * Drops every row of a finished transaction: for embedded PGlite, where no other process can
+   * follow (one process), so the log would only grow.
+   */
+  async clearFinished(): Promise<number> {
+    const rows = await this.db.query<{ n: number }>(
+      `WITH d AS (DELETE FROM vector_changes WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) RETURNING 1)
+       SELECT count(*)::int AS n FROM d`,
+    );
+    return rows[0]?.n ?? 0;
+  }
+
   /** Drops log rows every follower has read: written by transactions below `xid`. */
   async prune(xid: string): Promise<number> {
     const rows = await this.db.query<{ n: number }>(

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.ts';
+import { ChangeLogPruner } from '../../src/store/change-log-pruner.ts';
 import { asFollowTarget, readHorizon, startFollower } from '../../src/store/index-follower.ts';
 import { openIndexes, type IndexSet } from '../../src/store/vector/index-set.ts';
 import { encodeVector } from '../../src/store/vectors.repository.ts';
@@ -120,5 +121,28 @@ describe.skipIf(skip)('index follower [postgres]', () => {
     await b.query('UPDATE images SET deleted_at = NULL WHERE id = $1', [idA]);
     expect(await eventually(() => set.images.has(idA))).toBe(true);
     expect(set.images.ids().sort((x, y) => x - y)).toEqual([idA, idB]);
+  });
+
+  it('prunes the change log only below the horizon: an open transaction keeps its changes', async () => {
+    const { db, url, dispose } = await postgresBackend.open();
+    cleanups.push(dispose);
+    await migrate(db);
+    const open = new pg.Client({ connectionString: url });
+    const done = new pg.Client({ connectionString: url });
+    await open.connect();
+    await done.connect();
+    cleanups.push(
+      () => open.end(),
+      () => done.end(),
+    );
+    const flat = unitVectors(2, DIMS, 9);
+    await insertImage(done, 11, flat.slice(0, DIMS));
+    await open.query('BEGIN');
+    const pending = await insertImage(open, 12, flat.slice(DIMS));
+    // Retention 0: everything below the current horizon goes, nothing at or above it.
+    expect(await new ChangeLogPruner(db, 0, 0).tick()).toBe(1);
+    await open.query('COMMIT');
+    const left = await db.query<{ id: number }>('SELECT id FROM vector_changes');
+    expect(left.map((r) => r.id)).toEqual([pending]);
   });
 });
