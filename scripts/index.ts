@@ -13,6 +13,7 @@ import {
 import { runThenClose } from '../src/close-all.ts';
 import { createLogger } from '../src/logger.ts';
 import { KARPATHY_SPLITS, openSource, type KarpathySplit } from '../src/media/sources/index.ts';
+import { enqueue, printQueueStatus } from './lib/queue-cli.ts';
 import {
   INGEST_EXIT,
   ingestOverrides,
@@ -31,8 +32,8 @@ const program = withIngestExitCodes(new Command('index'))
       'COCO captions_*.json or Flickr30k results.csv / *.token. Re-running the same source resumes where it stopped.',
   )
   .argument(
-    '<source>',
-    'directory, manifest.jsonl, captions_<split>.json, results.csv or results_20130124.token',
+    '[source]',
+    'directory, manifest.jsonl, captions_<split>.json, results.csv or results_20130124.token (not with --status)',
   )
   .option(
     '--batch <n>',
@@ -76,6 +77,14 @@ const program = withIngestExitCodes(new Command('index'))
     'save the HNSW files at most this often (default 60)',
     nonNegativeNumber('--checkpoint-every'),
   )
+  .option(
+    '--enqueue',
+    'record the items in the work queue of a PostgreSQL server (DATABASE_URL) for `npm run worker` instead of indexing here',
+  )
+  .option(
+    '--status',
+    'print the work queue (pending / claimed / done / failed) and the live workers, then exit',
+  )
   .option('--data-dir <dir>', 'data directory (DATA_DIR, default ./data)')
   .option('--database-url <url>', 'PostgreSQL URL (DATABASE_URL); unset = embedded PGlite under DATA_DIR/pg')
   .addOption(vectorBackendOption());
@@ -89,6 +98,8 @@ interface Flags extends IngestFlags {
   images?: string;
   retryFailed?: boolean;
   checkpointEvery?: number;
+  enqueue?: boolean;
+  status?: boolean;
 }
 
 runCli(
@@ -97,7 +108,10 @@ runCli(
     const flags = program.opts<Flags>();
     const config = loadConfig({ overrides: ingestOverrides(flags) });
     const logger = createLogger(config.logLevel, 'index');
-    const source = await openSource(program.args[0]!, {
+    if (flags.status) return printQueueStatus(config, logger, flags.json);
+    const location = program.args[0];
+    if (location === undefined) return program.error("error: missing required argument 'source'");
+    const source = await openSource(location, {
       maxBytes: config.limits.maxImageBytes,
       ...(flags.format ? { format: flags.format } : {}),
       ...(flags.images ? { imagesDir: flags.images } : {}),
@@ -105,6 +119,7 @@ runCli(
       onWarning: (message) => logger.warn(message),
     });
     const stop = stopOnSignals();
+    if (flags.enqueue) return enqueue(config, logger, source, { ...flags, signal: stop.signal });
     const progress = createProgress(source.count().catch(() => undefined));
     const common = {
       concurrency: config.ingest.concurrency,

@@ -65,6 +65,7 @@ const EnvSchema = z.object({
   HNSW_EF_CONSTRUCTION: int(8, 2000).default(200),
   HNSW_EF: int(1, 5000).default(64),
   VECTOR_BACKEND: z.enum(['hnsw', 'pgvector']).default('hnsw'),
+  FOLLOW_POLL_MS: int(0, 3_600_000).default(1000),
   INGEST_BATCH: int(1, 4096).default(32),
   INGEST_CONCURRENCY: int(1, 64).default(4),
   REMOTE_IMAGE_HOSTS: list.default([]),
@@ -124,6 +125,11 @@ export interface Config {
   hnsw: { m: number; efConstruction: number; ef: number };
   /** Where vectors are searched: in-process hnswlib files, or pgvector inside Postgres. */
   vectorBackend: 'hnsw' | 'pgvector';
+  /**
+   * API processes on a server follow the vector tables (rows other replicas and workers commit):
+   * woken by LISTEN/NOTIFY, polling every `pollMs` as the fallback; 0 turns following off.
+   */
+  follow: { pollMs: number };
   ingest: { batchSize: number; concurrency: number };
   /**
    * Hosts query images may be fetched from: exact names, `*.domain` or `*`; empty = remote URLs
@@ -229,6 +235,7 @@ export function loadConfig(
     },
     hnsw: { m: e.HNSW_M, efConstruction: e.HNSW_EF_CONSTRUCTION, ef: e.HNSW_EF },
     vectorBackend: e.VECTOR_BACKEND,
+    follow: { pollMs: e.FOLLOW_POLL_MS },
     ingest: { batchSize: e.INGEST_BATCH, concurrency: e.INGEST_CONCURRENCY },
     remoteImageHosts: e.REMOTE_IMAGE_HOSTS,
     corsOrigins: e.CORS_ORIGINS,

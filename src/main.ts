@@ -6,6 +6,7 @@ import type { ApiServer } from './api/http-server.ts';
 import { startApiServer } from './api/http-server.ts';
 import { createIndexWriter } from './api/index-writer.ts';
 import { createMetrics } from './api/metrics.ts';
+import { WriteGate } from './api/write-gate.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { decodeImage } from './media/image-decode.ts';
@@ -15,6 +16,7 @@ import { SearchEngine, type EngineOptions } from './search/engine.ts';
 import { CaptionsRepository } from './store/captions.repository.ts';
 import type { Db } from './store/db.ts';
 import { ImagesRepository } from './store/images.repository.ts';
+import { asFollowTarget, readHorizon, startFollower, type IndexFollower } from './store/index-follower.ts';
 import { openStore } from './store/open-store.ts';
 import { hnswSearches } from './search/hnsw-search.ts';
 import { openVectorBackend, type OpenedBackend } from './store/vector/backend.ts';
@@ -27,6 +29,11 @@ export interface Core {
   embedder: Embedder;
   /** The vector backend (VECTOR_BACKEND): HNSW files or pgvector tables. */
   indexes: OpenedBackend;
+  /**
+   * With HNSW on a server and following on: the change-log horizon read before the indexes were
+   * loaded, where the index follower starts (src/store/index-follower.ts). pgvector needs none.
+   */
+  followFrom: string | undefined;
   engine: SearchEngine;
   repositories: { images: ImagesRepository; captions: CaptionsRepository; vectors: VectorsRepository };
   /** Checkpoints the indexes, then releases the models and the database. */
@@ -61,6 +68,9 @@ export async function openCore(
   };
   try {
     const { encoders, projection, embedder } = await openEmbedder(config, logger, cleanups);
+    // Read before the indexes load: whatever commits from here on, the follower applies.
+    const follows = db.kind === 'postgres' && config.follow.pollMs > 0 && config.vectorBackend === 'hnsw';
+    const followFrom = follows ? await readHorizon(db) : undefined;
     const indexes = await openVectorBackend({
       config,
       db,
@@ -100,7 +110,7 @@ export async function openCore(
       },
       options.engine,
     );
-    return { config, db, encoders, embedder, indexes, engine, repositories, close: release };
+    return { config, db, encoders, embedder, indexes, followFrom, engine, repositories, close: release };
   } catch (error) {
     await release();
     throw error;
@@ -128,9 +138,22 @@ export async function startApp(
       );
     } else logger.info('mutations are disabled: set API_KEY to enable them');
   }
+  // One gate orders this process's index updates: its own writes and the follower's.
+  const gate = new WriteGate();
   const writer = options.readOnly
     ? undefined
-    : createIndexWriter({ config, db: core.db, embedder: core.embedder, indexes: core.indexes, logger });
+    : createIndexWriter({
+        config,
+        db: core.db,
+        embedder: core.embedder,
+        indexes: core.indexes,
+        logger,
+        gate,
+      });
+  const follower = await followOthers(core, gate, logger).catch(async (error: unknown) => {
+    await core.close();
+    throw error;
+  });
   let server: ApiServer;
   try {
     server = await startApiServer(
@@ -149,6 +172,7 @@ export async function startApp(
       config.server,
     );
   } catch (error) {
+    await follower?.stop();
     await core.close();
     throw error;
   }
@@ -164,9 +188,28 @@ export async function startApp(
     async close() {
       clearInterval(checkpoints);
       await server.close();
+      await follower?.stop();
       await core.close();
     },
   };
+}
+
+/**
+ * API replicas on one server: the index follows rows other processes commit (replicas, workers),
+ * within about `FOLLOW_POLL_MS` at worst and at the next notification usually.
+ */
+async function followOthers(core: Core, gate: WriteGate, logger: Logger): Promise<IndexFollower | undefined> {
+  if (core.followFrom === undefined || core.indexes.name !== 'hnsw') return undefined;
+  const follower = await startFollower({
+    db: core.db,
+    target: asFollowTarget(core.indexes),
+    from: core.followFrom,
+    logger,
+    pollMs: core.config.follow.pollMs,
+    around: (apply) => gate.exclusive(apply),
+  });
+  logger.info({ pollMs: core.config.follow.pollMs }, 'following the vector tables for other writers');
+  return follower;
 }
 
 /**

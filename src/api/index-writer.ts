@@ -16,6 +16,7 @@ import { CaptionsRepository } from '../store/captions.repository.ts';
 import type { Db } from '../store/db.ts';
 import { ImagesRepository } from '../store/images.repository.ts';
 import type { VectorBackend } from '../store/vector/types.ts';
+import { commitThenIndex } from '../store/index-lifecycle.ts';
 import { VectorsRepository } from '../store/vectors.repository.ts';
 import type { IndexWriter } from './context.ts';
 import { WriteGate } from './write-gate.ts';
@@ -26,6 +27,11 @@ export interface IndexWriterDeps {
   embedder: Embedder;
   indexes: VectorBackend;
   logger: Logger;
+  /**
+   * Orders this process's index updates (write-gate.ts); shared with the index follower, whose
+   * updates must not interleave with a delete's. @default a gate of its own
+   */
+  gate?: WriteGate;
 }
 
 /** Saves the upload under its hash; `created` when this call wrote it (nothing else uses it yet). */
@@ -51,7 +57,7 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
   const { config, db, embedder, indexes, logger } = deps;
   const uploads = path.join(config.dataDir, 'uploads');
   const limits = { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels };
-  const gate = new WriteGate();
+  const gate = deps.gate ?? new WriteGate();
 
   /**
    * A failed add (undecodable bytes, a database error) must not leave its upload behind: removed
@@ -96,41 +102,31 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
       // Embedding is the slow part: done before taking the gate, so a waiting delete is not held up.
       const { vectors } = await embedder.embedTexts(texts);
       return gate.shared(async () => {
-        const added = await db.transaction(async (tx) => {
+        // The lifecycle adds the vectors to the index only once this transaction has committed.
+        return commitThenIndex(db, indexes, async (tx, changes) => {
           // Checked and written in one transaction, holding the image's row: a concurrent delete
           // either waits for these captions (and removes them) or has committed (NOT_FOUND).
           if (!(await new ImagesRepository(tx).lockLive(imageId)))
             throw new AppError('NOT_FOUND', `No image with id ${imageId}`);
           const captions = await new CaptionsRepository(tx).add(imageId, texts);
-          await new VectorsRepository(tx).upsert(
-            'caption',
-            embedder.fingerprint,
-            captions.map((c, i) => ({ id: c.id, vector: vectors[i]! })),
-          );
+          const rows = captions.map((c, i) => ({ id: c.id, vector: vectors[i]! }));
+          await new VectorsRepository(tx).upsert('caption', embedder.fingerprint, rows);
+          changes.add('caption', rows);
           return captions;
         });
-        // Only after the commit: the index never holds what Postgres does not.
-        indexes.add(
-          'caption',
-          added.map((c) => c.id),
-          vectors,
-        );
-        return added;
       });
     },
 
     deleteImage(id) {
       return gate.exclusive(async () => {
-        const captionIds = await db.transaction(async (tx) => {
-          if (!(await new ImagesRepository(tx).softDelete(id))) return undefined;
+        return commitThenIndex(db, indexes, async (tx, changes) => {
+          if (!(await new ImagesRepository(tx).softDelete(id))) return false;
           // A statement of its own, after the UPDATE won the row: it sees every caption committed
           // by writers that held the row before, so none stays live in the index.
-          return new CaptionsRepository(tx).idsOfImage(id);
+          changes.remove('image', [id]);
+          changes.remove('caption', await new CaptionsRepository(tx).idsOfImage(id));
+          return true;
         });
-        if (captionIds === undefined) return false;
-        indexes.markDeleted('image', [id]);
-        indexes.markDeleted('caption', captionIds);
-        return true;
       });
     },
   };

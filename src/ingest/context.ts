@@ -8,6 +8,8 @@ import { openEmbedder } from '../models/open-embedder.ts';
 import { openStore } from '../store/open-store.ts';
 import { openVectorBackend, type OpenedBackend } from '../store/vector/backend.ts';
 import type { IngestDeps } from './pipeline.ts';
+import { requireServer } from './work-queue.ts';
+import type { WorkerDeps } from './worker.ts';
 
 export interface IngestContext extends IngestDeps {
   indexes: OpenedBackend;
@@ -71,6 +73,31 @@ export async function openReindexContext(config: Config, logger: Logger): Promis
     const { embedder } = await openEmbedder(config, logger, closers);
     const limits = { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels };
     return { config, db: store.db, embedder, limits, logger, close };
+  } catch (error) {
+    await close().catch(() => undefined);
+    throw error;
+  }
+}
+
+export interface WorkerContext extends WorkerDeps {
+  close(): Promise<void>;
+}
+
+/**
+ * What `npm run worker` needs: the current models and a PostgreSQL server (refused on embedded
+ * PGlite before anything is opened). No index set and no DATA_DIR lock: a worker writes rows only
+ * and reads nothing under DATA_DIR but the models, so several may share a machine.
+ */
+export async function openWorkerContext(config: Config, logger: Logger): Promise<WorkerContext> {
+  if (config.databaseUrl === undefined) requireServer({ kind: 'pglite' }, 'npm run worker');
+  const closers: (() => Promise<void>)[] = [];
+  const close = () => closeAll(closers);
+  try {
+    const store = await openStore(config, logger, { command: 'worker', usesDataDir: false });
+    closers.push(() => store.close());
+    const { embedder } = await openEmbedder(config, logger, closers);
+    const limits = { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels };
+    return { db: store.db, embedder, limits, logger, close };
   } catch (error) {
     await close().catch(() => undefined);
     throw error;

@@ -24,7 +24,7 @@ import {
 
 export { failure };
 // The store step lives in its own module; the pipeline imports every stage from here.
-export { storeBatch, type StoreTarget } from './store-batch.ts';
+export { storeBatch, type ClaimGuard, type StoreTarget } from './store-batch.ts';
 
 /** Reads the bytes, hashes them and decodes them to encoder pixels; the bytes are not kept. */
 export async function readAndDecode(

@@ -2,9 +2,9 @@ import { invariant } from '../errors.ts';
 import { CaptionsRepository } from '../store/captions.repository.ts';
 import type { Db, Queryable } from '../store/db.ts';
 import { ImagesRepository } from '../store/images.repository.ts';
+import { commitThenIndex, type Mirror } from '../store/index-lifecycle.ts';
 import { IngestRepository } from '../store/ingest.repository.ts';
 import { VectorsRepository } from '../store/vectors.repository.ts';
-import type { VectorBackend } from '../store/vector/types.ts';
 import {
   failure,
   isDuplicate,
@@ -17,15 +17,29 @@ import {
 
 export interface StoreTarget {
   db: Db;
-  indexes: VectorBackend;
+  /** The index set to add to after the commit, or `rowsOnly(...)` for a worker (index-lifecycle.ts). */
+  indexes: Mirror;
   /** Ledger to record every item's outcome in, inside the same transaction; none for single adds. */
   ledger?: { runId: number; source: string };
+  /** Work-queue claims: checked and finished inside the same transaction (indexer workers). */
+  claims?: ClaimGuard;
+}
+
+/**
+ * How a worker makes its items' effects happen once: `hold` locks the claims still ours (an item
+ * whose lease another worker took over is dropped before anything is written) and `finish`
+ * records each outcome, both in the batch's transaction.
+ */
+export interface ClaimGuard {
+  hold(tx: Queryable, keys: readonly string[]): Promise<ReadonlySet<string>>;
+  finish(tx: Queryable, outcomes: readonly ItemOutcome[]): Promise<void>;
 }
 
 /**
  * One transaction per batch: images, captions, vectors and every item's outcome commit together,
- * so a crash either keeps all of a batch or none of it. The HNSW adds come after the commit; if
- * the process dies before the next checkpoint, reconcile-on-open re-adds them from Postgres.
+ * so a crash either keeps all of a batch or none of it. The HNSW adds come after the commit (the
+ * index lifecycle, src/store/index-lifecycle.ts); if the process dies before the next checkpoint,
+ * reconcile-on-open re-adds them from Postgres.
  *
  * If the database refuses the batch, the items are stored one per transaction so that the one it
  * refuses (a NUL byte in a caption, say) is recorded as failed and the rest go in. Only when an
@@ -56,9 +70,18 @@ async function storeTogether(
   batch: Stage<Embedded>[],
 ): Promise<{ outcomes: ItemOutcome[]; captions: number }> {
   const fingerprint = target.indexes.fingerprint;
-  const imageRows: { id: number; vector: Float32Array }[] = [];
-  const captionRows: { id: number; vector: Float32Array }[] = [];
-  const outcomes = await target.db.transaction(async (tx) => {
+  let captionCount = 0;
+  const outcomes = await commitThenIndex(target.db, target.indexes, async (tx, changes) => {
+    const imageRows: { id: number; vector: Float32Array }[] = [];
+    const captionRows: { id: number; vector: Float32Array }[] = [];
+    let mine = batch;
+    if (target.claims) {
+      const held = await target.claims.hold(
+        tx,
+        batch.map((item) => item.key),
+      );
+      mine = batch.filter((item) => held.has(item.key));
+    }
     const images = new ImagesRepository(tx);
     const results: ItemOutcome[] = [];
     const attach = async (
@@ -75,7 +98,7 @@ async function storeTogether(
       captionRows.push(...attached);
       results.push({ key, status: 'duplicate', imageId, captionIds: attached.map((c) => c.id) });
     };
-    for (const item of batch) {
+    for (const item of mine) {
       if (isFailed(item))
         results.push({ key: item.key, status: 'failed', error: item.failed, code: item.code });
       else if (isDuplicate(item)) await attach(item.key, item.duplicateOf, item);
@@ -121,11 +144,14 @@ async function storeTogether(
         ),
       );
     }
+    await target.claims?.finish(tx, results);
+    // The lifecycle adds these to the index once the transaction has committed.
+    changes.add('image', imageRows);
+    changes.add('caption', captionRows);
+    captionCount = captionRows.length;
     return results;
   });
-  addToIndex(target.indexes, 'image', imageRows);
-  addToIndex(target.indexes, 'caption', captionRows);
-  return { outcomes, captions: captionRows.length };
+  return { outcomes, captions: captionCount };
 }
 
 /**
@@ -151,17 +177,4 @@ async function attachCaptions(
   const vectorOf = new Map<string, Float32Array>();
   item.captions.forEach((text, i) => vectorOf.has(text) || vectorOf.set(text, item.captionVectors![i]!));
   return added.map((c) => ({ id: c.id, vector: vectorOf.get(c.text)! }));
-}
-
-function addToIndex(
-  indexes: VectorBackend,
-  kind: 'image' | 'caption',
-  rows: { id: number; vector: Float32Array }[],
-): void {
-  if (rows.length === 0) return;
-  indexes.add(
-    kind,
-    rows.map((r) => r.id),
-    rows.map((r) => r.vector),
-  );
 }

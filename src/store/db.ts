@@ -17,5 +17,15 @@ export interface Db extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Runs `fn` holding one connection for its whole duration. */
   session<T>(fn: (conn: Connection) => Promise<T>): Promise<T>;
+  /**
+   * LISTENs on `channel` on a connection of its own (a server only: embedded PGlite has no other
+   * process to hear from). `onLost` hears a dropped connection once; listen again to resume.
+   * Returns the unlisten.
+   */
+  listen?(
+    channel: string,
+    onNotify: () => void,
+    onLost: (error: Error) => void,
+  ): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }

@@ -4,6 +4,7 @@ import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 import { holdDatabase, type DatabaseUse } from './database-lock.ts';
 import type { Db } from './db.ts';
 import { openDb } from './open-db.ts';
+import { VectorChangesRepository } from './vector-changes.repository.ts';
 
 export interface Store {
   readonly db: Db;
@@ -61,6 +62,8 @@ export async function openStore(
   };
   try {
     db = await openDb(config, logger);
+    // The change log serves followers in other processes; embedded PGlite has none.
+    if (db.kind === 'pglite') await new VectorChangesRepository(db).clearFinished();
     // Embedded PGlite is one process, kept so by the DATA_DIR lock; a server needs its own lock.
     if (config.databaseUrl !== undefined)
       releaseUse = await holdDatabase(config.databaseUrl, options.use ?? 'shared', {

@@ -84,7 +84,41 @@ export async function openPgDb(url: string, options: { max?: number } = {}): Pro
           throw error;
         }
       }),
+    listen: (channel, onNotify, onLost) => listen(url, channel, onNotify, onLost),
     close: () => pool.end(),
+  };
+}
+
+async function listen(
+  url: string,
+  channel: string,
+  onNotify: () => void,
+  onLost: (error: Error) => void,
+): Promise<() => Promise<void>> {
+  // The name goes into the SQL text (LISTEN takes no parameters): a fixed identifier only.
+  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new AppError('INVALID_INPUT', `Bad channel name ${channel}`);
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  let ended = false;
+  let lost = false;
+  client.on('error', (error) => {
+    if (ended || lost) return;
+    lost = true;
+    onLost(error);
+  });
+  client.on('notification', (message) => {
+    if (message.channel === channel) onNotify();
+  });
+  try {
+    await client.connect();
+    await client.query(`LISTEN ${channel}`);
+  } catch (error) {
+    ended = true;
+    await client.end().catch(() => undefined);
+    throw asDbError(error);
+  }
+  return async () => {
+    ended = true;
+    await client.end().catch(() => undefined);
   };
 }
 

@@ -81,7 +81,7 @@ export async function cocoSource(annotations: string, options: CocoOptions = {})
     }
   }
 
-  return { format: 'coco', id: `coco:${file}`, items, count: async () => images.length };
+  return { format: 'coco', id: `coco:${file}`, root: imagesDir, items, count: async () => images.length };
 }
 
 async function guessImagesDir(file: string): Promise<string> {

@@ -58,6 +58,7 @@ export async function directorySource(root: string, options: SourceOptions = {})
 
   return {
     format: 'dir',
+    root: absolute,
     id: `dir:${absolute}`,
     items,
     async count() {

@@ -78,6 +78,7 @@ export async function flickrSource(captionsFile: string, options: FlickrOptions 
     );
   return {
     format: 'flickr30k',
+    root: imagesDir,
     id: `flickr30k:${file}`,
     async *items() {
       for await (const g of groups()) {

@@ -104,6 +104,7 @@ export async function jsonlSource(manifest: string, options: JsonlOptions = {}):
 
   return {
     format: 'jsonl',
+    root,
     id: `jsonl:${file}`,
     items,
     async count() {

@@ -75,6 +75,7 @@ export async function karpathySource(splitFile: string, options: KarpathyOptions
 
   return {
     format: 'karpathy',
+    root: imagesDir,
     id: `karpathy:${wanted}:${file}`,
     async *items() {
       for await (const element of streamJsonArray(file, 'images')) {

@@ -21,6 +21,11 @@ export interface Source {
   format: SourceFormat;
   /** Identifies the source in the ingest ledger, e.g. `jsonl:/abs/manifest.jsonl`. */
   id: string;
+  /**
+   * The directory every image file must stay inside (symlinks resolved), so that a reader other
+   * than this one (an indexer worker reading a queued item) enforces the same rule.
+   */
+  root: string;
   items(): AsyncIterable<SourceItem>;
   /** How many items `items()` will yield (a streaming pass, for progress and ETA). */
   count(): Promise<number>;
