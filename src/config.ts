@@ -60,6 +60,7 @@ const EnvSchema = z.object({
   MAX_QUERY_COMPLEXITY: int(1, 1_000_000).default(5000),
   MAX_ROOT_FIELDS: int(1, 1000).default(20),
   REQUEST_TIMEOUT_MS: int(100, 3_600_000).default(30_000),
+  IDEMPOTENCY_RETENTION_HOURS: int(1, 24 * 365).default(24),
   HNSW_M: int(4, 128).default(16),
   HNSW_EF_CONSTRUCTION: int(8, 2000).default(200),
   HNSW_EF: int(1, 5000).default(64),
@@ -117,6 +118,8 @@ export interface Config {
     maxQueryComplexity: number;
     maxRootFields: number;
     requestTimeoutMs: number;
+    /** How long a mutation's answer is kept for retries with the same Idempotency-Key. */
+    idempotencyRetentionMs: number;
   };
   hnsw: { m: number; efConstruction: number; ef: number };
   ingest: { batchSize: number; concurrency: number };
@@ -203,6 +206,7 @@ export function loadConfig(
       maxQueryComplexity: e.MAX_QUERY_COMPLEXITY,
       maxRootFields: e.MAX_ROOT_FIELDS,
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      idempotencyRetentionMs: e.IDEMPOTENCY_RETENTION_HOURS * 3_600_000,
     },
     hnsw: { m: e.HNSW_M, efConstruction: e.HNSW_EF_CONSTRUCTION, ef: e.HNSW_EF },
     ingest: { batchSize: e.INGEST_BATCH, concurrency: e.INGEST_CONCURRENCY },

@@ -33,6 +33,11 @@ export const ERROR_CODES = [
   'REINDEX_INCOMPLETE',
   // Training produced (or was fed) a non-finite number: a loss, a feature or a weight.
   'TRAINING_DIVERGED',
+  // A request the client abandoned (connection closed) before it finished; nothing was committed.
+  'CANCELLED',
+  // Idempotency-Key: reused with another request, or its first request is still running.
+  'IDEMPOTENCY_KEY_REUSED',
+  'IDEMPOTENCY_KEY_IN_USE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -14,6 +14,7 @@ import type { Embedder, Encoders } from './models/types.ts';
 import { SearchEngine, type EngineOptions } from './search/engine.ts';
 import { CaptionsRepository } from './store/captions.repository.ts';
 import type { Db } from './store/db.ts';
+import { IdempotencyRepository } from './store/idempotency.repository.ts';
 import { ImagesRepository } from './store/images.repository.ts';
 import { openStore } from './store/open-store.ts';
 import { openIndexes, type IndexSet } from './store/vector/index-set.ts';
@@ -131,7 +132,7 @@ export async function startApp(
         config,
         logger,
         engine: core.engine,
-        ...(writer ? { writer } : {}),
+        ...(writer ? { writer, idempotencyKeys: new IdempotencyRepository(core.db) } : {}),
         captions: core.repositories.captions,
         metrics,
         checkReady: async () => {

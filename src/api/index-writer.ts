@@ -69,7 +69,8 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
   }
 
   return {
-    async addImage({ bytes, captions, metadata, filename }) {
+    async addImage({ bytes, captions, metadata, filename, signal }) {
+      signal?.throwIfAborted();
       const upload = await keepUpload(uploads, bytes);
       const result = await ingestOne(
         {
@@ -79,7 +80,7 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
           uri: pathToFileURL(upload.file).toString(),
         },
         { db, embedder, indexes, limits, logger },
-        { aroundStore: (store) => gate.shared(store) },
+        { aroundStore: (store) => gate.shared(store), ...(signal ? { signal } : {}) },
       ).catch(async (error: unknown) => {
         await dropOrphan(upload);
         throw error;
@@ -92,9 +93,11 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
       return { status: result.status, imageId: result.imageId, addedCaptions };
     },
 
-    async addCaptions(imageId, texts) {
+    async addCaptions(imageId, texts, { signal } = {}) {
+      signal?.throwIfAborted();
       // Embedding is the slow part: done before taking the gate, so a waiting delete is not held up.
       const { vectors } = await embedder.embedTexts(texts);
+      signal?.throwIfAborted();
       return gate.shared(async () => {
         const added = await db.transaction(async (tx) => {
           // Checked and written in one transaction, holding the image's row: a concurrent delete
@@ -107,6 +110,8 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
             embedder.fingerprint,
             captions.map((c, i) => ({ id: c.id, vector: vectors[i]! })),
           );
+          // Last thing before COMMIT: a request that timed out meanwhile rolls back.
+          signal?.throwIfAborted();
           return captions;
         });
         // Only after the commit: the index never holds what Postgres does not.
@@ -119,13 +124,15 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
       });
     },
 
-    deleteImage(id) {
+    deleteImage(id, { signal } = {}) {
       return gate.exclusive(async () => {
         const captionIds = await db.transaction(async (tx) => {
           if (!(await new ImagesRepository(tx).softDelete(id))) return undefined;
           // A statement of its own, after the UPDATE won the row: it sees every caption committed
           // by writers that held the row before, so none stays live in the index.
-          return new CaptionsRepository(tx).idsOfImage(id);
+          const ids = await new CaptionsRepository(tx).idsOfImage(id);
+          signal?.throwIfAborted();
+          return ids;
         });
         if (captionIds === undefined) return false;
         indexes.markDeleted('image', [id]);

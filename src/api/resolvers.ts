@@ -20,14 +20,14 @@ export const resolvers: Resolvers = {
   DateTime: DateTimeScalar,
 
   Query: {
-    searchImages: (_p, args, ctx) => ctx.engine.searchImages(args.text, toSearchOptions(args)),
+    searchImages: (_p, args, ctx) => ctx.engine.searchImages(args.text, toSearchOptions(args, ctx.signal)),
     searchCaptions: (_p, args, ctx) =>
-      ctx.engine.searchCaptions(toImageInput(args.image), toSearchOptions(args)),
+      ctx.engine.searchCaptions(toImageInput(args.image), toSearchOptions(args, ctx.signal)),
     similarImages: (_p, args, ctx) =>
-      ctx.engine.similarImages(toImageInput(args.image), toSearchOptions(args)),
+      ctx.engine.similarImages(toImageInput(args.image), toSearchOptions(args, ctx.signal)),
     search: (_p, args, ctx) =>
       ctx.engine.search({
-        ...toSearchOptions(args),
+        ...toSearchOptions(args, ctx.signal),
         target: args.target === 'CAPTIONS' ? 'caption' : 'image',
         query: toQuery(args.query),
       }),
@@ -53,6 +53,7 @@ export const resolvers: Resolvers = {
         captions,
         metadata: metadata as Record<string, unknown>,
         ...(input.filename ? { filename: input.filename } : {}),
+        signal: ctx.signal,
       });
       const image = await ctx.engine.getImage(result.imageId);
       if (!image) throw new AppError('NOT_FOUND', `Image ${result.imageId} vanished while being added`);
@@ -72,13 +73,13 @@ export const resolvers: Resolvers = {
       }
       for (const c of texts) checkCaption(c, ctx.engine.limits.maxQueryText);
       // The writer checks that the image exists in the transaction that stores the captions.
-      return writer.addCaptions(imageId, texts);
+      return writer.addCaptions(imageId, texts, { signal: ctx.signal });
     },
     deleteImage: async (_p, args, ctx) => {
       ctx.requireMutationAccess();
       const writer = requireWriter(ctx.writer);
       const id = parseId(args.id);
-      return { id: String(id), deleted: await writer.deleteImage(id) };
+      return { id: String(id), deleted: await writer.deleteImage(id, { signal: ctx.signal }) };
     },
   },
 

@@ -20,6 +20,11 @@ export interface StoreTarget {
   indexes: IndexSet;
   /** Ledger to record every item's outcome in, inside the same transaction; none for single adds. */
   ledger?: { runId: number; source: string };
+  /**
+   * Checked last inside the transaction: once aborted (the API request timed out), the batch rolls
+   * back instead of committing, and nothing reaches the index.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -38,6 +43,7 @@ export async function storeBatch(
   try {
     return await storeTogether(target, batch);
   } catch (error) {
+    if (target.signal?.aborted) throw error;
     if (batch.length === 1 && (isFailed(batch[0]!) || !target.ledger)) throw error;
     if (batch.length === 1) return storeTogether(target, [failure(batch[0]!.key, error)]);
     const outcomes: ItemOutcome[] = [];
@@ -121,6 +127,7 @@ async function storeTogether(
         ),
       );
     }
+    target.signal?.throwIfAborted();
     return results;
   });
   addToIndex(target.indexes, 'image', imageRows);
