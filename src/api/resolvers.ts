@@ -7,7 +7,7 @@ import type { CaptionNode, ImageNode } from '../search/types.ts';
 import type { Resolvers } from './generated/resolvers.ts';
 import { parseId, toFilter, toImageInput, toQuery, toSearchOptions } from './inputs.ts';
 import { DateTimeScalar, JsonScalar } from './scalars.ts';
-import { checkNoNul } from './text-input.ts';
+import { checkCaptions, checkNoNul } from './text-input.ts';
 import { isOperator, publicUri } from './image-uri.ts';
 import { decodeBase64Image } from '../search/encode-query.ts';
 
@@ -40,8 +40,10 @@ export const resolvers: Resolvers = {
     addImage: async (_p, { input }, ctx) => {
       ctx.requireMutationAccess();
       const writer = requireWriter(ctx.writer);
-      const captions = (input.captions ?? []).map((c) => c.trim()).filter((c) => c !== '');
-      for (const c of captions) checkCaption(c, ctx.engine.limits.maxQueryText);
+      const captions = checkCaptions(input.captions ?? [], {
+        min: 0,
+        maxLength: ctx.engine.limits.maxQueryText,
+      });
       const metadata = input.metadata ?? {};
       if (typeof metadata !== 'object' || Array.isArray(metadata) || metadata === null) {
         throw new AppError('INVALID_INPUT', 'metadata must be a JSON object');
@@ -67,11 +69,7 @@ export const resolvers: Resolvers = {
       ctx.requireMutationAccess();
       const writer = requireWriter(ctx.writer);
       const imageId = parseId(args.imageId, 'imageId');
-      const texts = args.captions.map((c) => c.trim());
-      if (texts.length === 0 || texts.length > 100) {
-        throw new AppError('INVALID_INPUT', 'captions must hold 1..100 texts');
-      }
-      for (const c of texts) checkCaption(c, ctx.engine.limits.maxQueryText);
+      const texts = checkCaptions(args.captions, { min: 1, maxLength: ctx.engine.limits.maxQueryText });
       // The writer checks that the image exists in the transaction that stores the captions.
       return writer.addCaptions(imageId, texts, { signal: ctx.signal });
     },
@@ -110,10 +108,4 @@ function requireWriter<T>(writer: T | undefined): T {
   if (!writer)
     throw new AppError('FORBIDDEN', 'This server was started read-only: mutations are unavailable');
   return writer;
-}
-
-function checkCaption(text: string, max: number): void {
-  if (text === '') throw new AppError('INVALID_INPUT', 'A caption must not be empty');
-  checkNoNul(text, 'A caption');
-  if (text.length > max) throw new AppError('LIMIT_EXCEEDED', `A caption is longer than ${max} characters`);
 }
