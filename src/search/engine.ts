@@ -129,7 +129,10 @@ export class SearchEngine {
     const cursor = request.after ? decodeCursor(request.after, queryHash) : undefined;
 
     // Encode
-    const { vector, queryImageId } = await encodeQuery(request.query, this.encoderDeps);
+    const { vector, queryImageId } = await encodeQuery(
+      request.query,
+      signal ? { ...this.encoderDeps, signal } : this.encoderDeps,
+    );
     signal?.throwIfAborted();
     const exclude = request.excludeQueryImage && request.target === 'image' ? queryImageId : undefined;
 
