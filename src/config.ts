@@ -61,6 +61,7 @@ const EnvSchema = z.object({
   MAX_ROOT_FIELDS: int(1, 1000).default(20),
   REQUEST_TIMEOUT_MS: int(100, 3_600_000).default(30_000),
   IDEMPOTENCY_RETENTION_HOURS: int(1, 24 * 365).default(24),
+  SHUTDOWN_GRACE_MS: int(100, 600_000).default(10_000),
   HNSW_M: int(4, 128).default(16),
   HNSW_EF_CONSTRUCTION: int(8, 2000).default(200),
   HNSW_EF: int(1, 5000).default(64),
@@ -105,7 +106,13 @@ export interface Config {
   textPooling: 'mean' | 'cls';
   device: Device;
   ort: { intraOpThreads: number; interOpThreads: number };
-  server: { host: string; port: number; production: boolean };
+  server: {
+    host: string;
+    port: number;
+    production: boolean;
+    /** How long SIGTERM may take in all (drain requests, save indexes, close the database). */
+    shutdownGraceMs: number;
+  };
   auth: { apiKey: string | undefined; allowUnauthenticatedMutations: boolean };
   logLevel: string;
   limits: {
@@ -193,7 +200,12 @@ export function loadConfig(
     textPooling: e.TEXT_POOLING,
     device: e.DEVICE,
     ort: { intraOpThreads: e.ORT_INTRA_THREADS, interOpThreads: e.ORT_INTER_THREADS },
-    server: { host: e.HOST, port: e.PORT, production: e.NODE_ENV !== 'development' },
+    server: {
+      host: e.HOST,
+      port: e.PORT,
+      production: e.NODE_ENV !== 'development',
+      shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    },
     auth: { apiKey: e.API_KEY, allowUnauthenticatedMutations: e.ALLOW_UNAUTHENTICATED_MUTATIONS },
     logLevel: e.LOG_LEVEL,
     limits: {
