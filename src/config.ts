@@ -61,6 +61,8 @@ const EnvSchema = z.object({
   MAX_QUERY_COMPLEXITY: int(1, 1_000_000).default(5000),
   MAX_ROOT_FIELDS: int(1, 1000).default(20),
   REQUEST_TIMEOUT_MS: int(100, 3_600_000).default(30_000),
+  IDEMPOTENCY_RETENTION_HOURS: int(1, 24 * 365).default(24),
+  SHUTDOWN_GRACE_MS: int(100, 600_000).default(10_000),
   HNSW_M: int(4, 128).default(16),
   HNSW_EF_CONSTRUCTION: int(8, 2000).default(200),
   HNSW_EF: int(1, 5000).default(64),
@@ -107,7 +109,13 @@ export interface Config {
   textPooling: 'mean' | 'cls';
   device: Device;
   ort: { intraOpThreads: number; interOpThreads: number };
-  server: { host: string; port: number; production: boolean };
+  server: {
+    host: string;
+    port: number;
+    production: boolean;
+    /** How long SIGTERM may take in all (drain requests, save indexes, close the database). */
+    shutdownGraceMs: number;
+  };
   auth: { apiKey: string | undefined; allowUnauthenticatedMutations: boolean };
   logLevel: string;
   limits: {
@@ -120,6 +128,8 @@ export interface Config {
     maxQueryComplexity: number;
     maxRootFields: number;
     requestTimeoutMs: number;
+    /** How long a mutation's answer is kept for retries with the same Idempotency-Key. */
+    idempotencyRetentionMs: number;
   };
   /** HNSW graph parameters; the pgvector backend's indexes use the same three. */
   hnsw: { m: number; efConstruction: number; ef: number };
@@ -219,7 +229,12 @@ export function loadConfig(
     textPooling: e.TEXT_POOLING,
     device: e.DEVICE,
     ort: { intraOpThreads: e.ORT_INTRA_THREADS, interOpThreads: e.ORT_INTER_THREADS },
-    server: { host: e.HOST, port: e.PORT, production: e.NODE_ENV !== 'development' },
+    server: {
+      host: e.HOST,
+      port: e.PORT,
+      production: e.NODE_ENV !== 'development',
+      shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    },
     auth: { apiKey: e.API_KEY, allowUnauthenticatedMutations: e.ALLOW_UNAUTHENTICATED_MUTATIONS },
     logLevel: e.LOG_LEVEL,
     limits: {
@@ -232,6 +247,7 @@ export function loadConfig(
       maxQueryComplexity: e.MAX_QUERY_COMPLEXITY,
       maxRootFields: e.MAX_ROOT_FIELDS,
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      idempotencyRetentionMs: e.IDEMPOTENCY_RETENTION_HOURS * 3_600_000,
     },
     hnsw: { m: e.HNSW_M, efConstruction: e.HNSW_EF_CONSTRUCTION, ef: e.HNSW_EF },
     vectorBackend: e.VECTOR_BACKEND,

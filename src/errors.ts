@@ -35,6 +35,11 @@ export const ERROR_CODES = [
   'TRAINING_DIVERGED',
   // VECTOR_BACKEND=pgvector on a database without pgvector >= 0.8 (the message names the fix).
   'VECTOR_BACKEND_UNAVAILABLE',
+  // A request the client abandoned (connection closed) before it finished; nothing was committed.
+  'CANCELLED',
+  // Idempotency-Key: reused with another request, or its first request is still running.
+  'IDEMPOTENCY_KEY_REUSED',
+  'IDEMPOTENCY_KEY_IN_USE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

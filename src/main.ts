@@ -15,6 +15,7 @@ import type { Embedder, Encoders } from './models/types.ts';
 import { SearchEngine, type EngineOptions } from './search/engine.ts';
 import { CaptionsRepository } from './store/captions.repository.ts';
 import type { Db } from './store/db.ts';
+import { IdempotencyRepository } from './store/idempotency.repository.ts';
 import { ImagesRepository } from './store/images.repository.ts';
 import { asFollowTarget, readHorizon, startFollower, type IndexFollower } from './store/index-follower.ts';
 import { openStore } from './store/open-store.ts';
@@ -42,6 +43,11 @@ export interface Core {
 
 export interface App extends Core {
   server: ApiServer;
+  /**
+   * Drains HTTP (in-flight requests get up to `drainMs`, then their connections are cut), then
+   * closes the core. @default drainMs 10 s
+   */
+  close(drainMs?: number): Promise<void>;
 }
 
 /** Everything but the HTTP server: what the API and the CLIs (search, bench) share. */
@@ -161,7 +167,7 @@ export async function startApp(
         config,
         logger,
         engine: core.engine,
-        ...(writer ? { writer } : {}),
+        ...(writer ? { writer, idempotencyKeys: new IdempotencyRepository(core.db) } : {}),
         captions: core.repositories.captions,
         metrics,
         checkReady: async () => {
@@ -185,9 +191,9 @@ export async function startApp(
   return {
     ...core,
     server,
-    async close() {
+    async close(drainMs?: number) {
       clearInterval(checkpoints);
-      await server.close();
+      await server.close(drainMs);
       await follower?.stop();
       await core.close();
     },
@@ -214,11 +220,16 @@ async function followOthers(core: Core, gate: WriteGate, logger: Logger): Promis
 
 /**
  * Serves until SIGINT or SIGTERM, then shuts down gracefully: stop accepting, finish in-flight
- * requests, save the indexes, close the database. A second signal exits at once.
+ * requests, save the indexes, close the database. All of it within SHUTDOWN_GRACE_MS: requests get
+ * three quarters of it, and when the rest does not finish in time (a database that stopped
+ * answering holds its connections) the process says so and exits 1 rather than hang. A second
+ * signal exits at once.
  */
 export function closeOnSignal(app: App, logger: Logger): Promise<void> {
+  const graceMs = app.config.server.shutdownGraceMs;
   return new Promise((resolve, reject) => {
     let stoppingSince = 0;
+    let stage = 'draining in-flight requests';
     const stop = (signal: NodeJS.Signals) => {
       if (stoppingSince > 0) {
         // A relayed copy of the same signal (runners, process managers) arrives at once; only a later one is a person insisting.
@@ -227,13 +238,26 @@ export function closeOnSignal(app: App, logger: Logger): Promise<void> {
         process.exit(1);
       }
       stoppingSince = Date.now();
-      logger.info({ signal }, 'shutting down: finishing in-flight requests and saving the index');
-      app.close().then(() => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        logger.info('stopped');
-        resolve();
-      }, reject);
+      logger.info({ signal, graceMs }, 'shutting down: finishing in-flight requests and saving the index');
+      const deadline = setTimeout(() => {
+        logger.error(
+          { graceMs, stage },
+          `shutdown did not finish within SHUTDOWN_GRACE_MS (${graceMs} ms) while ${stage}; exiting now (is the database unresponsive?)`,
+        );
+        process.exit(1);
+      }, graceMs);
+      const drained = app.server.close(Math.floor(graceMs * 0.75)).then(() => {
+        stage = 'saving the indexes and closing the database';
+      });
+      drained
+        .then(() => app.close())
+        .then(() => {
+          clearTimeout(deadline);
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          logger.info('stopped');
+          resolve();
+        }, reject);
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

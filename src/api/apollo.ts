@@ -15,6 +15,7 @@ import type { Logger } from '../logger.ts';
 import type { ApiContext } from './context.ts';
 import { createFormatError } from './format-error.ts';
 import { errorStatusPlugin } from './status-plugin.ts';
+import { idempotencyPlugin, type IdempotencyOptions } from './idempotency.ts';
 import { supportedOperationTypes } from './operation-types.ts';
 import { metricsPlugin, type ApiMetrics } from './metrics.ts';
 import { queryLimitsPlugin } from './query-limits.ts';
@@ -26,6 +27,8 @@ export async function createApollo(
   config: Readonly<Config>,
   logger: Logger,
   metrics: ApiMetrics,
+  /** Where mutations' Idempotency-Key answers are kept; none: the header is ignored. */
+  idempotencyKeys?: IdempotencyOptions['store'],
 ): Promise<ApolloServer<ApiContext>> {
   const production = config.server.production;
   const apollo = new ApolloServer<ApiContext>({
@@ -50,6 +53,17 @@ export async function createApollo(
       }),
       metricsPlugin(metrics),
       errorStatusPlugin(),
+      // After errorStatusPlugin: it reads the final status of the answer it keeps.
+      ...(idempotencyKeys
+        ? [
+            idempotencyPlugin<ApiContext>({
+              store: idempotencyKeys,
+              logger,
+              retentionMs: config.limits.idempotencyRetentionMs,
+              pendingStaleMs: config.limits.requestTimeoutMs + 60_000,
+            }),
+          ]
+        : []),
     ],
     logger: {
       debug: (m) => logger.debug(m),

@@ -14,15 +14,19 @@ export interface IndexWriter {
     captions: string[];
     metadata: Record<string, unknown>;
     filename?: string;
+    signal?: AbortSignal;
   }): Promise<{ status: 'indexed' | 'duplicate'; imageId: number; addedCaptions: CaptionRecord[] }>;
-  addCaptions(imageId: number, texts: string[]): Promise<CaptionRecord[]>;
-  deleteImage(id: number): Promise<boolean>;
+  /** Once `signal` aborts, the write rolls back instead of committing. */
+  addCaptions(imageId: number, texts: string[], options?: { signal?: AbortSignal }): Promise<CaptionRecord[]>;
+  deleteImage(id: number, options?: { signal?: AbortSignal }): Promise<boolean>;
 }
 
 export interface ApiContext {
   engine: SearchEngine;
   writer: IndexWriter | undefined;
   logger: Logger;
+  /** Aborted when the request times out or its client goes away; pass it to long work. */
+  signal: AbortSignal;
   /** Throws UNAUTHENTICATED / FORBIDDEN unless this request may mutate. */
   requireMutationAccess(): void;
   /** Captions per image id, batched across one request. */

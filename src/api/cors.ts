@@ -30,8 +30,15 @@ export interface CorsOptions {
 export const CORS_DEFAULTS: Readonly<CorsOptions> = Object.freeze({
   origins: [],
   allowMethods: ['GET', 'POST', 'OPTIONS'],
-  allowHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-apollo-operation-name'],
-  exposeHeaders: [],
+  allowHeaders: [
+    'content-type',
+    'authorization',
+    'apollo-require-preflight',
+    'x-apollo-operation-name',
+    'idempotency-key',
+  ],
+  // A page retrying a mutation can tell a replayed answer from a fresh one.
+  exposeHeaders: ['idempotent-replayed'],
   maxAge: 600,
 });
 

@@ -75,7 +75,8 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
   }
 
   return {
-    async addImage({ bytes, captions, metadata, filename }) {
+    async addImage({ bytes, captions, metadata, filename, signal }) {
+      signal?.throwIfAborted();
       const upload = await keepUpload(uploads, bytes);
       const result = await ingestOne(
         {
@@ -85,7 +86,7 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
           uri: pathToFileURL(upload.file).toString(),
         },
         { db, embedder, indexes, limits, logger },
-        { aroundStore: (store) => gate.shared(store) },
+        { aroundStore: (store) => gate.shared(store), ...(signal ? { signal } : {}) },
       ).catch(async (error: unknown) => {
         await dropOrphan(upload);
         throw error;
@@ -98,9 +99,11 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
       return { status: result.status, imageId: result.imageId, addedCaptions };
     },
 
-    async addCaptions(imageId, texts) {
+    async addCaptions(imageId, texts, { signal } = {}) {
+      signal?.throwIfAborted();
       // Embedding is the slow part: done before taking the gate, so a waiting delete is not held up.
       const { vectors } = await embedder.embedTexts(texts);
+      signal?.throwIfAborted();
       return gate.shared(async () => {
         // The lifecycle adds the vectors to the index only once this transaction has committed.
         return commitThenIndex(db, indexes, async (tx, changes) => {
@@ -112,12 +115,14 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
           const rows = captions.map((c, i) => ({ id: c.id, vector: vectors[i]! }));
           await new VectorsRepository(tx).upsert('caption', embedder.fingerprint, rows);
           changes.add('caption', rows);
+          // Last thing before COMMIT: a request that timed out meanwhile rolls back.
+          signal?.throwIfAborted();
           return captions;
         });
       });
     },
 
-    deleteImage(id) {
+    deleteImage(id, { signal } = {}) {
       return gate.exclusive(async () => {
         return commitThenIndex(db, indexes, async (tx, changes) => {
           if (!(await new ImagesRepository(tx).softDelete(id))) return false;
@@ -125,6 +130,7 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
           // by writers that held the row before, so none stays live in the index.
           changes.remove('image', [id]);
           changes.remove('caption', await new CaptionsRepository(tx).idsOfImage(id));
+          signal?.throwIfAborted();
           return true;
         });
       });

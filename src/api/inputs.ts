@@ -70,15 +70,19 @@ export function toQuery(query: ComposedQuery): ComposedQuerySpec {
   return out;
 }
 
-export function toSearchOptions(args: {
-  first: number;
-  after?: InputMaybe<string>;
-  filter?: InputMaybe<GqlImageFilter>;
-  minScore?: InputMaybe<number>;
-  options?: InputMaybe<GqlSearchOptions>;
-}): SearchOptions {
+export function toSearchOptions(
+  args: {
+    first: number;
+    after?: InputMaybe<string>;
+    filter?: InputMaybe<GqlImageFilter>;
+    minScore?: InputMaybe<number>;
+    options?: InputMaybe<GqlSearchOptions>;
+  },
+  signal?: AbortSignal,
+): SearchOptions {
   const o = args.options;
   return {
+    ...(signal ? { signal } : {}),
     first: args.first,
     after: args.after ?? null,
     filter: toFilter(args.filter) ?? null,

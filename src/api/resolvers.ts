@@ -7,7 +7,7 @@ import type { CaptionNode, ImageNode } from '../search/types.ts';
 import type { Resolvers } from './generated/resolvers.ts';
 import { parseId, toFilter, toImageInput, toQuery, toSearchOptions } from './inputs.ts';
 import { DateTimeScalar, JsonScalar } from './scalars.ts';
-import { checkNoNul } from './text-input.ts';
+import { checkCaptions, checkNoNul } from './text-input.ts';
 import { isOperator, publicUri } from './image-uri.ts';
 import { decodeBase64Image } from '../search/encode-query.ts';
 
@@ -20,14 +20,14 @@ export const resolvers: Resolvers = {
   DateTime: DateTimeScalar,
 
   Query: {
-    searchImages: (_p, args, ctx) => ctx.engine.searchImages(args.text, toSearchOptions(args)),
+    searchImages: (_p, args, ctx) => ctx.engine.searchImages(args.text, toSearchOptions(args, ctx.signal)),
     searchCaptions: (_p, args, ctx) =>
-      ctx.engine.searchCaptions(toImageInput(args.image), toSearchOptions(args)),
+      ctx.engine.searchCaptions(toImageInput(args.image), toSearchOptions(args, ctx.signal)),
     similarImages: (_p, args, ctx) =>
-      ctx.engine.similarImages(toImageInput(args.image), toSearchOptions(args)),
+      ctx.engine.similarImages(toImageInput(args.image), toSearchOptions(args, ctx.signal)),
     search: (_p, args, ctx) =>
       ctx.engine.search({
-        ...toSearchOptions(args),
+        ...toSearchOptions(args, ctx.signal),
         target: args.target === 'CAPTIONS' ? 'caption' : 'image',
         query: toQuery(args.query),
       }),
@@ -41,8 +41,10 @@ export const resolvers: Resolvers = {
     addImage: async (_p, { input }, ctx) => {
       ctx.requireMutationAccess();
       const writer = requireWriter(ctx.writer);
-      const captions = (input.captions ?? []).map((c) => c.trim()).filter((c) => c !== '');
-      for (const c of captions) checkCaption(c, ctx.engine.limits.maxQueryText);
+      const captions = checkCaptions(input.captions ?? [], {
+        min: 0,
+        maxLength: ctx.engine.limits.maxQueryText,
+      });
       const metadata = input.metadata ?? {};
       if (typeof metadata !== 'object' || Array.isArray(metadata) || metadata === null) {
         throw new AppError('INVALID_INPUT', 'metadata must be a JSON object');
@@ -54,6 +56,7 @@ export const resolvers: Resolvers = {
         captions,
         metadata: metadata as Record<string, unknown>,
         ...(input.filename ? { filename: input.filename } : {}),
+        signal: ctx.signal,
       });
       const image = await ctx.engine.getImage(result.imageId);
       if (!image) throw new AppError('NOT_FOUND', `Image ${result.imageId} vanished while being added`);
@@ -67,19 +70,15 @@ export const resolvers: Resolvers = {
       ctx.requireMutationAccess();
       const writer = requireWriter(ctx.writer);
       const imageId = parseId(args.imageId, 'imageId');
-      const texts = args.captions.map((c) => c.trim());
-      if (texts.length === 0 || texts.length > 100) {
-        throw new AppError('INVALID_INPUT', 'captions must hold 1..100 texts');
-      }
-      for (const c of texts) checkCaption(c, ctx.engine.limits.maxQueryText);
+      const texts = checkCaptions(args.captions, { min: 1, maxLength: ctx.engine.limits.maxQueryText });
       // The writer checks that the image exists in the transaction that stores the captions.
-      return writer.addCaptions(imageId, texts);
+      return writer.addCaptions(imageId, texts, { signal: ctx.signal });
     },
     deleteImage: async (_p, args, ctx) => {
       ctx.requireMutationAccess();
       const writer = requireWriter(ctx.writer);
       const id = parseId(args.id);
-      return { id: String(id), deleted: await writer.deleteImage(id) };
+      return { id: String(id), deleted: await writer.deleteImage(id, { signal: ctx.signal }) };
     },
   },
 
@@ -110,10 +109,4 @@ function requireWriter<T>(writer: T | undefined): T {
   if (!writer)
     throw new AppError('FORBIDDEN', 'This server was started read-only: mutations are unavailable');
   return writer;
-}
-
-function checkCaption(text: string, max: number): void {
-  if (text === '') throw new AppError('INVALID_INPUT', 'A caption must not be empty');
-  checkNoNul(text, 'A caption');
-  if (text.length > max) throw new AppError('LIMIT_EXCEEDED', `A caption is longer than ${max} characters`);
 }

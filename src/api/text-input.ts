@@ -8,6 +8,37 @@ import { AppError } from '../errors.ts';
 /** Deeper than any real metadata; far below what overflows a recursive walk. */
 export const MAX_JSON_DEPTH = 64;
 
+/** Captions one mutation may add (`addImage` and `addCaptions` alike). */
+export const MAX_CAPTIONS_PER_MUTATION = 100;
+
+/**
+ * The one caption rule of every mutation: trimmed, none blank, none with NUL, each at most
+ * `maxLength` characters, at most MAX_CAPTIONS_PER_MUTATION of them, and at least `min`.
+ */
+export function checkCaptions(
+  captions: readonly string[],
+  options: { min: number; maxLength: number },
+): string[] {
+  if (captions.length > MAX_CAPTIONS_PER_MUTATION) {
+    throw new AppError(
+      'LIMIT_EXCEEDED',
+      `captions holds ${captions.length} texts; the limit is ${MAX_CAPTIONS_PER_MUTATION} per request`,
+    );
+  }
+  if (captions.length < options.min) {
+    throw new AppError('INVALID_INPUT', `captions must hold at least ${options.min} text`);
+  }
+  return captions.map((raw, i) => {
+    const text = raw.trim();
+    if (text === '') throw new AppError('INVALID_INPUT', `captions[${i}] is blank; every caption needs text`);
+    checkNoNul(text, `captions[${i}]`);
+    if (text.length > options.maxLength) {
+      throw new AppError('LIMIT_EXCEEDED', `captions[${i}] is longer than ${options.maxLength} characters`);
+    }
+    return text;
+  });
+}
+
 export function checkNoNul(text: string, field: string): void {
   if (text.includes('\u0000')) {
     throw new AppError('INVALID_INPUT', `${field} must not contain NUL (U+0000) characters`);

@@ -30,6 +30,8 @@ export interface IngestOneOptions {
    * @default runs it directly
    */
   aroundStore?: <T>(store: () => Promise<T>) => Promise<T>;
+  /** Stops between stages and rolls the store back once aborted (the request timed out). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -43,6 +45,7 @@ export async function ingestOne(
   options: IngestOneOptions = {},
 ): Promise<IngestOneResult> {
   const { db, embedder, indexes, limits, logger } = deps;
+  const { signal } = options;
   assertSameSpace(embedder, indexes);
   const captions = (item.captions ?? []).map((c) => c.trim()).filter((c) => c.length > 0);
   const sha256 = createHash('sha256').update(item.bytes).digest('hex');
@@ -54,12 +57,16 @@ export async function ingestOne(
     sha256,
     pixels: await decodeImage(item.bytes, embedder.preprocess, limits),
   };
+  signal?.throwIfAborted();
   const [checked] = await markDuplicates(db, [decoded]);
   const { items } = await embedBatch(embedder, [checked!], logger);
+  signal?.throwIfAborted();
   const stored = items[0]!;
   if ('failed' in stored) throw new AppError('INVALID_IMAGE', stored.failed);
   const around = options.aroundStore ?? ((store) => store());
-  const { outcomes } = await around(() => storeBatch({ db, indexes }, [stored]));
+  const { outcomes } = await around(() =>
+    storeBatch({ db, indexes, ...(signal ? { signal } : {}) }, [stored]),
+  );
   const outcome = outcomes[0]!;
   if (outcome.status === 'failed') {
     // NOT_FOUND: the stored copy was deleted meanwhile; anything else the database refused.

@@ -23,6 +23,11 @@ export interface StoreTarget {
   ledger?: { runId: number; source: string };
   /** Work-queue claims: checked and finished inside the same transaction (indexer workers). */
   claims?: ClaimGuard;
+  /**
+   * Checked last inside the transaction: once aborted (the API request timed out), the batch rolls
+   * back instead of committing, and nothing reaches the index.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -52,6 +57,7 @@ export async function storeBatch(
   try {
     return await storeTogether(target, batch);
   } catch (error) {
+    if (target.signal?.aborted) throw error;
     if (batch.length === 1 && (isFailed(batch[0]!) || !target.ledger)) throw error;
     if (batch.length === 1) return storeTogether(target, [failure(batch[0]!.key, error)]);
     const outcomes: ItemOutcome[] = [];
@@ -149,6 +155,8 @@ async function storeTogether(
     changes.add('image', imageRows);
     changes.add('caption', captionRows);
     captionCount = captionRows.length;
+    // Checked last: a request that timed out meanwhile rolls back instead of committing.
+    target.signal?.throwIfAborted();
     return results;
   });
   return { outcomes, captions: captionCount };

@@ -27,6 +27,8 @@ export interface QueryEncoderDeps {
   localImageRoots: readonly string[];
   tokens: QueryImageTokens;
   onEncode?: (kind: 'text' | 'image', batchSize: number) => void;
+  /** This query's cancellation: a remote image fetch stops (and closes its socket) when it fires. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -96,6 +98,7 @@ export async function embedImage(
       allowedHosts: deps.remoteImageHosts,
       maxBytes,
       timeoutMs: Math.min(10_000, deps.limits.requestTimeoutMs),
+      ...(deps.signal ? { signal: deps.signal } : {}),
     });
   } else bytes = await readLocalImage(input.path!, deps.localImageRoots, maxBytes);
   const pixels = await deps.decodeImage(bytes, deps.embedder.preprocess, {

@@ -132,8 +132,10 @@ export class SearchEngine {
   async search(request: SearchRequest): Promise<MixedPage> {
     const first = this.checkFirst(request.first);
     this.checkOptions(request);
+    const { signal } = request;
     const queryHash = hashQuery({
       ...request,
+      signal: undefined,
       first: undefined,
       after: undefined,
       query: describeQuery(request.query),
@@ -141,7 +143,11 @@ export class SearchEngine {
     const cursor = request.after ? decodeCursor(request.after, queryHash) : undefined;
 
     // Encode
-    const { vector, queryImageId } = await encodeQuery(request.query, this.encoderDeps);
+    const { vector, queryImageId } = await encodeQuery(
+      request.query,
+      signal ? { ...this.encoderDeps, signal } : this.encoderDeps,
+    );
+    signal?.throwIfAborted();
     const exclude = request.excludeQueryImage && request.target === 'image' ? queryImageId : undefined;
 
     // Retrieve + rerank: the whole window, the same for every page of this query
@@ -153,6 +159,8 @@ export class SearchEngine {
       fingerprint: this.deps.embedder.fingerprint,
       onRetrieve: this.onRetrieve,
     });
+
+    signal?.throwIfAborted();
 
     // Page: strictly after the cursor's (score, id); the next page exists while the window has more
     const rest = afterCursor(ranked, cursor);

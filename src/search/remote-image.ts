@@ -16,9 +16,12 @@ export interface RemoteImageOptions {
    */
   allowedHosts: readonly string[];
   maxBytes: number;
+  /** A total deadline for the whole fetch (DNS, connect, redirects, body), not an idle timeout. */
   timeoutMs: number;
   /** @default 3 */
   maxRedirects?: number;
+  /** The caller's own cancellation (the API request timed out, its client left). */
+  signal?: AbortSignal;
 }
 
 const privateRanges = new net.BlockList();
@@ -68,11 +71,38 @@ function hostAllowance(host: string, allowed: readonly string[]): 'exact' | 'wil
 }
 
 export async function fetchRemoteImage(rawUrl: string, options: RemoteImageOptions): Promise<Buffer> {
-  let url = parseUrl(rawUrl);
+  const url = parseUrl(rawUrl);
   const origin = url.origin;
+  // One deadline for everything: a host dripping a byte a second never resets it.
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () =>
+      controller.abort(
+        new AppError('TIMEOUT', `Fetching the image took longer than ${options.timeoutMs} ms`),
+      ),
+    options.timeoutMs,
+  );
+  const onCallerAbort = () => controller.abort(options.signal!.reason);
+  options.signal?.addEventListener('abort', onCallerAbort, { once: true });
+  if (options.signal?.aborted) onCallerAbort();
+  try {
+    return await fetchWithin(url, origin, options, controller.signal);
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onCallerAbort);
+  }
+}
+
+async function fetchWithin(
+  first: URL,
+  origin: string,
+  options: RemoteImageOptions,
+  signal: AbortSignal,
+): Promise<Buffer> {
+  let url = first;
   for (let redirects = 0; ; redirects++) {
-    const address = await checkedAddress(url, options.allowedHosts);
-    const response = await request(url, address, options);
+    const address = await untilAborted(checkedAddress(url, options.allowedHosts), signal);
+    const response = await request(url, address, options.maxBytes, signal);
     if (response.redirect === undefined) return response.body;
     if (redirects >= (options.maxRedirects ?? 3))
       throw new AppError('NETWORK', `Too many redirects fetching ${origin}`);
@@ -130,13 +160,31 @@ async function checkedAddress(
   return addresses[0]!;
 }
 
+/** `work`, or the signal's reason as soon as it aborts (a DNS lookup cannot be cancelled itself). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 function request(
   url: URL,
   pinned: { address: string; family: number },
-  options: RemoteImageOptions,
+  maxBytes: number,
+  signal: AbortSignal,
 ): Promise<{ body: Buffer; redirect?: string }> {
   const client = url.protocol === 'https:' ? https : http;
+  const options = { maxBytes };
+  signal.throwIfAborted();
   return new Promise((resolve, reject) => {
+    // The deadline destroys the socket, mid-body included: nothing stays open after the answer.
+    const onAbort = () => {
+      req.destroy();
+      reject(signal.reason as Error);
+    };
     const req = client.get(
       url,
       {
@@ -145,7 +193,6 @@ function request(
           if ((opts as { all?: boolean }).all) callback(null, [pinned] as never, undefined as never);
           else callback(null, pinned.address, pinned.family);
         },
-        timeout: options.timeoutMs,
         headers: { accept: 'image/*' },
       },
       (res) => {
@@ -183,10 +230,8 @@ function request(
         );
       },
     );
-    req.on('timeout', () => {
-      req.destroy();
-      reject(new AppError('TIMEOUT', `Fetching the image took longer than ${options.timeoutMs} ms`));
-    });
+    signal.addEventListener('abort', onAbort, { once: true });
+    req.on('close', () => signal.removeEventListener('abort', onAbort));
     req.on('error', (cause) =>
       reject(new AppError('NETWORK', `Fetching the image failed: ${describeSocketError(cause)}`, { cause })),
     );

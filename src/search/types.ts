@@ -73,6 +73,8 @@ export interface SearchRequest {
   collapseThreshold?: number | null;
   /** Leave the query image out of image -> image results. */
   excludeQueryImage?: boolean;
+  /** Stops the search between its stages (the request timed out or its client left). */
+  signal?: AbortSignal;
 }
 
 /** An image hit, hydrated. `captions` is filled when the hydration loaded them. */

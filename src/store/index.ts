@@ -6,3 +6,4 @@ export { CaptionsRepository, type CaptionRecord } from './captions.repository.ts
 export { VectorsRepository, encodeVector, decodeVector, type VectorKind } from './vectors.repository.ts';
 export { IngestRepository, type ItemOutcome, type ItemStatus } from './ingest.repository.ts';
 export type { ImageFilter } from './image-filter.ts';
+export { IdempotencyRepository, type StoredAnswer } from './idempotency.repository.ts';

@@ -51,9 +51,10 @@ describe('CORS_ORIGINS with exact origins', () => {
     expect(await res.text()).toBe('');
     expect(corsHeaders(res)).toEqual({
       'access-control-allow-origin': ALLOWED,
+      'access-control-expose-headers': 'idempotent-replayed',
       'access-control-allow-methods': 'GET, POST, OPTIONS',
       'access-control-allow-headers':
-        'content-type, authorization, apollo-require-preflight, x-apollo-operation-name',
+        'content-type, authorization, apollo-require-preflight, x-apollo-operation-name, idempotency-key',
       'access-control-max-age': '600',
       vary: 'Origin',
     });
@@ -62,7 +63,11 @@ describe('CORS_ORIGINS with exact origins', () => {
   it('lets the listed origin read the answer, without credentials', async () => {
     const res = await post(t.url, ALLOWED);
     expect(res.status).toBe(200);
-    expect(corsHeaders(res)).toEqual({ 'access-control-allow-origin': ALLOWED, vary: 'Origin' });
+    expect(corsHeaders(res)).toEqual({
+      'access-control-allow-origin': ALLOWED,
+      'access-control-expose-headers': 'idempotent-replayed',
+      vary: 'Origin',
+    });
     expect(await res.json()).toEqual({ data: { __typename: 'Query' } });
   });
 
@@ -99,14 +104,19 @@ describe('CORS_ORIGINS=*', () => {
     expect(pre.status).toBe(204);
     expect(corsHeaders(pre)).toEqual({
       'access-control-allow-origin': '*',
+      'access-control-expose-headers': 'idempotent-replayed',
       'access-control-allow-methods': 'GET, POST, OPTIONS',
       'access-control-allow-headers':
-        'content-type, authorization, apollo-require-preflight, x-apollo-operation-name',
+        'content-type, authorization, apollo-require-preflight, x-apollo-operation-name, idempotency-key',
       'access-control-max-age': '600',
       vary: 'Origin',
     });
     const res = await post(t.url, OTHER);
-    expect(corsHeaders(res)).toEqual({ 'access-control-allow-origin': '*', vary: 'Origin' });
+    expect(corsHeaders(res)).toEqual({
+      'access-control-allow-origin': '*',
+      'access-control-expose-headers': 'idempotent-replayed',
+      vary: 'Origin',
+    });
     expect(await res.json()).toEqual({ data: { __typename: 'Query' } });
   });
 

@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isPrivateAddress } from '../../src/search/remote-image.ts';
+import { AppError } from '../../src/errors.ts';
+import { fetchRemoteImage, isPrivateAddress } from '../../src/search/remote-image.ts';
 import { codes, startTestApp, type TestApp } from './fixture.ts';
 
 const Q = `query ($i: ImageInput!) { searchCaptions(image: $i, first: 3) { edges { score node { id } } } }`;
@@ -171,6 +172,60 @@ describe('server paths', () => {
       expect(codes(await allowed.gql(Q, { i: { path: path.join(root, 'sub') } }))).toEqual(['INVALID_INPUT']);
     } finally {
       await allowed.close();
+    }
+  });
+});
+
+describe('remote image deadline (issue 13, item 5)', () => {
+  /** A host that sends headers, then one byte a second of a 60-byte body; it notes when its socket closes. */
+  async function dripServer() {
+    const state = { sent: 0, closed: false, server: http.createServer() };
+    state.server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': '60' });
+      const drip = setInterval(() => {
+        res.write(Buffer.alloc(1));
+        state.sent++;
+      }, 1000);
+      req.socket.on('close', () => {
+        state.closed = true;
+        clearInterval(drip);
+      });
+    });
+    await new Promise<void>((r) => state.server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(state.server.address() as AddressInfo).port}/drip.png`;
+    return { state, url, close: () => new Promise((r) => state.server.close(r)) };
+  }
+
+  it('a host dripping one byte a second is cut off at the total deadline, and the socket is closed', async () => {
+    const drip = await dripServer();
+    try {
+      await expect(
+        fetchRemoteImage(drip.url, { allowedHosts: ['127.0.0.1'], maxBytes: 1000, timeoutMs: 1500 }),
+      ).rejects.toMatchObject({ code: 'TIMEOUT', message: 'Fetching the image took longer than 1500 ms' });
+      await expect.poll(() => drip.state.closed, { timeout: 5000 }).toBe(true);
+      // Answered (and hung up) while the body was still coming, not when it ended 60 s later.
+      expect(drip.state.sent).toBeLessThan(60);
+    } finally {
+      await drip.close();
+    }
+  });
+
+  it("the caller's signal (the request timed out) stops the fetch with its own reason", async () => {
+    const drip = await dripServer();
+    try {
+      const controller = new AbortController();
+      const fetching = fetchRemoteImage(drip.url, {
+        allowedHosts: ['127.0.0.1'],
+        maxBytes: 1000,
+        timeoutMs: 60_000,
+        signal: controller.signal,
+      });
+      await expect.poll(() => drip.state.sent, { timeout: 10_000 }).toBeGreaterThan(0);
+      controller.abort(new AppError('CANCELLED', 'client left'));
+      await expect(fetching).rejects.toMatchObject({ code: 'CANCELLED' });
+      await expect.poll(() => drip.state.closed, { timeout: 5000 }).toBe(true);
+    } finally {
+      await drip.close();
     }
   });
 });

@@ -55,7 +55,7 @@ describe('mutations with an API key configured', () => {
       {
         input: {
           base64: png,
-          captions: ['a magenta rectangle', '  '],
+          captions: ['  a magenta rectangle '],
           metadata: { source: 'test' },
           filename: 'm.png',
         },

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,12 @@ export interface ThrowawayPostgres {
   stop(mode: 'fast' | 'immediate'): void;
   /** `pg_ctl start`, waiting until it accepts connections. */
   start(): void;
+  /**
+   * SIGSTOP to the postmaster and every backend: the server keeps its sockets open but answers
+   * nothing, as a hung or overloaded database does. `thaw` sends SIGCONT.
+   */
+  freeze(): void;
+  thaw(): void;
   /** Stops it if running and removes its files. */
   destroy(): void;
 }
@@ -78,6 +84,14 @@ export async function startThrowawayPostgres(
     ]);
   start();
   let running = true;
+  const processes = (): number[] => {
+    const postmaster = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .map((l) => Number(l.trim()))
+      .filter((pid) => pid > 0);
+    return [postmaster, ...children];
+  };
   return {
     url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
     stop(mode) {
@@ -87,6 +101,12 @@ export async function startThrowawayPostgres(
     start() {
       start();
       running = true;
+    },
+    freeze() {
+      for (const pid of processes()) process.kill(pid, 'SIGSTOP');
+    },
+    thaw() {
+      for (const pid of processes()) process.kill(pid, 'SIGCONT');
     },
     destroy() {
       try {

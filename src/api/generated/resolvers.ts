@@ -23,6 +23,7 @@ export type Scalars = {
 export type AddImageInput = {
   /** Image bytes, base64. */
   base64: Scalars['String']['input'];
+  /** Up to 100 captions, each non-blank after trimming (the same rule as `addCaptions`). */
   captions?: InputMaybe<Array<Scalars['String']['input']>>;
   /** A name to keep with the image (stored as `metadata.filename`). */
   filename?: InputMaybe<Scalars['String']['input']>;
@@ -208,28 +209,48 @@ export type LimitsInfo = {
   requestTimeoutMs: Scalars['Int']['output'];
 };
 
+/**
+ * Nullable root fields, as on Query: a failing mutation answers null with its error, and the
+ * results of the mutations before it (already committed) stay visible. Send an `Idempotency-Key`
+ * header to make a retry return the first answer instead of writing again.
+ */
 export type Mutation = {
   __typename?: 'Mutation';
-  /** Adds captions to an existing image and indexes them. */
-  addCaptions: Array<Caption>;
+  /** Adds 1..100 captions (each non-blank after trimming) to an existing image and indexes them. */
+  addCaptions: Maybe<Array<Caption>>;
   /** Adds one image (base64 bytes) with captions and metadata, through the same pipeline as the batch indexer. */
-  addImage: AddImagePayload;
+  addImage: Maybe<AddImagePayload>;
   /** Soft-deletes an image: it and its captions disappear from every result. */
-  deleteImage: DeleteImagePayload;
+  deleteImage: Maybe<DeleteImagePayload>;
 };
 
 
+/**
+ * Nullable root fields, as on Query: a failing mutation answers null with its error, and the
+ * results of the mutations before it (already committed) stay visible. Send an `Idempotency-Key`
+ * header to make a retry return the first answer instead of writing again.
+ */
 export type MutationAddCaptionsArgs = {
   captions: Array<Scalars['String']['input']>;
   imageId: Scalars['ID']['input'];
 };
 
 
+/**
+ * Nullable root fields, as on Query: a failing mutation answers null with its error, and the
+ * results of the mutations before it (already committed) stay visible. Send an `Idempotency-Key`
+ * header to make a retry return the first answer instead of writing again.
+ */
 export type MutationAddImageArgs = {
   input: AddImageInput;
 };
 
 
+/**
+ * Nullable root fields, as on Query: a failing mutation answers null with its error, and the
+ * results of the mutations before it (already committed) stay visible. Send an `Idempotency-Key`
+ * header to make a retry return the first answer instead of writing again.
+ */
 export type MutationDeleteImageArgs = {
   id: Scalars['ID']['input'];
 };
@@ -240,36 +261,48 @@ export type PageInfo = {
   hasNextPage: Scalars['Boolean']['output'];
 };
 
+/**
+ * Every root field is nullable: a field that fails answers null with its error beside it, and the
+ * other fields of the same request keep their data (one bad alias never wipes out the rest).
+ */
 export type Query = {
   __typename?: 'Query';
   /** One live image by id; null when unknown or deleted. */
   image: Maybe<Image>;
   /** Live images in id order, optionally filtered. */
-  images: ImageConnection;
+  images: Maybe<ImageConnection>;
   /** Counts, model profile, fingerprints, dimensions, index parameters and limits. */
-  indexInfo: IndexInfo;
+  indexInfo: Maybe<IndexInfo>;
   /**
    * Embeds a query image once and returns a token for it: pass `image: { token }` to `searchCaptions`,
    * `similarImages` or `search` (and their next pages) instead of sending the image again. Kept in
    * this server's memory for an hour after its last use; an unknown or expired token is NOT_FOUND.
    */
-  queryImageToken: Scalars['String']['output'];
+  queryImageToken: Maybe<Scalars['String']['output']>;
   /** A composed query: weighted text, image and negative text, fused in the shared space. */
-  search: SearchConnection;
+  search: Maybe<SearchConnection>;
   /** Image -> text: captions ranked by similarity to the image. */
-  searchCaptions: CaptionSearchConnection;
+  searchCaptions: Maybe<CaptionSearchConnection>;
   /** Text -> image: images ranked by similarity to the text, e.g. `searchImages(text: "a red circle", first: 5)`. */
-  searchImages: ImageSearchConnection;
+  searchImages: Maybe<ImageSearchConnection>;
   /** Image -> image: visually similar images. An image given by `id` is left out of its own results. */
-  similarImages: ImageSearchConnection;
+  similarImages: Maybe<ImageSearchConnection>;
 };
 
 
+/**
+ * Every root field is nullable: a field that fails answers null with its error beside it, and the
+ * other fields of the same request keep their data (one bad alias never wipes out the rest).
+ */
 export type QueryImageArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/**
+ * Every root field is nullable: a field that fails answers null with its error beside it, and the
+ * other fields of the same request keep their data (one bad alias never wipes out the rest).
+ */
 export type QueryImagesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<ImageFilter>;
@@ -277,11 +310,19 @@ export type QueryImagesArgs = {
 };
 
 
+/**
+ * Every root field is nullable: a field that fails answers null with its error beside it, and the
+ * other fields of the same request keep their data (one bad alias never wipes out the rest).
+ */
 export type QueryQueryImageTokenArgs = {
   image: ImageInput;
 };
 
 
+/**
+ * Every root field is nullable: a field that fails answers null with its error beside it, and the
+ * other fields of the same request keep their data (one bad alias never wipes out the rest).
+ */
 export type QuerySearchArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<ImageFilter>;
@@ -293,6 +334,10 @@ export type QuerySearchArgs = {
 };
 
 
+/**
+ * Every root field is nullable: a field that fails answers null with its error beside it, and the
+ * other fields of the same request keep their data (one bad alias never wipes out the rest).
+ */
 export type QuerySearchCaptionsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<ImageFilter>;
@@ -303,6 +348,10 @@ export type QuerySearchCaptionsArgs = {
 };
 
 
+/**
+ * Every root field is nullable: a field that fails answers null with its error beside it, and the
+ * other fields of the same request keep their data (one bad alias never wipes out the rest).
+ */
 export type QuerySearchImagesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<ImageFilter>;
@@ -313,6 +362,10 @@ export type QuerySearchImagesArgs = {
 };
 
 
+/**
+ * Every root field is nullable: a field that fails answers null with its error beside it, and the
+ * other fields of the same request keep their data (one bad alias never wipes out the rest).
+ */
 export type QuerySimilarImagesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<ImageFilter>;
@@ -622,9 +675,9 @@ export type LimitsInfoResolvers<ContextType = ApiContext, ParentType extends Res
 };
 
 export type MutationResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
-  addCaptions?: Resolver<Array<ResolversTypes['Caption']>, ParentType, ContextType, RequireFields<MutationAddCaptionsArgs, 'captions' | 'imageId'>>;
-  addImage?: Resolver<ResolversTypes['AddImagePayload'], ParentType, ContextType, RequireFields<MutationAddImageArgs, 'input'>>;
-  deleteImage?: Resolver<ResolversTypes['DeleteImagePayload'], ParentType, ContextType, RequireFields<MutationDeleteImageArgs, 'id'>>;
+  addCaptions?: Resolver<Maybe<Array<ResolversTypes['Caption']>>, ParentType, ContextType, RequireFields<MutationAddCaptionsArgs, 'captions' | 'imageId'>>;
+  addImage?: Resolver<Maybe<ResolversTypes['AddImagePayload']>, ParentType, ContextType, RequireFields<MutationAddImageArgs, 'input'>>;
+  deleteImage?: Resolver<Maybe<ResolversTypes['DeleteImagePayload']>, ParentType, ContextType, RequireFields<MutationDeleteImageArgs, 'id'>>;
 };
 
 export type PageInfoResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -634,13 +687,13 @@ export type PageInfoResolvers<ContextType = ApiContext, ParentType extends Resol
 
 export type QueryResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   image?: Resolver<Maybe<ResolversTypes['Image']>, ParentType, ContextType, RequireFields<QueryImageArgs, 'id'>>;
-  images?: Resolver<ResolversTypes['ImageConnection'], ParentType, ContextType, RequireFields<QueryImagesArgs, 'first'>>;
-  indexInfo?: Resolver<ResolversTypes['IndexInfo'], ParentType, ContextType>;
-  queryImageToken?: Resolver<ResolversTypes['String'], ParentType, ContextType, RequireFields<QueryQueryImageTokenArgs, 'image'>>;
-  search?: Resolver<ResolversTypes['SearchConnection'], ParentType, ContextType, RequireFields<QuerySearchArgs, 'first' | 'query' | 'target'>>;
-  searchCaptions?: Resolver<ResolversTypes['CaptionSearchConnection'], ParentType, ContextType, RequireFields<QuerySearchCaptionsArgs, 'first' | 'image'>>;
-  searchImages?: Resolver<ResolversTypes['ImageSearchConnection'], ParentType, ContextType, RequireFields<QuerySearchImagesArgs, 'first' | 'text'>>;
-  similarImages?: Resolver<ResolversTypes['ImageSearchConnection'], ParentType, ContextType, RequireFields<QuerySimilarImagesArgs, 'first' | 'image'>>;
+  images?: Resolver<Maybe<ResolversTypes['ImageConnection']>, ParentType, ContextType, RequireFields<QueryImagesArgs, 'first'>>;
+  indexInfo?: Resolver<Maybe<ResolversTypes['IndexInfo']>, ParentType, ContextType>;
+  queryImageToken?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType, RequireFields<QueryQueryImageTokenArgs, 'image'>>;
+  search?: Resolver<Maybe<ResolversTypes['SearchConnection']>, ParentType, ContextType, RequireFields<QuerySearchArgs, 'first' | 'query' | 'target'>>;
+  searchCaptions?: Resolver<Maybe<ResolversTypes['CaptionSearchConnection']>, ParentType, ContextType, RequireFields<QuerySearchCaptionsArgs, 'first' | 'image'>>;
+  searchImages?: Resolver<Maybe<ResolversTypes['ImageSearchConnection']>, ParentType, ContextType, RequireFields<QuerySearchImagesArgs, 'first' | 'text'>>;
+  similarImages?: Resolver<Maybe<ResolversTypes['ImageSearchConnection']>, ParentType, ContextType, RequireFields<QuerySimilarImagesArgs, 'first' | 'image'>>;
 };
 
 export type SearchConnectionResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['SearchConnection'] = ResolversParentTypes['SearchConnection']> = {

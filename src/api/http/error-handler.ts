@@ -1,0 +1,20 @@
+/**
+ * The one error handler of the plain routes and the HTTP side of /graphql: an AppError answers its
+ * code with the status from the one table; anything else is an internal error, logged with its
+ * detail and answered with a generic message.
+ */
+import type http from 'node:http';
+import { isAppError } from '../../errors.ts';
+import type { Logger } from '../../logger.ts';
+import { sendError } from './respond.ts';
+
+export function handleError(error: unknown, res: http.ServerResponse, logger: Logger, path: string): void {
+  if (isAppError(error, 'CANCELLED')) return void res.destroy(); // nobody is listening
+  if (isAppError(error)) return sendError(res, error.code, error.message);
+  if (res.req.destroyed && !res.req.complete) {
+    // The client left mid-request (aborted an upload, closed the tab): not a server fault.
+    return logger.warn({ url: path, err: error }, 'client closed the request before it was read');
+  }
+  logger.error({ err: error, url: path }, 'unhandled error serving a request');
+  sendError(res, 'INTERNAL_SERVER_ERROR', 'Internal server error');
+}

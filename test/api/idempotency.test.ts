@@ -1,0 +1,194 @@
+/**
+ * Issue 13, item 6: the request's AbortSignal stops a mutation before it commits, and an
+ * Idempotency-Key makes a retried mutation write once. Real HTTP, real PostgreSQL (a row lock held
+ * by the test stalls the mutation past its timeout deterministically) and embedded PGlite.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIndexWriter } from '../../src/api/index-writer.ts';
+import { AppError } from '../../src/errors.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { announceSkip, postgresBackend } from '../setup/databases.ts';
+import { startTestApp, type TestApp } from './fixture.ts';
+import { hnswOf } from '../setup/hnsw-of.ts';
+
+const ADD_CAPTIONS = `mutation ($id: ID!, $c: [String!]!) { addCaptions(imageId: $id, captions: $c) { id text } }`;
+
+interface Answer {
+  status: number;
+  replayed: string | null;
+  body: {
+    data?: { addCaptions: { id: string; text: string }[] } | null;
+    errors?: { extensions: { code: string } }[];
+  };
+}
+
+async function post(t: TestApp, variables: Record<string, unknown>, key?: string): Promise<Answer> {
+  const res = await fetch(`${t.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+    body: JSON.stringify({ query: ADD_CAPTIONS, variables }),
+  });
+  return {
+    status: res.status,
+    replayed: res.headers.get('idempotent-replayed'),
+    body: (await res.json()) as Answer['body'],
+  };
+}
+
+const errorCodes = (a: Answer) => (a.body.errors ?? []).map((e) => e.extensions.code);
+
+async function captionCount(t: TestApp, imageId: number): Promise<number> {
+  const [row] = await t.app.db.query<{ n: string }>(
+    'SELECT count(*) AS n FROM captions WHERE image_id = $1',
+    [imageId],
+  );
+  return Number(row!.n);
+}
+
+async function firstImageId(t: TestApp): Promise<number> {
+  const [row] = await t.app.db.query<{ id: number }>('SELECT id FROM images ORDER BY id LIMIT 1');
+  return Number(row!.id);
+}
+
+describe('Idempotency-Key on embedded PGlite', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ n: 4, overrides: { ALLOW_UNAUTHENTICATED_MUTATIONS: 'true' } });
+  });
+  afterAll(async () => t?.close());
+
+  it('a retried addCaptions with the same key adds its captions once and answers the first result', async () => {
+    const id = await firstImageId(t);
+    const before = await captionCount(t, id);
+    const vars = { id: String(id), c: ['a retried note', 'another retried note'] };
+    const first = await post(t, vars, 'retry-1');
+    const second = await post(t, vars, 'retry-1');
+    expect(first.status).toBe(200);
+    expect(first.replayed).toBeNull();
+    expect(first.body.data!.addCaptions.map((c) => c.text)).toEqual(vars.c);
+    expect(second).toEqual({ ...first, replayed: 'true' });
+    expect(await captionCount(t, id)).toBe(before + 2);
+    // Without a key each request is its own.
+    await post(t, vars);
+    expect(await captionCount(t, id)).toBe(before + 4);
+  });
+
+  it('the same key with a different request is a client error (422) and writes nothing', async () => {
+    const id = await firstImageId(t);
+    await post(t, { id: String(id), c: ['first body'] }, 'reuse-1');
+    const before = await captionCount(t, id);
+    const other = await post(t, { id: String(id), c: ['second body'] }, 'reuse-1');
+    expect(other.status).toBe(422);
+    expect(errorCodes(other)).toEqual(['IDEMPOTENCY_KEY_REUSED']);
+    expect(await captionCount(t, id)).toBe(before);
+  });
+
+  it('keys are scoped per operation, queries ignore them, and a malformed key is refused', async () => {
+    const id = await firstImageId(t);
+    const query = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'shared-key' },
+      body: JSON.stringify({ query: '{ indexInfo { images } }' }),
+    });
+    expect(query.status).toBe(200);
+    const added = await post(t, { id: String(id), c: ['scoped note'] }, 'shared-key');
+    expect(added.body.data!.addCaptions).toHaveLength(1);
+    const bad = await post(t, { id: String(id), c: ['x'] }, 'has space');
+    expect(bad.status).toBe(400);
+    expect(errorCodes(bad)).toEqual(['INVALID_INPUT']);
+  });
+
+  it('an addImage aborted before it commits leaves no row, no index entry and no upload', async () => {
+    const writer = createIndexWriter({
+      config: t.app.config,
+      db: t.app.db,
+      embedder: t.app.embedder,
+      indexes: t.app.indexes,
+      logger: silentLogger,
+    });
+    const [image] = await t.app.db.query<{ uri: string }>('SELECT uri FROM images ORDER BY id LIMIT 1');
+    // Different bytes from any stored image: a fresh add, not a duplicate.
+    const fresh = await sharp(await readFile(fileURLToPath(image!.uri)))
+      .negate()
+      .png()
+      .toBuffer();
+    const imagesBefore = await t.app.db.query('SELECT id FROM images');
+    const indexBefore = hnswOf(t.app.indexes).images.size;
+    const uploadsBefore = await readdir(path.join(t.dataDir, 'uploads')).catch(() => []);
+    const controller = new AbortController();
+    const adding = writer.addImage({
+      bytes: fresh,
+      captions: ['never stored'],
+      metadata: {},
+      signal: controller.signal,
+    });
+    controller.abort(new AppError('TIMEOUT', 'test timeout'));
+    await expect(adding).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(await t.app.db.query('SELECT id FROM images')).toEqual(imagesBefore);
+    expect(hnswOf(t.app.indexes).images.size).toBe(indexBefore);
+    expect(await readdir(path.join(t.dataDir, 'uploads')).catch(() => [])).toEqual(uploadsBefore);
+  });
+});
+
+describe('a mutation that times out on PostgreSQL', () => {
+  const skip = announceSkip(postgresBackend, 'idempotency on PostgreSQL');
+  let t: TestApp;
+  let locker: pg.Client;
+  beforeAll(async () => {
+    if (skip) return;
+    t = await startTestApp({
+      n: 4,
+      backend: 'postgres',
+      overrides: { ALLOW_UNAUTHENTICATED_MUTATIONS: 'true', REQUEST_TIMEOUT_MS: 1500 },
+    });
+    locker = new pg.Client({ connectionString: t.app.config.databaseUrl });
+    await locker.connect();
+  });
+  afterAll(async () => {
+    await locker?.end();
+    await t?.close();
+  });
+
+  it.skipIf(skip)('does not commit, and its retry with the same key adds the captions once', async () => {
+    const id = await firstImageId(t);
+    const before = await captionCount(t, id);
+    const captionsInIndex = hnswOf(t.app.indexes).captions.size;
+    const vars = { id: String(id), c: ['written once', 'also written once'] };
+
+    // The image's row is locked: the mutation embeds, then waits inside its transaction past the
+    // request timeout.
+    await locker.query('BEGIN');
+    await locker.query('SELECT id FROM images WHERE id = $1 FOR UPDATE', [id]);
+    const timedOut = await post(t, vars, 'slow-1');
+    expect(timedOut.status).toBe(503);
+    expect(errorCodes(timedOut)).toEqual(['TIMEOUT']);
+    const whileRunning = await post(t, vars, 'slow-1');
+    expect(whileRunning.status).toBe(409);
+    expect(errorCodes(whileRunning)).toEqual(['IDEMPOTENCY_KEY_IN_USE']);
+    await locker.query('COMMIT');
+
+    // The stalled mutation now gets its lock, sees its signal aborted and rolls back; its claim is
+    // released so the retry runs.
+    await expect
+      .poll(
+        async () => (await locker.query(`SELECT 1 FROM idempotency_keys WHERE key = 'slow-1'`)).rowCount,
+        { timeout: 20_000 },
+      )
+      .toBe(0);
+    expect(await captionCount(t, id)).toBe(before);
+    expect(hnswOf(t.app.indexes).captions.size).toBe(captionsInIndex);
+
+    const retried = await post(t, vars, 'slow-1');
+    expect(retried.status).toBe(200);
+    expect(retried.body.data!.addCaptions.map((c) => c.text)).toEqual(vars.c);
+    const again = await post(t, vars, 'slow-1');
+    expect(again).toEqual({ ...retried, replayed: 'true' });
+    expect(await captionCount(t, id)).toBe(before + 2);
+    expect(hnswOf(t.app.indexes).captions.size).toBe(captionsInIndex + 2);
+  });
+});
