@@ -15,7 +15,7 @@ import type { Embedder } from '../src/models/types.ts';
 import { openDb } from '../src/store/open-db.ts';
 import { openIndexes } from '../src/store/vector/index-set.ts';
 import { ensurePhotos } from '../test/setup/photos.ts';
-import { runCli, wholeNumber } from './lib/cli.ts';
+import { checkOutputPath, runCli, wholeNumber } from './lib/cli.ts';
 
 /**
  * Throughput of each ingest stage alone (decode, encode, store) and of the whole pipeline, on real
@@ -44,6 +44,7 @@ interface Options {
 
 runCli(async () => {
   const o = program.parse().opts<Options>();
+  await checkOutputPath(o.json);
   const config = loadConfig({ overrides: { INGEST_BATCH: o.batch, INGEST_CONCURRENCY: o.concurrency } });
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, 'bench-ingest');
   const work = path.join(config.dataDir, 'bench-ingest');

@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadConfig } from '../src/config.ts';
@@ -18,6 +17,8 @@ import {
   ingestOverrides,
   nonNegativeInt as int,
   nonNegativeNumber,
+  checkOutputPath,
+  writeJsonOutput,
   runCli,
   stopOnSignals,
   withIngestExitCodes,
@@ -93,6 +94,7 @@ runCli(
   async () => {
     program.parse();
     const flags = program.opts<Flags>();
+    await checkOutputPath(flags.json);
     const config = loadConfig({ overrides: ingestOverrides(flags) });
     const logger = createLogger(config.logLevel, 'index');
     const source = await openSource(program.args[0]!, {
@@ -142,7 +144,7 @@ runCli(
     printSummary(summary, flags.dryRun ?? false);
     if (stop.signal.aborted)
       console.log('  stopped early by a signal: run the same command again to continue');
-    if (flags.json) await writeFile(flags.json, `${JSON.stringify(summary, null, 2)}\n`);
+    if (flags.json) await writeJsonOutput(flags.json, summary);
     return stop.exitCode() ?? (summary.failed > 0 ? INGEST_EXIT.itemsFailed : INGEST_EXIT.ok);
   },
   { errorExit: INGEST_EXIT.couldNotRun },

@@ -33,6 +33,13 @@ export const ERROR_CODES = [
   'REINDEX_INCOMPLETE',
   // Training produced (or was fed) a non-finite number: a loss, a feature or a weight.
   'TRAINING_DIVERGED',
+  // The machine, not the program (src/os-errors.ts): a full disk, an unwritable or misplaced path,
+  // an address the server cannot listen on.
+  'DISK_FULL',
+  'PATH_UNUSABLE',
+  'ADDRESS_UNAVAILABLE',
+  // The database's schema is older than this code and this command does not migrate (npm run migrate does).
+  'MIGRATION_REQUIRED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

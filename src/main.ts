@@ -2,6 +2,7 @@
  * The one place that wires the application: config -> database -> encoders -> projection ->
  * embedder -> indexes -> engine -> HTTP server. Everything else receives narrow dependencies.
  */
+import net from 'node:net';
 import type { ApiServer } from './api/http-server.ts';
 import { startApiServer } from './api/http-server.ts';
 import { createIndexWriter } from './api/index-writer.ts';
@@ -10,11 +11,13 @@ import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { decodeImage } from './media/image-decode.ts';
 import { openEmbedder } from './models/open-embedder.ts';
+import { explainListenError } from './os-errors.ts';
 import type { Embedder, Encoders } from './models/types.ts';
 import { SearchEngine, type EngineOptions } from './search/engine.ts';
 import { CaptionsRepository } from './store/captions.repository.ts';
 import type { Db } from './store/db.ts';
 import { ImagesRepository } from './store/images.repository.ts';
+import type { SchemaPolicy } from './store/open-db.ts';
 import { openStore } from './store/open-store.ts';
 import { openIndexes, type IndexSet } from './store/vector/index-set.ts';
 import { VectorsRepository } from './store/vectors.repository.ts';
@@ -44,10 +47,15 @@ export async function openCore(
     onEncode?: (kind: 'text' | 'image', n: number) => void;
     /** Named to a second process refused the data directory. @default 'start' */
     command?: string;
+    /** @default 'migrate' (see SchemaPolicy) */
+    schema?: SchemaPolicy;
   } = {},
 ): Promise<Core> {
   // The DATA_DIR lock comes before anything opens the database or an index file.
-  const store = await openStore(config, logger, { command: options.command ?? 'start' });
+  const store = await openStore(config, logger, {
+    command: options.command ?? 'start',
+    schema: options.schema ?? 'migrate',
+  });
   const db = store.db;
   const cleanups: (() => Promise<unknown>)[] = [() => store.close()];
   let released = false;
@@ -103,6 +111,7 @@ export async function startApp(
   logger: Logger,
   options: { engine?: EngineOptions; readOnly?: boolean; command?: string } = {},
 ): Promise<App> {
+  await probeAddress(config.server.host, config.server.port);
   // The metrics exist before the indexes do (the engine reports encoder calls into them).
   const opened: { indexes?: IndexSet } = {};
   const metrics = createMetrics(
@@ -112,7 +121,12 @@ export async function startApp(
     }),
     () => opened.indexes?.checkpointStatus(),
   );
-  const core = await openCore(config, logger, { ...options, onEncode: metrics.observeEncode });
+  // A server may run as a role that only reads and writes rows: `npm run migrate` changes the schema.
+  const core = await openCore(config, logger, {
+    ...options,
+    schema: 'check',
+    onEncode: metrics.observeEncode,
+  });
   opened.indexes = core.indexes;
   if (config.auth.apiKey === undefined) {
     if (config.auth.allowUnauthenticatedMutations) {
@@ -143,7 +157,7 @@ export async function startApp(
     );
   } catch (error) {
     await core.close();
-    throw error;
+    throw explainListenError(error, config.server.host, config.server.port) ?? error;
   }
   // Save what mutations added now and then, so a crash loses little reconcile work.
   const checkpoints = setInterval(() => {
@@ -160,6 +174,23 @@ export async function startApp(
       await core.close();
     },
   };
+}
+
+/**
+ * Fails within a second on a port in use or a HOST that is not this machine's, instead of after
+ * loading the models (minutes for real ones). The real listen still reports a port taken meanwhile.
+ */
+async function probeAddress(host: string, port: number): Promise<void> {
+  const probe = net.createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen(port, host, resolve);
+    });
+  } catch (error) {
+    throw explainListenError(error, host, port) ?? error;
+  }
+  await new Promise((resolve) => probe.close(resolve));
 }
 
 /**

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
 import { AppError } from '../errors.ts';
+import { explainStorageError } from '../os-errors.ts';
 import type { Logger } from '../logger.ts';
 
 /** The lock itself: a directory, because mkdir is atomic on every file system, NFS included. */
@@ -55,8 +56,13 @@ const held = new Map<string, { count: number; unlock: Promise<() => Promise<void
  * another process never keeps the lock alive. A busy holder is refused with DATA_DIR_LOCKED.
  */
 export async function lockDataDir(dir: string, options: DataDirLockOptions): Promise<DataDirLock> {
-  await mkdir(dir, { recursive: true });
-  const key = await realpath(dir);
+  // A DATA_DIR that is a file, on a read-only disk or on a full one fails here, first: say which.
+  const unusable = (error: unknown) => explainStorageError(error, `DATA_DIR ${dir}`) ?? error;
+  const key = await mkdir(dir, { recursive: true })
+    .then(() => realpath(dir))
+    .catch((error: unknown) => {
+      throw unusable(error);
+    });
   let entry = held.get(key);
   if (entry) entry.count++;
   else {
@@ -69,7 +75,7 @@ export async function lockDataDir(dir: string, options: DataDirLockOptions): Pro
     await shared.unlock;
   } catch (error) {
     if (--shared.count === 0 && held.get(key) === shared) held.delete(key);
-    throw error;
+    throw unusable(error);
   }
   let released = false;
   return {

@@ -3,7 +3,7 @@ import type { Logger } from '../logger.ts';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 import { holdDatabase, type DatabaseUse } from './database-lock.ts';
 import type { Db } from './db.ts';
-import { openDb } from './open-db.ts';
+import { openDb, type SchemaPolicy } from './open-db.ts';
 
 export interface Store {
   readonly db: Db;
@@ -24,6 +24,8 @@ export interface OpenStoreOptions {
    * the DATA_DIR lock. @default true
    */
   usesDataDir?: boolean;
+  /** See SchemaPolicy. @default 'migrate' */
+  schema?: SchemaPolicy;
   /** See DataDirLockOptions.staleMs. */
   lockStaleMs?: number;
 }
@@ -60,7 +62,7 @@ export async function openStore(
     }
   };
   try {
-    db = await openDb(config, logger);
+    db = await openDb(config, logger, { schema: options.schema ?? 'migrate' });
     // Embedded PGlite is one process, kept so by the DATA_DIR lock; a server needs its own lock.
     if (config.databaseUrl !== undefined)
       releaseUse = await holdDatabase(config.databaseUrl, options.use ?? 'shared', {

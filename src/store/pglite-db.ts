@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { AppError } from '../errors.ts';
+import { explainStorageError } from '../os-errors.ts';
 import type { Connection, Db, Queryable } from './db.ts';
 
 interface PgliteLike {
@@ -30,12 +31,14 @@ export async function openPgliteDb(dir: string | undefined): Promise<Db> {
     pglite = new PGlite(dir);
     await pglite.waitReady;
   } catch (error) {
-    throw new AppError(
-      'DB_UNAVAILABLE',
-      `Cannot open the embedded database in ${dir ?? 'memory'}: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
+    // A full or read-only disk arrives as a WASM ErrnoError without a message: name it and the fix.
+    throw (
+      explainStorageError(error, `the embedded database in ${dir ?? 'memory'}`) ??
+      new AppError(
+        'DB_UNAVAILABLE',
+        `Cannot open the embedded database in ${dir ?? 'memory'}: ${(error as Error).message}`,
+        { cause: error },
+      )
     );
   }
   const conn = wrap(pglite);
