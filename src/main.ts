@@ -49,12 +49,15 @@ export async function openCore(
     command?: string;
     /** @default 'migrate' (see SchemaPolicy) */
     schema?: SchemaPolicy;
+    /** Writes nothing under DATA_DIR (see OpenStoreOptions.readOnly). @default false */
+    readOnly?: boolean;
   } = {},
 ): Promise<Core> {
   // The DATA_DIR lock comes before anything opens the database or an index file.
   const store = await openStore(config, logger, {
     command: options.command ?? 'start',
     schema: options.schema ?? 'migrate',
+    readOnly: options.readOnly ?? false,
   });
   const db = store.db;
   const cleanups: (() => Promise<unknown>)[] = [() => store.close()];
@@ -73,6 +76,7 @@ export async function openCore(
       fingerprint: embedder.fingerprint,
       dims: embedder.dims,
       logger,
+      readOnly: options.readOnly ?? false,
     });
     cleanups.push(() => indexes.close());
     const repositories = {

@@ -32,6 +32,11 @@ export interface DataDirLockOptions {
    * @default 30000 (the library's floor is 2000)
    */
   staleMs?: number;
+  /**
+   * What a refused process should do, in the refusal's message. @default stop the holder, or use
+   * a DATA_DIR of its own
+   */
+  advice?: string;
   /** Called if another process removed or replaced our lock; the default throws, ending the process. */
   onCompromised?: (error: Error) => void;
 }
@@ -124,7 +129,7 @@ async function acquire(dir: string, options: DataDirLockOptions): Promise<() => 
       const holder = await readHolder(holderPath);
       // Its process is gone (killed, or the PID now names another program): no need to wait for
       // the heartbeat to go stale. Only decidable on this host; elsewhere staleness decides.
-      if (!holder || !isGone(holder)) throw refusal(dir, holder, staleMs, error);
+      if (!holder || !isGone(holder)) throw refusal(dir, holder, staleMs, error, options.advice);
       options.logger.warn({ holder }, 'taking over the DATA_DIR lock of a process that is gone');
       await rm(lockPath, { recursive: true, force: true });
       return await lockfile.lock(dir, lockOptions);
@@ -178,16 +183,20 @@ async function withGuard<T>(guardPath: string, staleMs: number, fn: () => Promis
   }
 }
 
-function refusal(dir: string, holder: Holder | undefined, staleMs: number, cause: unknown): AppError {
+function refusal(
+  dir: string,
+  holder: Holder | undefined,
+  staleMs: number,
+  cause: unknown,
+  advice = 'Stop that process, or give this command a DATA_DIR of its own.',
+): AppError {
   const who = holder
     ? `process ${holder.pid} (${holder.command}) on ${holder.host}, since ${holder.since}`
     : 'another process';
   return new AppError(
     'DATA_DIR_LOCKED',
-    `The data directory ${dir} is in use by ${who}. Stop that process, or give this command its ` +
-      'own DATA_DIR (or a DATABASE_URL and a DATA_DIR of its own). The embedded database allows one ' +
-      'process at a time; a lock whose holder died is taken over at once on the same host, and ' +
-      `after ${Math.round(staleMs / 1000)} s without a heartbeat from another host.`,
+    `The data directory ${dir} is in use by ${who}. ${advice} A lock whose holder died is taken ` +
+      `over at once on the same host, and after ${Math.round(staleMs / 1000)} s without a heartbeat from another host.`,
     { cause, details: holder ? { ...holder } : {} },
   );
 }

@@ -24,10 +24,31 @@ export interface OpenStoreOptions {
    * the DATA_DIR lock. @default true
    */
   usesDataDir?: boolean;
+  /**
+   * Writes nothing under DATA_DIR (a `--read-only` server): on a PostgreSQL server it takes no
+   * DATA_DIR lock, so any number of readers share the directory beside its one writer. Embedded
+   * PGlite is single-process whatever the command, so there the lock is still taken. @default false
+   */
+  readOnly?: boolean;
   /** See SchemaPolicy. @default 'migrate' */
   schema?: SchemaPolicy;
   /** See DataDirLockOptions.staleMs. */
   lockStaleMs?: number;
+}
+
+/** What a process refused the DATA_DIR lock should do: it depends on who may share it. */
+function lockAdvice(embedded: boolean, command: string): string {
+  if (embedded)
+    return (
+      'The embedded database (PGlite) allows one process at a time, read-only servers included: stop ' +
+      'that process, or use a PostgreSQL server (DATABASE_URL), where any number of `start --read-only` ' +
+      'servers share a DATA_DIR beside its one writer.'
+    );
+  return command === 'start'
+    ? 'A DATA_DIR has one writer: stop that process, or start this server with --read-only ' +
+        '(readers take no lock), or give it a DATA_DIR of its own.'
+    : 'A DATA_DIR has one writer: stop that process (read-only servers may keep running), or give ' +
+        'this command a DATA_DIR of its own.';
 }
 
 /**
@@ -40,11 +61,13 @@ export async function openStore(
   logger: Logger,
   options: OpenStoreOptions,
 ): Promise<Store> {
-  const needsLock = config.databaseUrl === undefined || options.usesDataDir !== false;
+  const embedded = config.databaseUrl === undefined;
+  const needsLock = embedded || (options.usesDataDir !== false && options.readOnly !== true);
   const lock = needsLock
     ? await lockDataDir(config.dataDir, {
         command: options.command,
         logger,
+        advice: lockAdvice(embedded, options.command),
         ...(options.lockStaleMs !== undefined ? { staleMs: options.lockStaleMs } : {}),
       })
     : undefined;
