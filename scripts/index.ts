@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadConfig } from '../src/config.ts';
+import { AppError } from '../src/errors.ts';
 import {
   dryRunIngest,
   openEmbedder,
@@ -104,8 +105,19 @@ runCli(
       ...(flags.split ? { split: flags.split } : {}),
       onWarning: (message) => logger.warn(message),
     });
+    // A source that yields nothing (a manifest read with the wrong --format, an empty folder) is
+    // a mistake to report, not a run that indexed zero items and exited 0.
+    const total = await source.count();
+    if (total === 0)
+      throw new AppError(
+        'SOURCE_INVALID',
+        `${source.id} holds no items read as ${source.format}` +
+          (flags.format
+            ? `: is --format ${flags.format} right for this file? (leave --format out to guess from the name)`
+            : ': nothing to index'),
+      );
     const stop = stopOnSignals();
-    const progress = createProgress(source.count().catch(() => undefined));
+    const progress = createProgress(Promise.resolve(total));
     const common = {
       concurrency: config.ingest.concurrency,
       ...(flags.limit !== undefined ? { limit: flags.limit } : {}),

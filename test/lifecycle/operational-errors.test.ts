@@ -292,3 +292,41 @@ describe('--json output', () => {
     SLOW,
   );
 });
+
+describe('inputs that cannot be what was meant', () => {
+  it(
+    'eval --projection naming a missing folder, or one with no projection, is MODEL_MISSING before any encoding',
+    async () => {
+      const dataDir = path.join(work, 'data-eval');
+      const missing = path.join(work, 'no-such-projection');
+      const r = await cli('eval', ['--projection', missing], { DATA_DIR: dataDir });
+      expectOneLine(
+        r,
+        'MODEL_MISSING',
+        new RegExp(`--projection ${missing} does not exist: give the folder`),
+      );
+      const empty = path.join(work, 'empty-projection');
+      await mkdir(empty);
+      const none = await cli('eval', ['--projection', empty], { DATA_DIR: dataDir });
+      expectOneLine(none, 'MODEL_MISSING', new RegExp(`--projection ${empty} holds no projection`));
+      // Refused before the models were made or loaded.
+      expect(existsSync(path.join(dataDir, 'models'))).toBe(false);
+    },
+    SLOW,
+  );
+
+  it(
+    'index of a manifest read with the wrong --format finds no items: SOURCE_INVALID, exit 2, nothing recorded',
+    async () => {
+      const dataDir = path.join(work, 'data-format');
+      const r = await cli('index', [fixture.manifest, '--format', 'flickr30k'], { DATA_DIR: dataDir });
+      expectOneLine(
+        r,
+        'SOURCE_INVALID',
+        /holds no items read as flickr30k: is --format flickr30k right for this file\?/,
+      );
+      expect(existsSync(path.join(dataDir, 'pg'))).toBe(false);
+    },
+    SLOW,
+  );
+});
