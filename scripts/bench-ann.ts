@@ -6,7 +6,7 @@ import { ExactIndex } from '../src/store/vector/exact-index.ts';
 import { HnswIndex } from '../src/store/vector/hnsw-index.ts';
 import type { SearchHit } from '../src/store/vector/types.ts';
 import { createRng, deriveSeed } from '../src/train/rng.ts';
-import { runCli, wholeNumber } from './lib/cli.ts';
+import { checkOutputPath, runCli, wholeNumber } from './lib/cli.ts';
 
 /**
  * HNSW against brute force on clustered unit vectors: recall@k and QPS per ef, measured side by
@@ -39,6 +39,7 @@ const RECALL = 0.98;
 
 runCli(async () => {
   const o = program.parse().opts<Options>();
+  await checkOutputPath(o.json);
   const config = loadConfig();
   const { m, efConstruction } = config.hnsw;
   const efs = o.ef.split(',').map(wholeNumber);

@@ -10,7 +10,7 @@ import { createLogger } from '../src/logger.ts';
 import { startApp, type App } from '../src/main.ts';
 import { openSource } from '../src/media/sources/index.ts';
 import { generateSampleData, MANIFEST_NAME, type ManifestLine } from '../src/train/synthetic/generate.ts';
-import { runCli, wholeNumber } from './lib/cli.ts';
+import { checkOutputPath, runCli, wholeNumber } from './lib/cli.ts';
 
 /**
  * The same text -> image and image -> text queries through HTTP GraphQL (autocannon, in a worker
@@ -123,6 +123,7 @@ async function overHttp(url: string, work: Workload, concurrency: number, second
 
 runCli(async () => {
   const o = program.parse().opts<Options>();
+  await checkOutputPath(o.json);
   const concurrencies = o.concurrency.split(',').map((c) => Number.parseInt(c, 10));
   const dataDir = o.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'cms-bench-api-')));
   const config = loadConfig({

@@ -9,7 +9,7 @@ import { decodeImage } from '../src/media/image-decode.ts';
 import { loadEncoders } from '../src/models/load.ts';
 import { partDir, PROFILES } from '../src/models/profiles.ts';
 import type { Encoders, PixelTensor } from '../src/models/types.ts';
-import { runCli, wholeNumber } from './lib/cli.ts';
+import { checkOutputPath, runCli, wholeNumber } from './lib/cli.ts';
 
 /**
  * Encoder throughput: captions/s and images/s at batch 1, 8 and 32, for the tiny profile and
@@ -47,6 +47,7 @@ interface Row {
 
 runCli(async () => {
   const o = program.parse().opts<Options>();
+  await checkOutputPath(o.json);
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const profiles = (Object.keys(PROFILES) as Profile[]).filter(

@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { Command } from 'commander';
 import sharp from 'sharp';
 import { loadConfig, type Config } from '../src/config.ts';
+import { AppError } from '../src/errors.ts';
 import { openEmbedder, runIngest } from '../src/ingest/index.ts';
 import { isLive, type Decoded, type Embedded, type Stage } from '../src/ingest/items.ts';
 import { embedBatch, readAndDecode, storeBatch } from '../src/ingest/steps.ts';
@@ -15,7 +16,7 @@ import type { Embedder } from '../src/models/types.ts';
 import { openDb } from '../src/store/open-db.ts';
 import { openIndexes } from '../src/store/vector/index-set.ts';
 import { ensurePhotos } from '../test/setup/photos.ts';
-import { runCli, wholeNumber } from './lib/cli.ts';
+import { checkOutputPath, runCli, wholeNumber } from './lib/cli.ts';
 
 /**
  * Throughput of each ingest stage alone (decode, encode, store) and of the whole pipeline, on real
@@ -44,10 +45,12 @@ interface Options {
 
 runCli(async () => {
   const o = program.parse().opts<Options>();
+  await checkOutputPath(o.json);
   const config = loadConfig({ overrides: { INGEST_BATCH: o.batch, INGEST_CONCURRENCY: o.concurrency } });
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, 'bench-ingest');
   const work = path.join(config.dataDir, 'bench-ingest');
-  const manifest = await preparePhotos(work, o.n, o.maxEdge);
+  // The photo download is cached under DATA_DIR like every other file a command writes.
+  const manifest = await preparePhotos(work, path.join(config.paths.cache, 'photos'), o.n, o.maxEdge);
   const closers: (() => Promise<void>)[] = [];
   try {
     const { embedder } = await openEmbedder(config, logger, closers);
@@ -103,9 +106,10 @@ runCli(async () => {
  * with a unique JPEG comment segment so every item has its own sha256 (and is not skipped as a
  * duplicate) while decoding exactly the same pixels.
  */
-async function preparePhotos(work: string, n: number, maxEdge: number): Promise<string> {
-  const photos = await ensurePhotos();
-  if (!('files' in photos)) throw new Error(`no photos: ${photos.skipped}`);
+async function preparePhotos(work: string, cacheDir: string, n: number, maxEdge: number): Promise<string> {
+  const photos = await ensurePhotos({ cacheDir });
+  if (!('files' in photos))
+    throw new AppError('SOURCE_INVALID', `No photos to benchmark with (${cacheDir}): ${photos.skipped}`);
   const dir = path.join(work, 'photos');
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });

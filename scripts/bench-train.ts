@@ -15,7 +15,7 @@ import type { FeatureSubset } from '../src/train/subset.ts';
 import { TrainStep } from '../src/train/train-step.ts';
 import { runtimeOf } from '../src/train/train-projection.ts';
 import { paramsFromWeights } from '../src/train/trainer-params.ts';
-import { runCli, wholeNumber } from './lib/cli.ts';
+import { checkOutputPath, runCli, wholeNumber } from './lib/cli.ts';
 
 /**
  * Trainer throughput (pairs/s: step graph + AdamW + batch assembly) next to the same step's
@@ -37,6 +37,7 @@ runCli(async () => {
   const o = program
     .parse()
     .opts<{ batch: number; hidden: number; dims: number; steps: number; rounds: number; json?: string }>();
+  await checkOutputPath(o.json);
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const runtime = runtimeOf(config, logger);

@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../src/config.ts';
 import { AppError } from '../src/errors.ts';
@@ -8,7 +7,7 @@ import { evaluateBenchmark } from '../src/train/benchmark-eval.ts';
 import { evaluate, type Evaluation } from '../src/train/evaluate.ts';
 import type { RetrievalScores } from '../src/train/metrics.ts';
 import { formatBenchmark } from './lib/benchmark-table.ts';
-import { runCli } from './lib/cli.ts';
+import { checkOutputPath, writeJsonOutput, runCli } from './lib/cli.ts';
 
 const program = new Command('eval')
   .description(
@@ -97,6 +96,7 @@ export function formatEvaluation(e: Evaluation): string {
 
 runCli(async () => {
   const o = program.parse().opts<Record<string, string | undefined>>();
+  await checkOutputPath(o['json']);
   const config = loadConfig({ overrides: { DATA_DIR: o['dataDir'] } });
   const logger = createLogger(config.logLevel);
   const onWarning = (message: string) => logger.warn(message);
@@ -118,7 +118,7 @@ runCli(async () => {
       logger,
     );
     console.log(formatBenchmark(result));
-    if (o['json']) await writeFile(o['json'], `${JSON.stringify(result, null, 2)}\n`);
+    if (o['json']) await writeJsonOutput(o['json'], result);
     return;
   }
   const result = await evaluate(
@@ -135,5 +135,5 @@ runCli(async () => {
     logger,
   );
   console.log(formatEvaluation(result));
-  if (o['json']) await writeFile(o['json'], `${JSON.stringify(result, null, 2)}\n`);
+  if (o['json']) await writeJsonOutput(o['json'], result);
 });

@@ -1,7 +1,7 @@
-import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadConfig } from '../src/config.ts';
+import { AppError } from '../src/errors.ts';
 import {
   dryRunIngest,
   openEmbedder,
@@ -19,6 +19,8 @@ import {
   ingestOverrides,
   nonNegativeInt as int,
   nonNegativeNumber,
+  checkOutputPath,
+  writeJsonOutput,
   runCli,
   vectorBackendOption,
   stopOnSignals,
@@ -106,6 +108,7 @@ runCli(
   async () => {
     program.parse();
     const flags = program.opts<Flags>();
+    await checkOutputPath(flags.json);
     const config = loadConfig({ overrides: ingestOverrides(flags) });
     const logger = createLogger(config.logLevel, 'index');
     if (flags.status) return printQueueStatus(config, logger, flags.json);
@@ -118,9 +121,20 @@ runCli(
       ...(flags.split ? { split: flags.split } : {}),
       onWarning: (message) => logger.warn(message),
     });
+    // A source that yields nothing (a manifest read with the wrong --format, an empty folder) is
+    // a mistake to report, not a run that indexed zero items and exited 0.
+    const total = await source.count();
+    if (total === 0)
+      throw new AppError(
+        'SOURCE_INVALID',
+        `${source.id} holds no items read as ${source.format}` +
+          (flags.format
+            ? `: is --format ${flags.format} right for this file? (leave --format out to guess from the name)`
+            : ': nothing to index'),
+      );
     const stop = stopOnSignals();
     if (flags.enqueue) return enqueue(config, logger, source, { ...flags, signal: stop.signal });
-    const progress = createProgress(source.count().catch(() => undefined));
+    const progress = createProgress(Promise.resolve(total));
     const common = {
       concurrency: config.ingest.concurrency,
       ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
@@ -159,7 +173,7 @@ runCli(
     printSummary(summary, flags.dryRun ?? false);
     if (stop.signal.aborted)
       console.log('  stopped early by a signal: run the same command again to continue');
-    if (flags.json) await writeFile(flags.json, `${JSON.stringify(summary, null, 2)}\n`);
+    if (flags.json) await writeJsonOutput(flags.json, summary);
     return stop.exitCode() ?? (summary.failed > 0 ? INGEST_EXIT.itemsFailed : INGEST_EXIT.ok);
   },
   { errorExit: INGEST_EXIT.couldNotRun },

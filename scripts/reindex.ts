@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../src/config.ts';
 import { openReindexContext, reindex } from '../src/ingest/index.ts';
@@ -7,6 +6,8 @@ import {
   INGEST_EXIT,
   ingestOverrides,
   nonNegativeInt as int,
+  checkOutputPath,
+  writeJsonOutput,
   runCli,
   vectorBackendOption,
   stopOnSignals,
@@ -43,6 +44,7 @@ const program = withIngestExitCodes(new Command('reindex'))
 runCli(
   async () => {
     const flags = program.parse().opts<IngestFlags & { json?: string }>();
+    await checkOutputPath(flags.json);
     const config = loadConfig({ overrides: ingestOverrides(flags) });
     const logger = createLogger(config.logLevel, 'reindex');
     const stop = stopOnSignals();
@@ -77,7 +79,7 @@ runCli(
           `  elapsed:     ${(summary.elapsedMs / 1000).toFixed(1)} s`,
         ].join('\n'),
       );
-      if (flags.json) await writeFile(flags.json, `${JSON.stringify(summary, null, 2)}\n`);
+      if (flags.json) await writeJsonOutput(flags.json, summary);
       return stop.exitCode() ?? (summary.failed > 0 ? INGEST_EXIT.itemsFailed : INGEST_EXIT.ok);
     } finally {
       await context.close();

@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { MultiBar, Presets } from 'cli-progress';
 import { z } from 'zod';
@@ -14,7 +13,7 @@ import {
 } from '../src/train/train-projection.ts';
 import { projectionDir, startOf } from '../src/models/projection.ts';
 import { rejectedDir } from '../src/train/zero-shot-gate.ts';
-import { runCli } from './lib/cli.ts';
+import { checkOutputPath, writeJsonOutput, runCli } from './lib/cli.ts';
 
 const program = new Command('train')
   .description(
@@ -90,6 +89,7 @@ function trainingFlags(o: Record<string, string | undefined>): z.infer<typeof Tr
 
 runCli(async () => {
   const o = program.parse().opts<Record<string, string | undefined>>();
+  await checkOutputPath(o['json']);
   const flags = trainingFlags(o);
   const config = loadConfig({ overrides: { DATA_DIR: o['dataDir'], SEED: o['seed'] } });
   const logger = createLogger(config.logLevel);
@@ -167,5 +167,5 @@ runCli(async () => {
     console.log(
       `${card.active ? 'active' : 'NOT active'}: ${card.reason}${card.active ? '' : ` (kept in ${rejectedDir(o['out'] ?? projectionDir(config))})`}`,
     );
-  if (o['json']) await writeFile(o['json'], `${JSON.stringify(card, null, 2)}\n`);
+  if (o['json']) await writeJsonOutput(o['json'], card);
 });

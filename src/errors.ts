@@ -40,6 +40,13 @@ export const ERROR_CODES = [
   // Idempotency-Key: reused with another request, or its first request is still running.
   'IDEMPOTENCY_KEY_REUSED',
   'IDEMPOTENCY_KEY_IN_USE',
+  // The machine, not the program (src/os-errors.ts): a full disk, an unwritable or misplaced path,
+  // an address the server cannot listen on.
+  'DISK_FULL',
+  'PATH_UNUSABLE',
+  'ADDRESS_UNAVAILABLE',
+  // The database's schema is older than this code and this command does not migrate (npm run migrate does).
+  'MIGRATION_REQUIRED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -2,6 +2,7 @@
  * The one place that wires the application: config -> database -> encoders -> projection ->
  * embedder -> indexes -> engine -> HTTP server. Everything else receives narrow dependencies.
  */
+import net from 'node:net';
 import type { ApiServer } from './api/http-server.ts';
 import { startApiServer } from './api/http-server.ts';
 import { createIndexWriter } from './api/index-writer.ts';
@@ -11,6 +12,7 @@ import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { decodeImage } from './media/image-decode.ts';
 import { openEmbedder } from './models/open-embedder.ts';
+import { explainListenError } from './os-errors.ts';
 import type { Embedder, Encoders } from './models/types.ts';
 import { SearchEngine, type EngineOptions } from './search/engine.ts';
 import { CaptionsRepository } from './store/captions.repository.ts';
@@ -18,6 +20,7 @@ import type { Db } from './store/db.ts';
 import { IdempotencyRepository } from './store/idempotency.repository.ts';
 import { ImagesRepository } from './store/images.repository.ts';
 import { asFollowTarget, readHorizon, startFollower, type IndexFollower } from './store/index-follower.ts';
+import type { SchemaPolicy } from './store/open-db.ts';
 import { openStore } from './store/open-store.ts';
 import { hnswSearches } from './search/hnsw-search.ts';
 import { openVectorBackend, type OpenedBackend } from './store/vector/backend.ts';
@@ -59,10 +62,18 @@ export async function openCore(
     onEncode?: (kind: 'text' | 'image', n: number) => void;
     /** Named to a second process refused the data directory. @default 'start' */
     command?: string;
+    /** @default 'migrate' (see SchemaPolicy) */
+    schema?: SchemaPolicy;
+    /** Writes nothing under DATA_DIR (see OpenStoreOptions.readOnly). @default false */
+    readOnly?: boolean;
   } = {},
 ): Promise<Core> {
   // The DATA_DIR lock comes before anything opens the database or an index file.
-  const store = await openStore(config, logger, { command: options.command ?? 'start' });
+  const store = await openStore(config, logger, {
+    command: options.command ?? 'start',
+    schema: options.schema ?? 'migrate',
+    readOnly: options.readOnly ?? false,
+  });
   const db = store.db;
   const cleanups: (() => Promise<unknown>)[] = [() => store.close()];
   let released = false;
@@ -83,6 +94,7 @@ export async function openCore(
       fingerprint: embedder.fingerprint,
       dims: embedder.dims,
       logger,
+      readOnly: options.readOnly ?? false,
     });
     cleanups.push(() => indexes.close());
     const repositories = {
@@ -129,13 +141,19 @@ export async function startApp(
   logger: Logger,
   options: { engine?: EngineOptions; readOnly?: boolean; command?: string } = {},
 ): Promise<App> {
+  await probeAddress(config.server.host, config.server.port);
   // The metrics exist before the indexes do (the engine reports encoder calls into them).
   const opened: { indexes?: OpenedBackend } = {};
   const metrics = createMetrics(
     () => opened.indexes?.sizes() ?? { image: 0, caption: 0 },
     () => opened.indexes?.checkpointStatus(),
   );
-  const core = await openCore(config, logger, { ...options, onEncode: metrics.observeEncode });
+  // A server may run as a role that only reads and writes rows: `npm run migrate` changes the schema.
+  const core = await openCore(config, logger, {
+    ...options,
+    schema: 'check',
+    onEncode: metrics.observeEncode,
+  });
   opened.indexes = core.indexes;
   if (config.auth.apiKey === undefined) {
     if (config.auth.allowUnauthenticatedMutations) {
@@ -180,7 +198,7 @@ export async function startApp(
   } catch (error) {
     await follower?.stop();
     await core.close();
-    throw error;
+    throw explainListenError(error, config.server.host, config.server.port) ?? error;
   }
   // Save what mutations added now and then, so a crash loses little reconcile work.
   const checkpoints = setInterval(() => {
@@ -216,6 +234,23 @@ async function followOthers(core: Core, gate: WriteGate, logger: Logger): Promis
   });
   logger.info({ pollMs: core.config.follow.pollMs }, 'following the vector tables for other writers');
   return follower;
+}
+
+/**
+ * Fails within a second on a port in use or a HOST that is not this machine's, instead of after
+ * loading the models (minutes for real ones). The real listen still reports a port taken meanwhile.
+ */
+async function probeAddress(host: string, port: number): Promise<void> {
+  const probe = net.createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen(port, host, resolve);
+    });
+  } catch (error) {
+    throw explainListenError(error, host, port) ?? error;
+  }
+  await new Promise((resolve) => probe.close(resolve));
 }
 
 /**

@@ -1,12 +1,16 @@
+import { constants } from 'node:fs';
+import { access, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ConfigOverrides } from '../../src/config.ts';
 import { AppError } from '../../src/errors.ts';
+import { explainStorageError } from '../../src/os-errors.ts';
 
 /**
- * Runs a CLI's main function. Expected failures (AppError) print one line with their stable code
- * and exit non-zero without a stack (BAD_CONFIG: 2; others: `errorExit`, default 1); anything else
- * is a bug and prints its stack (70).
+ * Runs a CLI's main function. Expected failures print one line, `error [CODE]: ...` naming the fix,
+ * and exit 2 ("could not run"): an AppError, or a failure of the machine (a full disk, an unwritable
+ * path) that surfaced without one. Anything else is a bug and prints its stack (70).
  */
 export function runCli(main: () => Promise<number | void>, options: { errorExit?: number } = {}): void {
   main().then(
@@ -14,9 +18,10 @@ export function runCli(main: () => Promise<number | void>, options: { errorExit?
       process.exitCode = code ?? 0;
     },
     (error: unknown) => {
-      if (error instanceof AppError) {
-        process.stderr.write(`error [${error.code}]: ${error.message}\n`);
-        process.exitCode = error.code === 'BAD_CONFIG' ? 2 : (options.errorExit ?? 1);
+      const expected = error instanceof AppError ? error : explainStorageError(error);
+      if (expected) {
+        process.stderr.write(`error [${expected.code}]: ${expected.message}\n`);
+        process.exitCode = options.errorExit ?? COULD_NOT_RUN;
       } else {
         process.stderr.write(
           `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
@@ -27,18 +32,57 @@ export function runCli(main: () => Promise<number | void>, options: { errorExit?
   );
 }
 
+/** Every command's exit status when it could not do its work (bad settings, flags, disk, database). */
+const COULD_NOT_RUN = 2;
+
+/**
+ * Refuses an output file (`--json <path>`) whose folder is missing or not writable, before the run
+ * rather than after it: a long index or benchmark must not end by losing its summary.
+ */
+export async function checkOutputPath(file: string | undefined, flag = '--json'): Promise<void> {
+  if (file === undefined) return;
+  const target = path.resolve(file);
+  const dir = path.dirname(target);
+  const writable = (p: string) =>
+    access(p, constants.W_OK).then(
+      () => undefined,
+      () => `${p} is not writable`,
+    );
+  const problem = await stat(target).then(
+    (s) => (s.isDirectory() ? `${target} is a folder` : writable(target)),
+    () =>
+      stat(dir).then(
+        (s) => (s.isDirectory() ? writable(dir) : `${dir} is not a folder`),
+        () => `the folder ${dir} does not exist`,
+      ),
+  );
+  if (problem)
+    throw new AppError(
+      'INVALID_INPUT',
+      `${flag} ${file}: ${problem}; create the folder (mkdir -p) or choose another path`,
+    );
+}
+
+/** Writes `value` as JSON to an output file; a failure names the file (`--json /dev/full [ENOSPC]`). */
+export async function writeJsonOutput(file: string, value: unknown, flag = '--json'): Promise<void> {
+  await writeFile(file, `${JSON.stringify(value, null, 2)}\n`).catch((error: unknown) => {
+    throw explainStorageError(error, `${flag} ${file}`) ?? error;
+  });
+}
+
 /**
  * The exit codes of `index` and `reindex`, a contract that scripts and CI branch on: keep them
  * stable. 1 is kept for a run that finished with failed items, so that "some items need a look"
  * never reads the same as "nothing ran".
  */
-export const INGEST_EXIT = { ok: 0, itemsFailed: 1, couldNotRun: 2 } as const;
+export const INGEST_EXIT = { ok: 0, itemsFailed: 1, couldNotRun: COULD_NOT_RUN } as const;
 
 const INGEST_EXIT_HELP = `
 Exit codes (stable):
   0        the run finished and no item failed
   1        the run finished, but some items failed (counted in the summary)
-  2        the run could not run: bad flags or settings, unreadable source, database or lock errors
+  2        the run could not run: bad flags or settings, unreadable source, database or lock errors,
+           an unwritable or full DATA_DIR (one line "error [CODE]: ..." names the fix)
   130/143  stopped by SIGINT/SIGTERM after saving; run the same command again to continue
   70       an internal error (a bug: the stack is printed)`;
 

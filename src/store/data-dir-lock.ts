@@ -5,6 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
 import { AppError } from '../errors.ts';
+import { explainStorageError } from '../os-errors.ts';
 import type { Logger } from '../logger.ts';
 
 /** The lock itself: a directory, because mkdir is atomic on every file system, NFS included. */
@@ -31,6 +32,11 @@ export interface DataDirLockOptions {
    * @default 30000 (the library's floor is 2000)
    */
   staleMs?: number;
+  /**
+   * What a refused process should do, in the refusal's message. @default stop the holder, or use
+   * a DATA_DIR of its own
+   */
+  advice?: string;
   /** Called if another process removed or replaced our lock; the default throws, ending the process. */
   onCompromised?: (error: Error) => void;
 }
@@ -55,8 +61,13 @@ const held = new Map<string, { count: number; unlock: Promise<() => Promise<void
  * another process never keeps the lock alive. A busy holder is refused with DATA_DIR_LOCKED.
  */
 export async function lockDataDir(dir: string, options: DataDirLockOptions): Promise<DataDirLock> {
-  await mkdir(dir, { recursive: true });
-  const key = await realpath(dir);
+  // A DATA_DIR that is a file, on a read-only disk or on a full one fails here, first: say which.
+  const unusable = (error: unknown) => explainStorageError(error, `DATA_DIR ${dir}`) ?? error;
+  const key = await mkdir(dir, { recursive: true })
+    .then(() => realpath(dir))
+    .catch((error: unknown) => {
+      throw unusable(error);
+    });
   let entry = held.get(key);
   if (entry) entry.count++;
   else {
@@ -69,7 +80,7 @@ export async function lockDataDir(dir: string, options: DataDirLockOptions): Pro
     await shared.unlock;
   } catch (error) {
     if (--shared.count === 0 && held.get(key) === shared) held.delete(key);
-    throw error;
+    throw unusable(error);
   }
   let released = false;
   return {
@@ -118,7 +129,7 @@ async function acquire(dir: string, options: DataDirLockOptions): Promise<() => 
       const holder = await readHolder(holderPath);
       // Its process is gone (killed, or the PID now names another program): no need to wait for
       // the heartbeat to go stale. Only decidable on this host; elsewhere staleness decides.
-      if (!holder || !isGone(holder)) throw refusal(dir, holder, staleMs, error);
+      if (!holder || !isGone(holder)) throw refusal(dir, holder, staleMs, error, options.advice);
       options.logger.warn({ holder }, 'taking over the DATA_DIR lock of a process that is gone');
       await rm(lockPath, { recursive: true, force: true });
       return await lockfile.lock(dir, lockOptions);
@@ -172,16 +183,20 @@ async function withGuard<T>(guardPath: string, staleMs: number, fn: () => Promis
   }
 }
 
-function refusal(dir: string, holder: Holder | undefined, staleMs: number, cause: unknown): AppError {
+function refusal(
+  dir: string,
+  holder: Holder | undefined,
+  staleMs: number,
+  cause: unknown,
+  advice = 'Stop that process, or give this command a DATA_DIR of its own.',
+): AppError {
   const who = holder
     ? `process ${holder.pid} (${holder.command}) on ${holder.host}, since ${holder.since}`
     : 'another process';
   return new AppError(
     'DATA_DIR_LOCKED',
-    `The data directory ${dir} is in use by ${who}. Stop that process, or give this command its ` +
-      'own DATA_DIR (or a DATABASE_URL and a DATA_DIR of its own). The embedded database allows one ' +
-      'process at a time; a lock whose holder died is taken over at once on the same host, and ' +
-      `after ${Math.round(staleMs / 1000)} s without a heartbeat from another host.`,
+    `The data directory ${dir} is in use by ${who}. ${advice} A lock whose holder died is taken ` +
+      `over at once on the same host, and after ${Math.round(staleMs / 1000)} s without a heartbeat from another host.`,
     { cause, details: holder ? { ...holder } : {} },
   );
 }

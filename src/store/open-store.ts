@@ -3,7 +3,7 @@ import type { Logger } from '../logger.ts';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 import { holdDatabase, type DatabaseUse } from './database-lock.ts';
 import type { Db } from './db.ts';
-import { openDb } from './open-db.ts';
+import { openDb, type SchemaPolicy } from './open-db.ts';
 import { VectorChangesRepository } from './vector-changes.repository.ts';
 
 export interface Store {
@@ -25,8 +25,31 @@ export interface OpenStoreOptions {
    * the DATA_DIR lock. @default true
    */
   usesDataDir?: boolean;
+  /**
+   * Writes nothing under DATA_DIR (a `--read-only` server): on a PostgreSQL server it takes no
+   * DATA_DIR lock, so any number of readers share the directory beside its one writer. Embedded
+   * PGlite is single-process whatever the command, so there the lock is still taken. @default false
+   */
+  readOnly?: boolean;
+  /** See SchemaPolicy. @default 'migrate' */
+  schema?: SchemaPolicy;
   /** See DataDirLockOptions.staleMs. */
   lockStaleMs?: number;
+}
+
+/** What a process refused the DATA_DIR lock should do: it depends on who may share it. */
+function lockAdvice(embedded: boolean, command: string): string {
+  if (embedded)
+    return (
+      'The embedded database (PGlite) allows one process at a time, read-only servers included: stop ' +
+      'that process, or use a PostgreSQL server (DATABASE_URL), where any number of `start --read-only` ' +
+      'servers share a DATA_DIR beside its one writer.'
+    );
+  return command === 'start'
+    ? 'A DATA_DIR has one writer: stop that process, or start this server with --read-only ' +
+        '(readers take no lock), or give it a DATA_DIR of its own.'
+    : 'A DATA_DIR has one writer: stop that process (read-only servers may keep running), or give ' +
+        'this command a DATA_DIR of its own.';
 }
 
 /**
@@ -39,11 +62,13 @@ export async function openStore(
   logger: Logger,
   options: OpenStoreOptions,
 ): Promise<Store> {
-  const needsLock = config.databaseUrl === undefined || options.usesDataDir !== false;
+  const embedded = config.databaseUrl === undefined;
+  const needsLock = embedded || (options.usesDataDir !== false && options.readOnly !== true);
   const lock = needsLock
     ? await lockDataDir(config.dataDir, {
         command: options.command,
         logger,
+        advice: lockAdvice(embedded, options.command),
         ...(options.lockStaleMs !== undefined ? { staleMs: options.lockStaleMs } : {}),
       })
     : undefined;
@@ -61,7 +86,7 @@ export async function openStore(
     }
   };
   try {
-    db = await openDb(config, logger);
+    db = await openDb(config, logger, { schema: options.schema ?? 'migrate' });
     // The change log serves followers in other processes; embedded PGlite has none.
     if (db.kind === 'pglite') await new VectorChangesRepository(db).clearFinished();
     // Embedded PGlite is one process, kept so by the DATA_DIR lock; a server needs its own lock.

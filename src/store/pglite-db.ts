@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { AppError } from '../errors.ts';
+import { explainStorageError } from '../os-errors.ts';
 import type { Connection, Db, Queryable } from './db.ts';
 
 interface PgliteLike {
@@ -32,12 +33,14 @@ export async function openPgliteDb(dir: string | undefined): Promise<Db> {
     // only when VECTOR_BACKEND=pgvector asks for it.
     pglite = await PGlite.create(dir, { extensions: { vector } });
   } catch (error) {
-    throw new AppError(
-      'DB_UNAVAILABLE',
-      `Cannot open the embedded database in ${dir ?? 'memory'}: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
+    // A full or read-only disk arrives as a WASM ErrnoError without a message: name it and the fix.
+    throw (
+      explainStorageError(error, `the embedded database in ${dir ?? 'memory'}`) ??
+      new AppError(
+        'DB_UNAVAILABLE',
+        `Cannot open the embedded database in ${dir ?? 'memory'}: ${(error as Error).message}`,
+        { cause: error },
+      )
     );
   }
   const conn = wrap(pglite);

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
@@ -49,6 +49,20 @@ export interface Evaluation {
   refused?: { fingerprint: string; dir: string; reason: string }[];
 }
 
+async function requireProjection(dir: string): Promise<void> {
+  const info = await stat(dir).catch(() => undefined);
+  if (!info?.isDirectory())
+    throw new AppError(
+      'MODEL_MISSING',
+      `--projection ${dir} ${info ? 'is not a folder' : 'does not exist'}: give the folder \`npm run train\` wrote (DATA_DIR/projections/<profile>)`,
+    );
+  if ((await readProjection(dir)) === undefined && (await readProjection(rejectedDir(dir))) === undefined)
+    throw new AppError(
+      'MODEL_MISSING',
+      `--projection ${dir} holds no projection (no weights, no active version, nothing rejected): give the folder \`npm run train\` wrote (DATA_DIR/projections/<profile>)`,
+    );
+}
+
 /**
  * Scores the trained projection and the initial one (zero-shot identity for a pre-aligned
  * profile, seeded random otherwise) side by side on one split, ranking by exact inner product
@@ -59,6 +73,9 @@ export async function evaluate(
   options: EvaluateOptions,
   logger: Logger,
 ): Promise<Evaluation> {
+  // A folder the operator named must hold a projection: scoring only the untrained one instead
+  // would answer a question nobody asked. Checked before minutes of encoding.
+  if (options.projectionDir !== undefined) await requireProjection(options.projectionDir);
   const encoders = options.encoders ?? (await loadEncoders(config, logger));
   try {
     const { features } = await pairedFeatures(config, encoders, options, logger);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { loadConfig, type ConfigOverrides } from '../../src/config.ts';
 import { silentLogger, type Logger } from '../../src/logger.ts';
 import { startApp, type App, type Core } from '../../src/main.ts';
+import { openDb } from '../../src/store/open-db.ts';
 import type { EngineOptions } from '../../src/search/engine.ts';
 import { runIngest } from '../../src/ingest/pipeline.ts';
 import { openSource } from '../../src/media/sources/open-source.ts';
@@ -80,6 +81,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       ...options.overrides,
     },
   });
+  // A server only checks a server database's schema: migrate it as `npm run migrate` would.
+  if (config.databaseUrl !== undefined) await (await openDb(config)).close();
   const app = await startApp(config, options.logger ?? silentLogger, {
     ...(options.engine ? { engine: options.engine } : {}),
     ...(options.readOnly ? { readOnly: true } : {}),

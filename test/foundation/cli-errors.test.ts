@@ -25,7 +25,7 @@ function runMigrate(env: Record<string, string>) {
 describe('command-line errors', () => {
   it('an unreachable DATABASE_URL gives one clear line naming the setting, no stack, non-zero exit', () => {
     const result = runMigrate({ DATABASE_URL: 'postgresql://app:secret@127.0.0.1:1/nowhere' });
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(2);
     const lines = result.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^error \[DB_UNAVAILABLE\]: Cannot connect to DATABASE_URL/);

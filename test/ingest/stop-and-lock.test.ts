@@ -136,7 +136,7 @@ describe('stopping the indexing commands', () => {
     expect(await lockLeft()).toBe(false);
 
     const start = await runScript('start', [], { ...env, PORT: '0', LOG_LEVEL: 'warn' }).exit;
-    expect(start.code).toBe(1);
+    expect(start.code).toBe(2);
     expect(start.stderr).toMatch(/error \[REINDEX_INCOMPLETE\]: .*stopped part way.*npm run reindex/);
 
     const finish = await runScript('reindex', [], env).exit;
@@ -159,12 +159,12 @@ describe('one process per data directory', () => {
       server.child.stdout!.on('data', () => resolve());
       void server.exit.then((e) => reject(new Error(`server exited: ${e.stderr.slice(-2000)}`)));
     });
-    // index and reindex document 2 for "could not run"; the other commands fail with 1.
+    // Every command documents 2 for "could not run".
     for (const [name, args, code] of [
-      ['migrate', [], 1],
+      ['migrate', [], 2],
       ['reindex', [], 2],
       ['index', [fixture.manifest], 2],
-      ['start', [], 1],
+      ['start', [], 2],
     ] as const) {
       const other = await runScript(name, [...args], { ...env, PORT: '0' }).exit;
       expect(other.code, `${name}: ${other.stderr.slice(-2000)}`).toBe(code);

@@ -68,9 +68,9 @@ describe('npm run models -- fetch', () => {
     expect(hub.requests).toEqual([]);
   });
 
-  it('exits 1 with the stable error code and the HF_TOKEN fix when the hub refuses the repo', async () => {
+  it('exits 2 (could not run) with the stable error code and the HF_TOKEN fix when the hub refuses the repo', async () => {
     const r = await models(['fetch', 'clip']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain(
       `error [HUB_UNAUTHORIZED]: Cannot fetch the "clip" model profile: HTTP 401 for ${hub.url}/${CLIP}/`,
     );

@@ -25,7 +25,7 @@ async function cli(script: string, args: string[]): Promise<{ code: number; stde
 describe('training CLIs on bad input', () => {
   it('train refuses a non-positive --epochs with INVALID_INPUT', async () => {
     const r = await cli('train.ts', ['--data', path.join(temp.dir, 'x.jsonl'), '--epochs', '0']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain(
       'error [INVALID_INPUT]: invalid training options:\n  - --epochs: Too small: expected number to be >=1 (got 0)',
     );
@@ -33,7 +33,7 @@ describe('training CLIs on bad input', () => {
 
   it('eval reports a missing data file as SOURCE_INVALID', async () => {
     const r = await cli('eval.ts', ['--data', path.join(temp.dir, 'missing.jsonl')]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain('error [SOURCE_INVALID]');
   });
 });
@@ -50,7 +50,7 @@ describe('train CLI hyperparameters', () => {
       '--train-images',
       '1',
     ]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(
       /error \[INVALID_INPUT\]: invalid training options:\n {2}- --lr: .*\n {2}- --weight-decay: .*\(got NaN\)\n {2}- --train-images: /,
     );

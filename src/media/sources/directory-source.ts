@@ -1,7 +1,7 @@
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { lstat, readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../../errors.ts';
-import { DEFAULT_MAX_BYTES, fileUri, readFileInside, relativeKey } from './safe-path.ts';
+import { DEFAULT_MAX_BYTES, describeFileType, fileUri, readFileInside, relativeKey } from './safe-path.ts';
 import type { Source, SourceItem, SourceOptions } from './types.ts';
 
 export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
@@ -26,24 +26,29 @@ export async function directorySource(root: string, options: SourceOptions = {})
   if (!info?.isDirectory()) throw new AppError('SOURCE_INVALID', `Not a directory: ${absolute}`);
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
 
-  async function* walk(dir: string): AsyncGenerator<{ file: string; siblings: ReadonlySet<string> }> {
+  /** `warn`: report what is skipped (once, from `items()`; `count()` walks silently). */
+  async function* walk(
+    dir: string,
+    warn?: (message: string) => void,
+  ): AsyncGenerator<{ file: string; siblings: ReadonlySet<string> }> {
     // One directory's names at a time: memory follows the widest directory, not the whole tree.
     const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
     const siblings = new Set(entries.filter((e) => e.isFile()).map((e) => e.name));
     for (const entry of entries) {
       const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) yield* walk(full);
-      else if (
-        (entry.isFile() || entry.isSymbolicLink()) &&
-        IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase())
-      ) {
-        yield { file: full, siblings };
+      if (entry.isDirectory()) yield* walk(full, warn);
+      else if (IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) {
+        // A FIFO, socket or device named like an image (directly or through a symlink) is no
+        // image: reading a FIFO would block until something writes to it.
+        const other = await notRegular(full, entry.isFile(), entry.isSymbolicLink());
+        if (other === undefined) yield { file: full, siblings };
+        else warn?.(`skipped ${relativeKey(absolute, full)}: ${other}, not a regular file`);
       }
     }
   }
 
   async function* items(): AsyncGenerator<SourceItem> {
-    for await (const { file, siblings } of walk(absolute)) {
+    for await (const { file, siblings } of walk(absolute, options.onWarning)) {
       const key = relativeKey(absolute, file);
       yield {
         key,
@@ -67,6 +72,19 @@ export async function directorySource(root: string, options: SourceOptions = {})
       return n;
     },
   };
+}
+
+/**
+ * Why an image-named entry is not a file to read (`a FIFO`, ...), or undefined when it is one. A
+ * broken symlink counts as a file: reading it fails with NOT_FOUND, recorded against the item.
+ */
+async function notRegular(file: string, isFile: boolean, isLink: boolean): Promise<string | undefined> {
+  if (isFile) return undefined;
+  if (isLink) {
+    const target = await stat(file).catch(() => undefined);
+    return target === undefined || target.isFile() ? undefined : describeFileType(target);
+  }
+  return describeFileType(await lstat(file));
 }
 
 async function readSidecar(file: string, siblings: ReadonlySet<string>): Promise<string[]> {

@@ -1,3 +1,4 @@
+import { constants, type Stats } from 'node:fs';
 import { open, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -43,10 +44,13 @@ export async function readFileInside(root: string, file: string, maxBytes: numbe
   if (!isInside(realRoot, real)) {
     throw new AppError('FORBIDDEN', `Image path ${file} links outside the source root ${root}`);
   }
-  const handle = await open(real, 'r');
+  // Non-blocking: opening a FIFO for reading would otherwise wait for a writer forever, holding a
+  // thread of libuv's pool (four of them, and the whole indexer stalls). No effect on a file.
+  const handle = await open(real, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   try {
     const info = await handle.stat();
-    if (!info.isFile()) throw new AppError('INVALID_IMAGE', `${file} is not a regular file`);
+    if (!info.isFile())
+      throw new AppError('INVALID_IMAGE', `${file} is not a regular file (${describeFileType(info)})`);
     if (info.size > maxBytes) {
       throw new AppError(
         'LIMIT_EXCEEDED',
@@ -57,6 +61,15 @@ export async function readFileInside(root: string, file: string, maxBytes: numbe
   } finally {
     await handle.close();
   }
+}
+
+/** What a non-regular file is, for messages: `a FIFO`, `a socket`, `a device`, `a directory`. */
+export function describeFileType(info: Stats): string {
+  if (info.isFIFO()) return 'a FIFO';
+  if (info.isSocket()) return 'a socket';
+  if (info.isCharacterDevice() || info.isBlockDevice()) return 'a device';
+  if (info.isDirectory()) return 'a directory';
+  return 'not a regular file';
 }
 
 export function fileUri(file: string): string {

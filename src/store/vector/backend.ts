@@ -21,6 +21,8 @@ export interface OpenBackendOptions {
   rebuild?: boolean;
   /** See OpenIndexesOptions.allowMissingVectors. @default false */
   allowMissingVectors?: boolean;
+  /** HNSW: write nothing under DATA_DIR (see OpenIndexesOptions.readOnly). @default false */
+  readOnly?: boolean;
 }
 
 export type OpenedBackend = IndexSet | PgvectorBackend;

@@ -1,7 +1,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../../config.ts';
-import { AppError } from '../../errors.ts';
+import { AppError, isAppError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { Queryable } from '../db.ts';
 import { IngestRepository } from '../ingest.repository.ts';
@@ -62,6 +62,12 @@ export interface OpenIndexesOptions {
    * answering meanwhile. @default 32
    */
   rebuildSlice?: number;
+  /**
+   * Never write under the index directory (a `--read-only` server beside a writer, on a shared
+   * PostgreSQL database): load, catch up with Postgres and follow it in memory; checkpoints save
+   * nothing, so the writer's files are never touched. @default false
+   */
+  readOnly?: boolean;
 }
 
 const KINDS: readonly VectorKind[] = ['image', 'caption'];
@@ -71,9 +77,12 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
   const dir = path.join(config.paths.indexes, fingerprintDir(fingerprint));
   const vectors = new VectorsRepository(db);
   // One writer per directory is the caller's DATA_DIR lock (src/store/open-store.ts), taken
-  // before the database was opened.
-  await mkdir(dir, { recursive: true });
-  const { manifest, indexes, reconciled, maxIds } = await loadAndReconcile(options, dir, vectors);
+  // before the database was opened; readers take none and write nothing.
+  const readOnly = options.readOnly === true;
+  if (!readOnly) await mkdir(dir, { recursive: true });
+  const { manifest, indexes, reconciled, maxIds } = readOnly
+    ? await loadBesideWriter(options, dir, vectors)
+    : await loadAndReconcile(options, dir, vectors);
   logger.info(
     { dir, fingerprint, images: indexes.image.size, captions: indexes.caption.size, reconciled },
     'indexes open',
@@ -102,7 +111,7 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
   }
 
   async function save(): Promise<boolean> {
-    if (version === savedVersion) return false;
+    if (readOnly || version === savedVersion) return false;
     const target = version;
     const next = generation + 1;
     try {
@@ -184,6 +193,25 @@ export async function openIndexes(options: OpenIndexesOptions): Promise<IndexSet
 
   function assertOpen(): void {
     if (closed) throw new Error('Invariant violated: index set used after close()');
+  }
+}
+
+/**
+ * A reader loads while the writer may be checkpointing: a manifest read just before the writer
+ * committed the next generation names files the writer then removes. Read the manifest again and
+ * retry, a few times; a file that stays wrong is corrupt.
+ */
+async function loadBesideWriter(options: OpenIndexesOptions, dir: string, vectors: VectorsRepository) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await loadAndReconcile(options, dir, vectors);
+    } catch (error) {
+      if (!isAppError(error, 'INDEX_CORRUPT') || attempt === 3) throw error;
+      options.logger.warn(
+        { err: error, attempt },
+        'index files changed while loading; reading the manifest again',
+      );
+    }
   }
 }
 
