@@ -34,7 +34,7 @@ const EnvSchema = z.object({
     .refine((v) => v === '' || /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL')
     .optional(),
   DATA_DIR: z.string().trim().min(1).default('./data'),
-  MODELS: z.enum(['tiny', 'bert-resnet', 'bert-vgg', 'clip']).default('tiny'),
+  MODELS: z.enum(['tiny', 'tiny-base', 'bert-resnet', 'bert-vgg', 'clip']).default('tiny'),
   DEVICE: z.enum(['auto', 'cpu', 'cuda', 'webgpu']).default('auto'),
   TEXT_POOLING: z.enum(['mean', 'cls']).default('mean'),
   ORT_INTRA_THREADS: int(0, 256).default(0),
