@@ -23,7 +23,7 @@ interface Graph {
 describe('base-size stand-in models', () => {
   it('builds a bottleneck ResNet: 3 convolutions per block, a projection shortcut per stage, pooled to the last width', async () => {
     const bytes = buildBaseResNet(REDUCED, new Rng(1));
-    const model = decodeModel(bytes) as Graph;
+    const model = decodeModel(bytes) as unknown as Graph;
     const convs = model.graph.node.filter((n) => n.opType === 'Conv').length;
     const blocks = REDUCED.depths.reduce((a, b) => a + b, 0);
     expect(convs).toBe(1 + 3 * blocks + REDUCED.hiddenSizes.length);
