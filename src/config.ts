@@ -63,6 +63,8 @@ const EnvSchema = z.object({
   HNSW_M: int(4, 128).default(16),
   HNSW_EF_CONSTRUCTION: int(8, 2000).default(200),
   HNSW_EF: int(1, 5000).default(64),
+  QUERY_BATCH_WINDOW_MS: int(0, 1000).default(2),
+  QUERY_BATCH_MAX: int(1, 1024).default(32),
   INGEST_BATCH: int(1, 4096).default(32),
   INGEST_CONCURRENCY: int(1, 64).default(4),
   REMOTE_IMAGE_HOSTS: list.default([]),
@@ -119,6 +121,11 @@ export interface Config {
     requestTimeoutMs: number;
   };
   hnsw: { m: number; efConstruction: number; ef: number };
+  /**
+   * Concurrent queries share encoder runs: the first waits up to `windowMs` (0 = off) for others,
+   * at most `maxBatch` per run.
+   */
+  queryBatch: { windowMs: number; maxBatch: number };
   ingest: { batchSize: number; concurrency: number };
   /**
    * Hosts query images may be fetched from: exact names, `*.domain` or `*`; empty = remote URLs
@@ -205,6 +212,7 @@ export function loadConfig(
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     },
     hnsw: { m: e.HNSW_M, efConstruction: e.HNSW_EF_CONSTRUCTION, ef: e.HNSW_EF },
+    queryBatch: { windowMs: e.QUERY_BATCH_WINDOW_MS, maxBatch: e.QUERY_BATCH_MAX },
     ingest: { batchSize: e.INGEST_BATCH, concurrency: e.INGEST_CONCURRENCY },
     remoteImageHosts: e.REMOTE_IMAGE_HOSTS,
     corsOrigins: e.CORS_ORIGINS,

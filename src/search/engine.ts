@@ -12,6 +12,7 @@ import type { ImagesRepository } from '../store/images.repository.ts';
 import type { VectorsRepository } from '../store/vectors.repository.ts';
 import { afterCursor, clampCosine, decodeCursor, encodeCursor, hashQuery } from './cursor.ts';
 import { encodeQuery, type DecodeImage, type QueryEncoderDeps } from './encode-query.ts';
+import { QueryBatcher } from './query-batcher.ts';
 import { hydrateCaptions, hydrateImages } from './hydrate.ts';
 import { rankWindow } from './rank.ts';
 import type { RetrieveDeps, Strategy } from './retrieve.ts';
@@ -38,7 +39,8 @@ export interface EngineDeps {
   captions: CaptionsRepository;
   vectors: VectorsRepository;
   decodeImage: DecodeImage;
-  config: Pick<Config, 'limits' | 'remoteImageHosts' | 'localImageRoots' | 'hnsw'>;
+  config: Pick<Config, 'limits' | 'remoteImageHosts' | 'localImageRoots' | 'hnsw'> &
+    Partial<Pick<Config, 'queryBatch'>>;
   /** What `indexInfo` reports about the models. */
   models: {
     profile: string;
@@ -88,6 +90,9 @@ export class SearchEngine {
       remoteImageHosts: deps.config.remoteImageHosts,
       localImageRoots: deps.config.localImageRoots,
       ...(deps.onEncode ? { onEncode: deps.onEncode } : {}),
+      ...(deps.config.queryBatch && deps.config.queryBatch.windowMs > 0
+        ? { batcher: new QueryBatcher(deps.embedder, deps.config.queryBatch, deps.onEncode) }
+        : {}),
     };
   }
 
