@@ -65,6 +65,8 @@ const EnvSchema = z.object({
   HNSW_EF: int(1, 5000).default(64),
   QUERY_BATCH_WINDOW_MS: int(0, 1000).default(2),
   QUERY_BATCH_MAX: int(1, 1024).default(32),
+  HYDRATE_CACHE_SIZE: int(0, 10_000_000).default(10_000),
+  HYDRATE_CACHE_TTL_MS: int(0, 86_400_000).default(5000),
   INGEST_BATCH: int(1, 4096).default(32),
   INGEST_CONCURRENCY: int(1, 64).default(4),
   REMOTE_IMAGE_HOSTS: list.default([]),
@@ -126,6 +128,11 @@ export interface Config {
    * at most `maxBatch` per run.
    */
   queryBatch: { windowMs: number; maxBatch: number };
+  /**
+   * Hydrated image hits kept in memory (0 = off); changes by this process evict at once, changes
+   * by other processes sharing the database show after at most `ttlMs`.
+   */
+  hydrateCache: { maxEntries: number; ttlMs: number };
   ingest: { batchSize: number; concurrency: number };
   /**
    * Hosts query images may be fetched from: exact names, `*.domain` or `*`; empty = remote URLs
@@ -213,6 +220,7 @@ export function loadConfig(
     },
     hnsw: { m: e.HNSW_M, efConstruction: e.HNSW_EF_CONSTRUCTION, ef: e.HNSW_EF },
     queryBatch: { windowMs: e.QUERY_BATCH_WINDOW_MS, maxBatch: e.QUERY_BATCH_MAX },
+    hydrateCache: { maxEntries: e.HYDRATE_CACHE_SIZE, ttlMs: e.HYDRATE_CACHE_TTL_MS },
     ingest: { batchSize: e.INGEST_BATCH, concurrency: e.INGEST_CONCURRENCY },
     remoteImageHosts: e.REMOTE_IMAGE_HOSTS,
     corsOrigins: e.CORS_ORIGINS,

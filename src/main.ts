@@ -123,7 +123,14 @@ export async function startApp(
   }
   const writer = options.readOnly
     ? undefined
-    : createIndexWriter({ config, db: core.db, embedder: core.embedder, indexes: core.indexes, logger });
+    : createIndexWriter({
+        config,
+        db: core.db,
+        embedder: core.embedder,
+        indexes: core.indexes,
+        logger,
+        onImagesChanged: (ids) => core.engine.forgetImages(ids),
+      });
   let server: ApiServer;
   try {
     server = await startApiServer(

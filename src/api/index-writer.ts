@@ -26,6 +26,8 @@ export interface IndexWriterDeps {
   embedder: Embedder;
   indexes: IndexSet;
   logger: Logger;
+  /** Told after each commit that changed existing images (the engine's hydration cache forgets them). */
+  onImagesChanged?: (ids: readonly number[]) => void;
 }
 
 /** Saves the upload under its hash; `created` when this call wrote it (nothing else uses it yet). */
@@ -49,6 +51,7 @@ async function keepUpload(
 
 export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
   const { config, db, embedder, indexes, logger } = deps;
+  const changed = (ids: readonly number[]) => deps.onImagesChanged?.(ids);
   const uploads = path.join(config.dataDir, 'uploads');
   const limits = { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels };
   const gate = new WriteGate();
@@ -88,6 +91,8 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
         { imageId: result.imageId, status: result.status, captions: result.captionIds.length },
         'image added through the API',
       );
+      // A duplicate of a live or deleted image updated its row (uri, metadata, deleted_at).
+      changed([result.imageId]);
       const addedCaptions = await new CaptionsRepository(db).getByIds(result.captionIds);
       return { status: result.status, imageId: result.imageId, addedCaptions };
     },
@@ -109,6 +114,7 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
           );
           return captions;
         });
+        changed([imageId]);
         // Only after the commit: the index never holds what Postgres does not.
         indexes.add(
           'caption',
@@ -128,6 +134,7 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
           return new CaptionsRepository(tx).idsOfImage(id);
         });
         if (captionIds === undefined) return false;
+        changed([id]);
         indexes.markDeleted('image', [id]);
         indexes.markDeleted('caption', captionIds);
         return true;
