@@ -44,7 +44,7 @@ function main() {
     return;
   }
   if (os.arch() !== 'x64' && os.arch() !== 'arm64') {
-    say(`no native flags for ${os.arch()}: keeping the portable build`);
+    say(`no native flags for ${os.arch()}: keeping the current build`);
     return;
   }
   let pkgDir;
@@ -57,7 +57,7 @@ function main() {
   const target = path.join(pkgDir, 'build', 'Release', 'addon.node');
   const gyp = nodeGyp();
   if (!gyp) {
-    say('node-gyp not found: keeping the portable build');
+    say('node-gyp not found: keeping the current build');
     return;
   }
   const work = mkdtempSync(path.join(os.tmpdir(), 'hnswlib-native-'));
@@ -66,7 +66,10 @@ function main() {
       cpSync(path.join(pkgDir, entry), path.join(work, entry), { recursive: true });
     // -march=native on x86-64; arm64 compilers spell "this CPU" -mcpu=native.
     const march = os.arch() === 'x64' ? '-march=native' : '-mcpu=native';
-    const build = spawnSync(process.execPath, [gyp, 'rebuild', '--release'], {
+    // Headers installed with node itself (as the first build of the package used them): no download.
+    const prefix = path.resolve(path.dirname(process.execPath), '..');
+    const local = existsSync(path.join(prefix, 'include', 'node', 'node.h')) ? [`--nodedir=${prefix}`] : [];
+    const build = spawnSync(process.execPath, [gyp, 'rebuild', '--release', ...local], {
       cwd: work,
       // binding.gyp asks node for node-addon-api's include dir: resolve it from the real install.
       env: {
@@ -80,14 +83,14 @@ function main() {
     });
     const built = path.join(work, 'build', 'Release', 'addon.node');
     if (build.status !== 0 || !existsSync(built)) {
-      say(`compiling failed (exit ${build.status}); keeping the portable build`);
+      say(`compiling failed (exit ${build.status}); keeping the current build`);
       process.stderr.write(`${build.stderr ?? ''}`.split('\n').slice(-15).join('\n') + '\n');
       return;
     }
     const check = spawnSync(process.execPath, ['-e', smokeTest(built)], { encoding: 'utf8' });
     if (check.status !== 0 || check.stdout.trim() !== 'ok') {
       say(
-        `the native binary did not pass a search (${check.stderr.trim() || check.status}); keeping the portable build`,
+        `the native binary did not pass a search (${check.stderr.trim() || check.status}); keeping the current build`,
       );
       return;
     }
@@ -101,7 +104,7 @@ function main() {
     );
     say(`built with ${march} -O3 for ${cpu} (HNSWLIB_PORTABLE=1 npm ci for a portable build)`);
   } catch (error) {
-    say(`${error instanceof Error ? error.message : String(error)}; keeping the portable build`);
+    say(`${error instanceof Error ? error.message : String(error)}; keeping the current build`);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
