@@ -140,7 +140,7 @@ runCli(async () => {
   try {
     // The children are configured like any run: the caller's environment plus each variant's settings.
     // eslint-disable-next-line no-restricted-properties
-    const env = { ...process.env, MODELS: o.models, LOG_LEVEL: 'warn', DEVICE: 'cpu' };
+    const env = { LOG_LEVEL: 'warn', DEVICE: 'cpu', ...process.env, MODELS: o.models };
     // One collection, indexed once per source tree (fingerprints may differ between commits),
     // copied for variants of the same tree: PGlite lets one process open a data directory.
     const samples = path.join(work, 'samples');

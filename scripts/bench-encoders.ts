@@ -27,6 +27,7 @@ const program = new Command('bench:encoders')
   .option('--run-batch <n>', "largest batch per ORT run (default: the encoders' own choice)", (v) =>
     Number.parseInt(v, 10),
   )
+  .option('--rounds <n>', 'rounds per measurement (each keeps its best)', wholeNumber, 3)
   .option('--profiles <list>', 'profiles to measure (default: tiny and every other profile present)')
   .option('--json <path>', 'also write the result as JSON');
 
@@ -35,13 +36,13 @@ interface Options {
   minMs: number;
   runBatch?: number;
   profiles?: string;
+  rounds: number;
   json?: string;
 }
 
 const BATCHES = [1, 8, 32] as const;
 const TARGET = 3;
 const OVERHEAD_TARGET = 0.85;
-const ROUNDS = 3;
 
 interface Row {
   profile: Profile;
@@ -74,7 +75,15 @@ runCli(async () => {
     try {
       const pixels = await makePixels(encoders, o.items);
       rows.push(
-        await measure(profile, 'text', encoders.text.dims, captions, (b) => encoders.text.encode(b), o.minMs),
+        await measure(
+          profile,
+          'text',
+          encoders.text.dims,
+          captions,
+          (b) => encoders.text.encode(b),
+          o.minMs,
+          o.rounds,
+        ),
       );
       rows.push(
         await measure(
@@ -84,6 +93,7 @@ runCli(async () => {
           pixels,
           (b) => encoders.image.encode(b),
           o.minMs,
+          o.rounds,
         ),
       );
       // Only the generated profiles' graphs are the feature graphs themselves (no exposed outputs).
@@ -92,7 +102,7 @@ runCli(async () => {
         overhead.push(
           ...(await measureOverhead(config, profile, encoders, logger, { captions, images }, BATCHES, {
             minMs: o.minMs,
-            rounds: ROUNDS,
+            rounds: o.rounds,
           })),
         );
       }
@@ -155,12 +165,13 @@ async function measure<T>(
   items: readonly T[],
   encode: (batch: readonly T[]) => Promise<unknown>,
   minMs: number,
+  rounds: number,
 ): Promise<Row> {
   const perSecond = { batch1: 0, batch8: 0, batch32: 0 };
   for (const size of BATCHES) await encode(items.slice(0, size)); // warm-up: first runs allocate
   // Batch sizes take turns over several rounds and each keeps its best round, so a burst of load
   // from other processes hits all of them alike instead of skewing the ratio.
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < rounds; round++) {
     for (const size of BATCHES) {
       let done = 0;
       const started = performance.now();
@@ -169,8 +180,9 @@ async function measure<T>(
           await encode(items.slice(i, i + size));
           done += size;
         }
-      } while (performance.now() - started < minMs / ROUNDS);
+      } while (performance.now() - started < minMs / rounds);
       const rate = (done * 1000) / (performance.now() - started);
+      process.stderr.write(`  ${profile} ${modality} batch ${size}: ${rate.toFixed(1)}/s\n`);
       perSecond[`batch${size}`] = Math.max(perSecond[`batch${size}`], rate);
     }
   }

@@ -63,6 +63,9 @@ export async function measureOverhead(
           const b = await rate(() => bare[modality](batch), batch, options.minMs / options.rounds);
           best = { full: Math.max(best.full, f), bare: Math.max(best.bare, b) };
         }
+        process.stderr.write(
+          `  ${profile} ${modality} batch ${batch}: full ${best.full.toFixed(1)}/s, bare ORT ${best.bare.toFixed(1)}/s\n`,
+        );
         rows.push({
           profile,
           modality,
