@@ -46,6 +46,11 @@ export default tseslint.config(
     rules: { 'no-restricted-properties': 'off' },
   },
   {
+    // Install hooks run in plain Node before devDependencies exist.
+    files: ['scripts/**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly' } },
+  },
+  {
     files: ['src/api/web/**/*.js'],
     languageOptions: {
       globals: {

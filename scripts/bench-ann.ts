@@ -6,6 +6,7 @@ import { ExactIndex } from '../src/store/vector/exact-index.ts';
 import { HnswIndex } from '../src/store/vector/hnsw-index.ts';
 import type { SearchHit } from '../src/store/vector/types.ts';
 import { createRng, deriveSeed } from '../src/train/rng.ts';
+import { hnswlibBuild, qpsAtRecall, usearchSweep, wrapperOverhead, type RecallRow } from './lib/ann-peers.ts';
 import { checkOutputPath, runCli, wholeNumber } from './lib/cli.ts';
 
 /**
@@ -21,6 +22,7 @@ const program = new Command('bench:ann')
   .option('--clusters <c>', 'cluster centres', wholeNumber, 100)
   .option('--ef <list>', 'ef values to sweep', '16,32,64,128,256')
   .option('--seed <seed>', 'generator seed', wholeNumber, 42)
+  .option('--no-peers', 'skip bare hnswlib-node and usearch')
   .option('--json <path>', 'also write the result as JSON');
 
 interface Options {
@@ -31,10 +33,11 @@ interface Options {
   clusters: number;
   ef: string;
   seed: number;
+  peers: boolean;
   json?: string;
 }
 
-const TARGET = 50;
+const TARGET = 200;
 const RECALL = 0.98;
 
 runCli(async () => {
@@ -114,6 +117,26 @@ runCli(async () => {
   const reached = rows.find((r) => r.index === 'hnsw' && (r.recall as number) >= RECALL);
   const value = reached ? (reached.speedup as number) : 0;
 
+  // Peers: the same graph through bare hnswlib-node, and usearch at matched recall.
+  let peers: Record<string, unknown> = {};
+  if (o.peers) {
+    log('peers: bare hnswlib-node on the same graph, then usearch (build + sweep)');
+    const overhead = wrapperOverhead(hnsw, plain, o.k, efs);
+    const us = await usearchSweep(data, o.dims, queries, o.k, truth, { m, efConstruction, efs });
+    const ours = qpsAtRecall(rows.filter((r) => r.index === 'hnsw') as unknown as RecallRow[], RECALL);
+    const theirs = qpsAtRecall(us.rows, RECALL);
+    const qpsOverUsearch = ours && theirs ? round(ours.qps / theirs.qps, 3) : null;
+    console.table(overhead);
+    console.table(us.rows);
+    console.log(
+      `usearch build ${(us.buildMs / 1000).toFixed(1)} s; qps_over_usearch at recall ${RECALL}: ${qpsOverUsearch ?? 'recall not reached by both'}` +
+        (ours && theirs
+          ? ` (ours ${ours.qps} at ef=${ours.ef}, usearch ${theirs.qps} at ef=${theirs.ef})`
+          : ''),
+    );
+    peers = { overhead, usearch: us.rows, usearchBuildMs: us.buildMs, qps_over_usearch: qpsOverUsearch };
+  }
+
   console.log();
   console.table(rows);
   console.log(
@@ -122,6 +145,7 @@ runCli(async () => {
       `Float32Array -> number[]: ${(convertAllMs / 1000).toFixed(2)} s for all ${o.n} vectors (${((convertAllMs / hnswBuildMs) * 100).toFixed(1)}% of the build), ${convertQueryUs.toFixed(1)} us per query`,
       `ef=64 through search() (converting each query): ${round(withConversionQps)} qps`,
       `speedup_at_recall_${RECALL}: ${reached ? `${value}x at ef=${reached.ef}` : 'recall never reached'} (target ${TARGET})`,
+      `hnswlib-node build: ${hnswlibBuild()}`,
     ].join('\n'),
   );
   if (o.json) {
@@ -144,6 +168,8 @@ runCli(async () => {
           convertAllMs: round(convertAllMs),
           convertQueryUs: round(convertQueryUs, 2),
           qpsEf64WithConversion: round(withConversionQps),
+          hnswlibBuild: hnswlibBuild(),
+          ...peers,
         },
         null,
         2,

@@ -1,6 +1,6 @@
 /**
  * Model CLI:
- *   npm run models -- tiny [--seed N]         write the tiny profile (deterministic from the seed)
+ *   npm run models -- tiny [--seed N] [--size base]  write the tiny (or base-size) profile, deterministic from the seed
  *   npm run models -- fetch <profile>         download a profile from the Hugging Face hub
  *   npm run models -- encode <dir> [--limit]  encode a folder of images and some captions, with timings
  */
@@ -14,7 +14,8 @@ import { decodeMany } from '../src/media/image-decode.ts';
 import { fetchProfile } from '../src/models/hub.ts';
 import { loadEncoders } from '../src/models/load.ts';
 import { PROFILES } from '../src/models/profiles.ts';
-import { writeTinyModels } from '../src/models/tiny/generate.ts';
+import { computeTable } from '../src/models/tiny/compute-table.ts';
+import { TINY_PROFILE, writeTinyModels, type TinySize } from '../src/models/tiny/generate.ts';
 import { runCli } from './lib/cli.ts';
 import { downloadProgress } from './lib/download-progress.ts';
 
@@ -35,17 +36,29 @@ const program = new Command('models').description('generate, fetch and try the e
 
 program
   .command('tiny')
-  .description('write the tiny profile to DATA_DIR/models/tiny (same seed -> identical files)')
+  .description(
+    'write the tiny profile to DATA_DIR/models/tiny (same seed -> identical files); --size base writes ' +
+      'BERT-base / ResNet-50-sized stand-ins to DATA_DIR/models/tiny-base (MODELS=tiny-base), for benchmarks',
+  )
   .option('--seed <n>', 'generator seed (default: SEED or 42)')
-  .action(async (opts: { seed?: string }) => {
+  .option('--size <size>', 'tiny | base', 'tiny')
+  .action(async (opts: { seed?: string; size: string }) => {
+    if (opts.size !== 'tiny' && opts.size !== 'base')
+      throw new AppError('INVALID_INPUT', `--size must be tiny or base, got ${opts.size}`);
+    const size: TinySize = opts.size;
     const config = loadConfig({ overrides: { SEED: opts.seed } });
-    const dir = path.join(config.paths.models, 'tiny');
+    const dir = path.join(config.paths.models, TINY_PROFILE[size]);
     const started = performance.now();
-    const sizes = await writeTinyModels(dir, config.seed);
+    const sizes = await writeTinyModels(dir, config.seed, size);
     const ms = Math.round(performance.now() - started);
-    console.log(`tiny models (seed ${config.seed}) written to ${dir} in ${ms} ms`);
+    console.log(`${TINY_PROFILE[size]} models (seed ${config.seed}) written to ${dir} in ${ms} ms`);
     for (const [file, bytes] of Object.entries(sizes))
       console.log(`  ${file.padEnd(34)} ${bytes.toLocaleString('en-US').padStart(12)} bytes`);
+    console.log('\nCompute per item (multiply-accumulates; FLOPs = 2 x MACs):');
+    for (const row of computeTable(size))
+      console.log(
+        `  ${row.model.padEnd(44)} ${row.gmacs.toFixed(3).padStart(8)} GMACs ${(2 * row.gmacs).toFixed(2).padStart(7)} GFLOPs   ${row.real}`,
+      );
   });
 
 program

@@ -34,7 +34,7 @@ const EnvSchema = z.object({
     .refine((v) => v === '' || /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL')
     .optional(),
   DATA_DIR: z.string().trim().min(1).default('./data'),
-  MODELS: z.enum(['tiny', 'bert-resnet', 'bert-vgg', 'clip']).default('tiny'),
+  MODELS: z.enum(['tiny', 'tiny-base', 'bert-resnet', 'bert-vgg', 'clip']).default('tiny'),
   DEVICE: z.enum(['auto', 'cpu', 'cuda', 'webgpu']).default('auto'),
   TEXT_POOLING: z.enum(['mean', 'cls']).default('mean'),
   ORT_INTRA_THREADS: int(0, 256).default(0),
@@ -68,6 +68,10 @@ const EnvSchema = z.object({
   HNSW_EF: int(1, 5000).default(64),
   VECTOR_BACKEND: z.enum(['hnsw', 'pgvector']).default('hnsw'),
   FOLLOW_POLL_MS: int(0, 3_600_000).default(1000),
+  QUERY_BATCH_WINDOW_MS: int(0, 1000).default(2),
+  QUERY_BATCH_MAX: int(1, 1024).default(32),
+  HYDRATE_CACHE_SIZE: int(0, 10_000_000).default(10_000),
+  HYDRATE_CACHE_TTL_MS: int(0, 86_400_000).default(5000),
   INGEST_BATCH: int(1, 4096).default(32),
   INGEST_CONCURRENCY: int(1, 64).default(4),
   REMOTE_IMAGE_HOSTS: list.default([]),
@@ -140,6 +144,16 @@ export interface Config {
    * woken by LISTEN/NOTIFY, polling every `pollMs` as the fallback; 0 turns following off.
    */
   follow: { pollMs: number };
+  /**
+   * Concurrent queries share encoder runs: the first waits up to `windowMs` (0 = off) for others,
+   * at most `maxBatch` per run.
+   */
+  queryBatch: { windowMs: number; maxBatch: number };
+  /**
+   * Hydrated image hits kept in memory (0 = off); changes by this process evict at once, changes
+   * by other processes sharing the database show after at most `ttlMs`.
+   */
+  hydrateCache: { maxEntries: number; ttlMs: number };
   ingest: { batchSize: number; concurrency: number };
   /**
    * Hosts query images may be fetched from: exact names, `*.domain` or `*`; empty = remote URLs
@@ -252,6 +266,8 @@ export function loadConfig(
     hnsw: { m: e.HNSW_M, efConstruction: e.HNSW_EF_CONSTRUCTION, ef: e.HNSW_EF },
     vectorBackend: e.VECTOR_BACKEND,
     follow: { pollMs: e.FOLLOW_POLL_MS },
+    queryBatch: { windowMs: e.QUERY_BATCH_WINDOW_MS, maxBatch: e.QUERY_BATCH_MAX },
+    hydrateCache: { maxEntries: e.HYDRATE_CACHE_SIZE, ttlMs: e.HYDRATE_CACHE_TTL_MS },
     ingest: { batchSize: e.INGEST_BATCH, concurrency: e.INGEST_CONCURRENCY },
     remoteImageHosts: e.REMOTE_IMAGE_HOSTS,
     corsOrigins: e.CORS_ORIGINS,

@@ -173,6 +173,7 @@ export async function startApp(
         indexes: core.indexes,
         logger,
         gate,
+        onImagesChanged: (ids) => core.engine.forgetImages(ids),
       });
   const follower = await followOthers(core, gate, logger).catch(async (error: unknown) => {
     await core.close();

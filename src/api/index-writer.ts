@@ -32,6 +32,8 @@ export interface IndexWriterDeps {
    * updates must not interleave with a delete's. @default a gate of its own
    */
   gate?: WriteGate;
+  /** Told after each commit that changed existing images (the engine's hydration cache forgets them). */
+  onImagesChanged?: (ids: readonly number[]) => void;
 }
 
 /** Saves the upload under its hash; `created` when this call wrote it (nothing else uses it yet). */
@@ -55,6 +57,7 @@ async function keepUpload(
 
 export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
   const { config, db, embedder, indexes, logger } = deps;
+  const changed = (ids: readonly number[]) => deps.onImagesChanged?.(ids);
   const uploads = path.join(config.dataDir, 'uploads');
   const limits = { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels };
   const gate = deps.gate ?? new WriteGate();
@@ -95,6 +98,8 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
         { imageId: result.imageId, status: result.status, captions: result.captionIds.length },
         'image added through the API',
       );
+      // A duplicate of a live or deleted image updated its row (uri, metadata, deleted_at).
+      changed([result.imageId]);
       const addedCaptions = await new CaptionsRepository(db).getByIds(result.captionIds);
       return { status: result.status, imageId: result.imageId, addedCaptions };
     },
@@ -106,7 +111,7 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
       signal?.throwIfAborted();
       return gate.shared(async () => {
         // The lifecycle adds the vectors to the index only once this transaction has committed.
-        return commitThenIndex(db, indexes, async (tx, changes) => {
+        const added = await commitThenIndex(db, indexes, async (tx, changes) => {
           // Checked and written in one transaction, holding the image's row: a concurrent delete
           // either waits for these captions (and removes them) or has committed (NOT_FOUND).
           if (!(await new ImagesRepository(tx).lockLive(imageId)))
@@ -119,12 +124,14 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
           signal?.throwIfAborted();
           return captions;
         });
+        changed([imageId]);
+        return added;
       });
     },
 
     deleteImage(id, { signal } = {}) {
       return gate.exclusive(async () => {
-        return commitThenIndex(db, indexes, async (tx, changes) => {
+        const deleted = await commitThenIndex(db, indexes, async (tx, changes) => {
           if (!(await new ImagesRepository(tx).softDelete(id))) return false;
           // A statement of its own, after the UPDATE won the row: it sees every caption committed
           // by writers that held the row before, so none stays live in the index.
@@ -133,6 +140,8 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
           signal?.throwIfAborted();
           return true;
         });
+        if (deleted) changed([id]);
+        return deleted;
       });
     },
   };

@@ -96,9 +96,9 @@ export async function fetchProfile(
   profile: Profile,
   options: FetchProfileOptions = {},
 ): Promise<FetchedFile[]> {
-  if (profile === 'tiny') {
-    await ensureTinyModels(config, options.logger);
-    return profileFiles(config, 'tiny').map((f) => ({
+  if (profile === 'tiny' || profile === 'tiny-base') {
+    await ensureTinyModels(config, options.logger, profile === 'tiny' ? 'tiny' : 'base');
+    return profileFiles(config, profile).map((f) => ({
       path: f.path,
       url: '(generated)',
       status: 'generated',

@@ -44,6 +44,7 @@ export async function loadEncoders(
 ): Promise<Encoders> {
   const profile = options.profile ?? config.profile;
   if (profile === 'tiny') await ensureTinyModels(config, logger);
+  if (profile === 'tiny-base') await ensureTinyModels(config, logger, 'base');
   const spec = PROFILES[profile];
   const sessionOptions = {
     device: config.device,

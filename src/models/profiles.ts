@@ -123,6 +123,30 @@ export const PROFILES: Readonly<Record<Profile, ProfileSpec>> = {
       features: { output: 'pooler_output', describe: 'multi-stage pooled features' },
     },
   },
+  'tiny-base': {
+    name: 'tiny-base',
+    description:
+      'generated offline for benchmarks: BERT-base (768-d) + ResNet-50 (2048-d) sizes, random init (meaningless features)',
+    aligned: false,
+    text: {
+      repo: '(generated)',
+      revision: '(generated)',
+      files: textFiles('onnx/model.onnx'),
+      onnx: 'onnx/model.onnx',
+      features: {
+        output: 'last_hidden_state',
+        dims: 768,
+        describe: 'token states, mean-pooled over the mask',
+      },
+    },
+    image: {
+      repo: '(generated)',
+      revision: '(generated)',
+      files: imageFiles('onnx/model.onnx'),
+      onnx: 'onnx/model.onnx',
+      features: { output: 'pooler_output', dims: 2048, describe: 'last stage, global average pool' },
+    },
+  },
   'bert-resnet': {
     name: 'bert-resnet',
     description: 'bert-base-uncased (768-d) + resnet-50 (2048-d) ONNX exports',

@@ -8,6 +8,7 @@ import type { ImagesRepository } from '../store/images.repository.ts';
 import type { VectorsRepository } from '../store/vectors.repository.ts';
 import { readLocalImage } from './local-image.ts';
 import type { QueryImageTokens } from './query-image-tokens.ts';
+import type { QueryBatcher } from './query-batcher.ts';
 import { fetchRemoteImage } from './remote-image.ts';
 import type { ComposedQuerySpec, ImageQueryInput, QueryEmbedder } from './types.ts';
 
@@ -29,6 +30,8 @@ export interface QueryEncoderDeps {
   onEncode?: (kind: 'text' | 'image', batchSize: number) => void;
   /** This query's cancellation: a remote image fetch stops (and closes its socket) when it fires. */
   signal?: AbortSignal;
+  /** Set when concurrent queries share encoder runs (QUERY_BATCH_WINDOW_MS > 0); it reports onEncode itself. */
+  batcher?: QueryBatcher;
 }
 
 /**
@@ -50,6 +53,7 @@ export function checkText(text: string, field: string, maxChars: number): string
 }
 
 export async function embedText(text: string, deps: QueryEncoderDeps): Promise<Float32Array> {
+  if (deps.batcher) return deps.batcher.text(text);
   deps.onEncode?.('text', 1);
   const { vectors } = await deps.embedder.embedTexts([text]);
   return vectors[0]!;
@@ -105,6 +109,7 @@ export async function embedImage(
     maxBytes,
     maxPixels: deps.limits.maxImagePixels,
   });
+  if (deps.batcher) return { vector: await deps.batcher.image(pixels) };
   deps.onEncode?.('image', 1);
   const [vector] = await deps.embedder.embedPixels([pixels]);
   return { vector: vector! };

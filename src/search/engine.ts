@@ -13,7 +13,9 @@ import type { VectorsRepository } from '../store/vectors.repository.ts';
 import { afterCursor, clampCosine, decodeCursor, encodeCursor, hashQuery } from './cursor.ts';
 import { embedImage, encodeQuery, type DecodeImage, type QueryEncoderDeps } from './encode-query.ts';
 import { QueryImageTokens, type QueryImageTokenOptions } from './query-image-tokens.ts';
-import { hydrateCaptions, hydrateImages } from './hydrate.ts';
+import { QueryBatcher } from './query-batcher.ts';
+import { ImageNodeCache } from './hydrate-cache.ts';
+import { hydrateCaptions, hydrateImages, type HydrateDeps } from './hydrate.ts';
 import { rankWindow } from './rank.ts';
 import type { VectorSearch } from '../store/vector/types.ts';
 import type { Strategy } from './retrieve.ts';
@@ -40,7 +42,8 @@ export interface EngineDeps {
   captions: CaptionsRepository;
   vectors: VectorsRepository;
   decodeImage: DecodeImage;
-  config: Pick<Config, 'limits' | 'remoteImageHosts' | 'localImageRoots' | 'hnsw'>;
+  config: Pick<Config, 'limits' | 'remoteImageHosts' | 'localImageRoots' | 'hnsw'> &
+    Partial<Pick<Config, 'queryBatch' | 'hydrateCache'>>;
   /** What `indexInfo` reports about the models. */
   models: {
     profile: string;
@@ -75,6 +78,7 @@ export class SearchEngine {
   readonly maxWindow: number;
   onRetrieve: EngineOptions['onRetrieve'];
   private readonly encoderDeps: QueryEncoderDeps;
+  private readonly hydrateDeps: HydrateDeps;
 
   constructor(
     readonly deps: EngineDeps,
@@ -93,6 +97,15 @@ export class SearchEngine {
       localImageRoots: deps.config.localImageRoots,
       tokens: new QueryImageTokens(options.queryImageTokens),
       ...(deps.onEncode ? { onEncode: deps.onEncode } : {}),
+      ...(deps.config.queryBatch && deps.config.queryBatch.windowMs > 0
+        ? { batcher: new QueryBatcher(deps.embedder, deps.config.queryBatch, deps.onEncode) }
+        : {}),
+    };
+    const cache = deps.config.hydrateCache;
+    this.hydrateDeps = {
+      images: deps.images,
+      captions: deps.captions,
+      imageCache: cache && cache.maxEntries > 0 ? new ImageNodeCache(cache) : undefined,
     };
   }
 
@@ -172,11 +185,11 @@ export class SearchEngine {
       request.target === 'image'
         ? await hydrateImages(
             pageItems.map((r) => r.id),
-            this.deps,
+            this.hydrateDeps,
           )
         : await hydrateCaptions(
             pageItems.map((r) => r.id),
-            this.deps,
+            this.hydrateDeps,
           );
     const edges: Edge<ImageNode | CaptionNode>[] = [];
     pageItems.forEach((item, i) => {
@@ -238,12 +251,20 @@ export class SearchEngine {
   }
 
   async getImage(id: number): Promise<ImageNode | undefined> {
-    return (await hydrateImages([id], this.deps)).get(id);
+    return (await hydrateImages([id], this.hydrateDeps)).get(id);
+  }
+
+  /**
+   * Tells the engine these images changed (captions added, deleted, re-added with new metadata):
+   * their hydrated rows are read again. Called by this process's writer after each commit.
+   */
+  forgetImages(ids: readonly number[]): void {
+    this.hydrateDeps.imageCache?.forget(ids);
   }
 
   /** Live images by id, with their captions, in one query (absent ids: deleted or unknown). */
   getImages(ids: readonly number[]): Promise<Map<number, ImageNode>> {
-    return hydrateImages(ids, this.deps);
+    return hydrateImages(ids, this.hydrateDeps);
   }
 
   /** Live images in id order; the cursor is the last id seen. */

@@ -5,11 +5,14 @@
  */
 import type { CaptionsRepository } from '../store/captions.repository.ts';
 import type { ImagesRepository } from '../store/images.repository.ts';
+import type { ImageNodeCache } from './hydrate-cache.ts';
 import type { CaptionNode, ImageNode } from './types.ts';
 
 export interface HydrateDeps {
   images: ImagesRepository;
   captions: CaptionsRepository;
+  /** Image hits already hydrated; absent: every hit is read from the database. */
+  imageCache?: ImageNodeCache | undefined;
 }
 
 /** One query: the images and their captions. */
@@ -17,8 +20,16 @@ export async function hydrateImages(
   ids: readonly number[],
   deps: HydrateDeps,
 ): Promise<Map<number, ImageNode>> {
-  const records = await deps.images.getByIdsWithCaptions(ids);
-  return new Map(records.map((r) => [r.id, r]));
+  if (!deps.imageCache) {
+    const records = await deps.images.getByIdsWithCaptions(ids);
+    return new Map(records.map((r) => [r.id, r]));
+  }
+  const { found, missing, generation } = deps.imageCache.lookup(ids);
+  if (missing.length === 0) return found;
+  const records = await deps.images.getByIdsWithCaptions(missing);
+  deps.imageCache.store(records, generation);
+  for (const r of records) found.set(r.id, r);
+  return found;
 }
 
 export async function hydrateCaptions(

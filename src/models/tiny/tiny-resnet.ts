@@ -107,7 +107,8 @@ function basicBlock(
   return g.op('Relu', [g.op('Add', [branch, shortcut])]);
 }
 
-function convBn(
+/** Conv (He-normal, same padding) -> BatchNorm with near-identity random statistics. */
+export function convBn(
   g: GraphBuilder,
   rng: Rng,
   x: string,
