@@ -9,6 +9,7 @@ import { createMetrics } from './api/metrics.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { decodeImage } from './media/image-decode.ts';
+import { classifierDir } from './models/classifier-store.ts';
 import { openEmbedder } from './models/open-embedder.ts';
 import type { Embedder, Encoders } from './models/types.ts';
 import { SearchEngine, type EngineOptions } from './search/engine.ts';
@@ -86,10 +87,18 @@ export async function openCore(
           projection: projection.fingerprint,
           projectionTrained: projection.trained,
         },
+        classifiers: {
+          encoders,
+          logitScale: projection.weights.logitScale,
+          projection: projection.fingerprint,
+          dirOf: (task) => classifierDir(config, task),
+          runtime: { device: config.device, ...config.ort, logger },
+        },
         ...(options.onEncode ? { onEncode: options.onEncode } : {}),
       },
       options.engine,
     );
+    cleanups.push(async () => engine.classifier?.close());
     return { config, db, encoders, embedder, indexes, engine, repositories, close: release };
   } catch (error) {
     await release();

@@ -34,6 +34,15 @@ export const resolvers: Resolvers = {
     image: async (_p, args, ctx) => (await ctx.engine.getImage(parseId(args.id))) ?? null,
     images: (_p, args, ctx) => ctx.engine.listImages(toFilter(args.filter), args.first, args.after),
     indexInfo: (_p, _a, ctx) => ctx.engine.indexInfo(),
+    classify: (_p, args, ctx) =>
+      requireClassifier(ctx.engine.classifier).classify({
+        image: toImageInput(args.image),
+        text: args.text ?? null,
+        task: args.task ?? null,
+        labels: args.labels ?? null,
+      }),
+    matchScore: (_p, args, ctx) =>
+      requireClassifier(ctx.engine.classifier).matchScore(toImageInput(args.image), args.texts),
   },
 
   Mutation: {
@@ -104,6 +113,11 @@ export const resolvers: Resolvers = {
     __resolveType: (node) => (isCaption(node) ? 'Caption' : 'Image'),
   },
 };
+
+function requireClassifier<T>(classifier: T | undefined): T {
+  if (!classifier) throw new AppError('MODEL_MISSING', 'This server was started without classifiers');
+  return classifier;
+}
 
 function requireWriter<T>(writer: T | undefined): T {
   if (!writer)

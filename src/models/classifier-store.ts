@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../atomic-file.ts';
+import type { Config } from '../config.ts';
 import { AppError, describeError } from '../errors.ts';
 import { shortHash } from './fingerprint.ts';
 import { classifierParams, type ClassifierShape, type ClassifierWeights } from './classifier.ts';
@@ -17,6 +18,38 @@ import { classifierParams, type ClassifierShape, type ClassifierWeights } from '
  * as the model fingerprint does for the projection: a classifier is only ever run on features of
  * the encoders it was fitted to.
  */
+
+/**
+ * The tasks the engine knows (their data and labels: src/train/synthetic/tasks.ts). A task outside
+ * this list is refused by name; a task in it with no trained classifier asks for training.
+ */
+export const CLASSIFIER_TASKS = ['match', 'attribute'] as const;
+export type ClassifierTask = (typeof CLASSIFIER_TASKS)[number];
+
+export function classifierDir(config: Pick<Config, 'paths' | 'profile'>, task: string): string {
+  return path.join(config.paths.classifiers, config.profile, task);
+}
+
+/** The fingerprint `active` names, or undefined when none was trained (cheap: one small file). */
+export async function activeClassifier(dir: string): Promise<string | undefined> {
+  const text = await readFile(path.join(dir, 'active'), 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (text === undefined) return undefined;
+  try {
+    const { fingerprint } = JSON.parse(text) as { fingerprint: unknown };
+    if (typeof fingerprint !== 'string' || !/^cls-[0-9a-f]{16}$/.test(fingerprint))
+      throw new Error('`active` names no classifier');
+    return fingerprint;
+  } catch (error) {
+    throw new AppError(
+      'MODEL_INVALID',
+      `the classifier in ${dir} is damaged: ${describeError(error)}; train it again with \`npm run train-classifier\``,
+      { cause: error },
+    );
+  }
+}
 
 interface ClassifierHeader extends ClassifierShape {
   format: 'crossmodal-classifier';
@@ -109,16 +142,9 @@ export async function commitClassifier(
 
 /** The active classifier of `dir`; undefined when none was trained, MODEL_INVALID when damaged. */
 export async function readClassifier(dir: string): Promise<StoredClassifier | undefined> {
-  let pointer: string;
+  const fingerprint = await activeClassifier(dir);
+  if (fingerprint === undefined) return undefined;
   try {
-    pointer = await readFile(path.join(dir, 'active'), 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  try {
-    const { fingerprint } = JSON.parse(pointer) as { fingerprint: string };
-    if (!/^cls-[0-9a-f]{16}$/.test(fingerprint)) throw new Error('`active` names no classifier');
     const folder = path.join(dir, 'versions', fingerprint);
     const header = JSON.parse(await readFile(path.join(folder, 'weights.json'), 'utf8')) as ClassifierHeader;
     if (header.format !== 'crossmodal-classifier' || header.version !== 1)

@@ -11,6 +11,7 @@ import type { ImageFilter } from '../store/image-filter.ts';
 import type { ImagesRepository } from '../store/images.repository.ts';
 import type { VectorsRepository } from '../store/vectors.repository.ts';
 import { afterCursor, clampCosine, decodeCursor, encodeCursor, hashQuery } from './cursor.ts';
+import { ClassifierService, type ClassifierServiceDeps } from './classifier.ts';
 import { encodeQuery, type DecodeImage, type QueryEncoderDeps } from './encode-query.ts';
 import { hydrateCaptions, hydrateImages } from './hydrate.ts';
 import { rankWindow } from './rank.ts';
@@ -47,6 +48,8 @@ export interface EngineDeps {
     projection: string;
     projectionTrained: boolean;
   };
+  /** Trained classifiers and zero-shot labels (search/classifier.ts); absent: classify is unavailable. */
+  classifiers?: Omit<ClassifierServiceDeps, 'query'>;
   /** Called per encoder call made for a query (for metrics). */
   onEncode?: (kind: 'text' | 'image', batchSize: number) => void;
 }
@@ -70,6 +73,7 @@ export class SearchEngine {
   readonly exactThreshold: number;
   readonly maxWindow: number;
   onRetrieve: EngineOptions['onRetrieve'];
+  readonly classifier: ClassifierService | undefined;
   private readonly encoderDeps: QueryEncoderDeps;
 
   constructor(
@@ -89,6 +93,8 @@ export class SearchEngine {
       localImageRoots: deps.config.localImageRoots,
       ...(deps.onEncode ? { onEncode: deps.onEncode } : {}),
     };
+    this.classifier =
+      deps.classifiers && new ClassifierService({ ...deps.classifiers, query: this.encoderDeps });
   }
 
   get limits(): Config['limits'] {
@@ -273,9 +279,10 @@ export class SearchEngine {
   async indexInfo(): Promise<IndexInfoModel> {
     const fp = this.deps.embedder.fingerprint;
     const { hnsw, limits } = this.deps.config;
-    const [images, captions] = await Promise.all([
+    const [images, captions, classifiers] = await Promise.all([
       this.deps.images.countLive(),
       this.deps.captions.countLive(),
+      this.classifier?.list() ?? [],
     ]);
     const index = (kind: Target) => {
       const vectors = this.deps.indexes[kind];
@@ -298,6 +305,7 @@ export class SearchEngine {
       modelFingerprint: fp,
       dims: this.deps.embedder.dims,
       indexes: [index('image'), index('caption')],
+      classifiers,
       limits: {
         maxFirst: limits.maxFirst,
         maxQueryText: limits.maxQueryText,

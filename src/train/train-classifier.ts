@@ -1,8 +1,7 @@
-import path from 'node:path';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { CLASSIFIER_DROPOUT, type ClassifierInputs, type Fusion } from '../models/classifier.ts';
-import { commitClassifier } from '../models/classifier-store.ts';
+import { classifierDir, commitClassifier } from '../models/classifier-store.ts';
 import { loadEncoders } from '../models/load.ts';
 import { PROFILES } from '../models/profiles.ts';
 import type { Encoders } from '../models/types.ts';
@@ -63,9 +62,7 @@ export interface ClassifierCard {
   scores: { val?: SplitScores; test: SplitScores & { rocAuc?: number } };
 }
 
-export function classifierDir(config: Pick<Config, 'paths' | 'profile'>, task: string): string {
-  return path.join(config.paths.classifiers, config.profile, task);
-}
+export { classifierDir };
 
 /** Opens the encoders (unless given) and the task's cached features, for training or evaluation. */
 export async function withTaskData<T>(

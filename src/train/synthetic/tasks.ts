@@ -1,3 +1,4 @@
+import { CLASSIFIER_TASKS, type ClassifierTask } from '../../models/classifier-store.ts';
 import type { Rng } from '../rng.ts';
 import { ATTRIBUTE_KEYS, satisfies, type AttributeKey, type Scene, type SceneObject } from './scene.ts';
 import {
@@ -20,8 +21,8 @@ import {
  *   its shape. The text says which attribute and which object, the image holds the answer.
  */
 
-export const TASK_NAMES = ['match', 'attribute'] as const;
-export type TaskName = (typeof TASK_NAMES)[number];
+export const TASK_NAMES = CLASSIFIER_TASKS;
+export type TaskName = ClassifierTask;
 
 export const TASK_LABELS: Record<TaskName, readonly string[]> = {
   match: ['mismatch', 'match'],
