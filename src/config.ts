@@ -168,7 +168,16 @@ export interface Config {
   /** Directories that query images may be read from by path; empty = server paths refused. */
   localImageRoots: readonly string[];
   seed: number;
-  paths: { models: string; indexes: string; pg: string; cache: string; projections: string; samples: string };
+  paths: {
+    models: string;
+    indexes: string;
+    pg: string;
+    cache: string;
+    projections: string;
+    samples: string;
+    /** Trained fusion classifiers: `<classifiers>/<profile>/<task>/`. */
+    classifiers: string;
+  };
   hub: HubConfig;
 }
 
@@ -279,6 +288,7 @@ export function loadConfig(
       pg: path.join(dataDir, 'pg'),
       cache: path.join(dataDir, 'cache'),
       projections: path.join(dataDir, 'projections'),
+      classifiers: path.join(dataDir, 'classifiers'),
       samples: path.join(dataDir, 'samples'),
     },
     hub: {

@@ -11,6 +11,7 @@ import { WriteGate } from './api/write-gate.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { decodeImage } from './media/image-decode.ts';
+import { classifierDir } from './models/classifier-store.ts';
 import { openEmbedder } from './models/open-embedder.ts';
 import { explainListenError } from './os-errors.ts';
 import type { Embedder, Encoders } from './models/types.ts';
@@ -124,10 +125,18 @@ export async function openCore(
           projection: projection.fingerprint,
           projectionTrained: projection.trained,
         },
+        classifiers: {
+          encoders,
+          logitScale: projection.weights.logitScale,
+          projection: projection.fingerprint,
+          dirOf: (task) => classifierDir(config, task),
+          runtime: { device: config.device, ...config.ort, logger },
+        },
         ...(options.onEncode ? { onEncode: options.onEncode } : {}),
       },
       options.engine,
     );
+    cleanups.push(async () => engine.classifier?.close());
     return { config, db, encoders, embedder, indexes, followFrom, engine, repositories, close: release };
   } catch (error) {
     await release();

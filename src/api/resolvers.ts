@@ -35,6 +35,15 @@ export const resolvers: Resolvers = {
     images: (_p, args, ctx) => ctx.engine.listImages(toFilter(args.filter), args.first, args.after),
     indexInfo: (_p, _a, ctx) => ctx.engine.indexInfo(),
     queryImageToken: (_p, args, ctx) => ctx.engine.imageToken(toImageInput(args.image)),
+    classify: (_p, args, ctx) =>
+      requireClassifier(ctx.engine.classifier).classify({
+        image: toImageInput(args.image),
+        text: args.text ?? null,
+        task: args.task ?? null,
+        labels: args.labels ?? null,
+      }),
+    matchScore: (_p, args, ctx) =>
+      requireClassifier(ctx.engine.classifier).matchScore(toImageInput(args.image), args.texts),
   },
 
   Mutation: {
@@ -104,6 +113,11 @@ export const resolvers: Resolvers = {
     __resolveType: (node) => (isCaption(node) ? 'Caption' : 'Image'),
   },
 };
+
+function requireClassifier<T>(classifier: T | undefined): T {
+  if (!classifier) throw new AppError('MODEL_MISSING', 'This server was started without classifiers');
+  return classifier;
+}
 
 function requireWriter<T>(writer: T | undefined): T {
   if (!writer)

@@ -2,8 +2,8 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { createEmbedder } from './embedder.ts';
 import { loadEncoders } from './load.ts';
-import { loadProjection } from './projection.ts';
-import type { Embedder, Encoders, Projection } from './types.ts';
+import { loadProjection, type LoadedProjection } from './projection.ts';
+import type { Embedder, Encoders } from './types.ts';
 
 /**
  * The current models (encoders of the configured profile + the trained or initial projection) as
@@ -13,7 +13,7 @@ export async function openEmbedder(
   config: Config,
   logger: Logger,
   closers: (() => Promise<unknown>)[],
-): Promise<{ encoders: Encoders; projection: Projection; embedder: Embedder }> {
+): Promise<{ encoders: Encoders; projection: LoadedProjection; embedder: Embedder }> {
   const encoders = await loadEncoders(config, logger);
   closers.push(() => encoders.close());
   const projection = await loadProjection(config, encoders, logger);

@@ -59,6 +59,11 @@ export interface ProfileSpec {
    * projection is then the identity, so search works zero-shot before any training.
    */
   aligned: boolean;
+  /**
+   * Hidden width of the fusion classifier (src/models/classifier.ts): both feature sets are
+   * projected to it, fused, and passed through one more layer of it before the class logits.
+   */
+  classifierHidden: number;
   text: ModelPart;
   image: ModelPart;
 }
@@ -108,6 +113,7 @@ export const PROFILES: Readonly<Record<Profile, ProfileSpec>> = {
     name: 'tiny',
     description: 'generated offline: small BERT (256-d) + small ResNet (1248-d), random init',
     aligned: false,
+    classifierHidden: 128,
     text: {
       repo: '(generated)',
       revision: '(generated)',
@@ -128,6 +134,7 @@ export const PROFILES: Readonly<Record<Profile, ProfileSpec>> = {
     description:
       'generated offline for benchmarks: BERT-base (768-d) + ResNet-50 (2048-d) sizes, random init (meaningless features)',
     aligned: false,
+    classifierHidden: 512,
     text: {
       repo: '(generated)',
       revision: '(generated)',
@@ -151,6 +158,7 @@ export const PROFILES: Readonly<Record<Profile, ProfileSpec>> = {
     name: 'bert-resnet',
     description: 'bert-base-uncased (768-d) + resnet-50 (2048-d) ONNX exports',
     aligned: false,
+    classifierHidden: 512,
     text: bertBaseUncased(),
     image: {
       repo: 'Xenova/resnet-50',
@@ -169,6 +177,7 @@ export const PROFILES: Readonly<Record<Profile, ProfileSpec>> = {
     name: 'bert-vgg',
     description: 'bert-base-uncased (768-d) + VGG-16 fc7 (4096-d) ONNX exports',
     aligned: false,
+    classifierHidden: 512,
     text: bertBaseUncased(),
     image: {
       repo: 'onnxmodelzoo/vgg16_Opset18_torch_hub',
@@ -203,6 +212,7 @@ export const PROFILES: Readonly<Record<Profile, ProfileSpec>> = {
     name: 'clip',
     description: 'CLIP ViT-B/32 text and vision towers (512-d, already aligned)',
     aligned: true,
+    classifierHidden: 512,
     text: {
       repo: 'Xenova/clip-vit-base-patch32',
       revision: CLIP_B32_REVISION,

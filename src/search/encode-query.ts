@@ -73,18 +73,45 @@ export function decodeBase64Image(raw: string, maxBytes: number): Buffer {
   return bytes;
 }
 
-/** The image's vector: stored for an indexed id, else decoded and embedded. */
-export async function embedImage(
+/** The bytes of an image given as base64, an allowlisted URL or a server path (not by id). */
+export async function readImageBytes(
   input: ImageQueryInput,
-  deps: QueryEncoderDeps,
-): Promise<{ vector: Float32Array; imageId?: number }> {
+  deps: Pick<QueryEncoderDeps, 'limits' | 'remoteImageHosts' | 'localImageRoots' | 'signal'>,
+): Promise<Buffer> {
+  const maxBytes = deps.limits.maxImageBytes;
+  if (input.token !== undefined && input.token !== null)
+    throw new AppError(
+      'INVALID_INPUT',
+      'A query image token carries only the embedded image, not its pixels: send the image itself',
+    );
+  if (input.base64 !== undefined && input.base64 !== null) return decodeBase64Image(input.base64, maxBytes);
+  if (input.url !== undefined && input.url !== null)
+    return fetchRemoteImage(input.url, {
+      allowedHosts: deps.remoteImageHosts,
+      maxBytes,
+      timeoutMs: Math.min(10_000, deps.limits.requestTimeoutMs),
+      ...(deps.signal ? { signal: deps.signal } : {}),
+    });
+  return readLocalImage(input.path!, deps.localImageRoots, maxBytes);
+}
+
+/** Refuses an image input that does not give exactly one of its fields. */
+export function checkImageInput(input: ImageQueryInput): void {
   const given = (['id', 'base64', 'url', 'path', 'token'] as const).filter(
     (k) => input[k] !== undefined && input[k] !== null,
   );
   if (given.length !== 1) {
     throw new AppError('INVALID_INPUT', 'An image input needs exactly one of id, base64, url, path or token');
   }
-  if (input.token !== undefined) return deps.tokens.get(input.token);
+}
+
+/** The image's vector: stored for an indexed id, remembered for a token, else decoded and embedded. */
+export async function embedImage(
+  input: ImageQueryInput,
+  deps: QueryEncoderDeps,
+): Promise<{ vector: Float32Array; imageId?: number }> {
+  checkImageInput(input);
+  if (input.token !== undefined && input.token !== null) return deps.tokens.get(input.token);
   if (input.id !== undefined && input.id !== null) {
     const id = input.id;
     const [live] = await deps.images.getByIds([id]);
@@ -94,17 +121,8 @@ export async function embedImage(
     if (!stored) throw new AppError('NOT_FOUND', `No indexed image with id ${id}`);
     return { vector: stored, imageId: id };
   }
+  const bytes = await readImageBytes(input, deps);
   const maxBytes = deps.limits.maxImageBytes;
-  let bytes: Buffer;
-  if (input.base64 !== undefined) bytes = decodeBase64Image(input.base64, maxBytes);
-  else if (input.url !== undefined) {
-    bytes = await fetchRemoteImage(input.url, {
-      allowedHosts: deps.remoteImageHosts,
-      maxBytes,
-      timeoutMs: Math.min(10_000, deps.limits.requestTimeoutMs),
-      ...(deps.signal ? { signal: deps.signal } : {}),
-    });
-  } else bytes = await readLocalImage(input.path!, deps.localImageRoots, maxBytes);
   const pixels = await deps.decodeImage(bytes, deps.embedder.preprocess, {
     maxBytes,
     maxPixels: deps.limits.maxImagePixels,

@@ -11,6 +11,7 @@ import type { ImageFilter } from '../store/image-filter.ts';
 import type { ImagesRepository } from '../store/images.repository.ts';
 import type { VectorsRepository } from '../store/vectors.repository.ts';
 import { afterCursor, clampCosine, decodeCursor, encodeCursor, hashQuery } from './cursor.ts';
+import { ClassifierService, type ClassifierServiceDeps } from './classifier.ts';
 import { embedImage, encodeQuery, type DecodeImage, type QueryEncoderDeps } from './encode-query.ts';
 import { QueryImageTokens, type QueryImageTokenOptions } from './query-image-tokens.ts';
 import { QueryBatcher } from './query-batcher.ts';
@@ -52,6 +53,8 @@ export interface EngineDeps {
     projection: string;
     projectionTrained: boolean;
   };
+  /** Trained classifiers and zero-shot labels (search/classifier.ts); absent: classify is unavailable. */
+  classifiers?: Omit<ClassifierServiceDeps, 'query'>;
   /** Called per encoder call made for a query (for metrics). */
   onEncode?: (kind: 'text' | 'image', batchSize: number) => void;
 }
@@ -77,6 +80,7 @@ export class SearchEngine {
   readonly exactThreshold: number;
   readonly maxWindow: number;
   onRetrieve: EngineOptions['onRetrieve'];
+  readonly classifier: ClassifierService | undefined;
   private readonly encoderDeps: QueryEncoderDeps;
   private readonly hydrateDeps: HydrateDeps;
 
@@ -107,6 +111,8 @@ export class SearchEngine {
       captions: deps.captions,
       imageCache: cache && cache.maxEntries > 0 ? new ImageNodeCache(cache) : undefined,
     };
+    this.classifier =
+      deps.classifiers && new ClassifierService({ ...deps.classifiers, query: this.encoderDeps });
   }
 
   get limits(): Config['limits'] {
@@ -299,9 +305,10 @@ export class SearchEngine {
   async indexInfo(): Promise<IndexInfoModel> {
     const fp = this.deps.embedder.fingerprint;
     const { hnsw, limits } = this.deps.config;
-    const [images, captions] = await Promise.all([
+    const [images, captions, classifiers] = await Promise.all([
       this.deps.images.countLive(),
       this.deps.captions.countLive(),
+      this.classifier?.list() ?? [],
     ]);
     const index = async (kind: Target) => {
       const vectors = this.deps.indexes[kind];
@@ -324,6 +331,7 @@ export class SearchEngine {
       modelFingerprint: fp,
       dims: this.deps.embedder.dims,
       indexes: await Promise.all([index('image'), index('caption')]),
+      classifiers,
       limits: {
         maxFirst: limits.maxFirst,
         maxQueryText: limits.maxQueryText,

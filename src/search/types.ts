@@ -1,3 +1,4 @@
+import type { ClassifierInfo } from './classifier.ts';
 /**
  * The engine's vocabulary: what a search asks for, what it returns, and the narrow seams it needs
  * (an embedder and two vector indexes). GraphQL mappers point at the node and page types here.
@@ -119,6 +120,7 @@ export interface IndexInfoModel {
   projectionTrained: boolean;
   dims: number;
   indexes: VectorIndexInfoModel[];
+  classifiers: ClassifierInfo[];
   limits: {
     maxFirst: number;
     maxQueryText: number;

@@ -68,6 +68,37 @@ export type CaptionSearchEdge = {
   score: Scalars['Float']['output'];
 };
 
+export type Classification = {
+  __typename?: 'Classification';
+  /** Every label, most probable first; the probabilities sum to 1. */
+  labels: Array<LabelScore>;
+  method: ClassificationMethod;
+  /** The classifier's fingerprint; for zero-shot, the projection's. */
+  model: Scalars['String']['output'];
+  /** The task, or null for zero-shot labels. */
+  task: Maybe<Scalars['String']['output']>;
+};
+
+export type ClassificationMethod =
+  /** A classifier trained for the task. */
+  | 'TRAINED'
+  /** Shared-space similarity to the given labels, no training. */
+  | 'ZERO_SHOT';
+
+/** A trained classifier (DATA_DIR/classifiers/<profile>/<task>). */
+export type ClassifierInfo = {
+  __typename?: 'ClassifierInfo';
+  /** Covers both encoders and every weight: changes whenever its answers could. */
+  fingerprint: Scalars['String']['output'];
+  /** sum or concat. */
+  fusion: Scalars['String']['output'];
+  labels: Array<Scalars['String']['output']>;
+  task: Scalars['String']['output'];
+  /** Accuracy on the task's held-out test split when it was trained. */
+  testAccuracy: Maybe<Scalars['Float']['output']>;
+  trainedAt: Maybe<Scalars['String']['output']>;
+};
+
 export type ComposedQuery = {
   image?: InputMaybe<ImageInput>;
   imageWeight?: InputMaybe<Scalars['Float']['input']>;
@@ -181,6 +212,8 @@ export type ImageSearchEdge = {
 export type IndexInfo = {
   __typename?: 'IndexInfo';
   captions: Scalars['Int']['output'];
+  /** The trained classifiers of this profile; empty when none. */
+  classifiers: Array<ClassifierInfo>;
   dims: Scalars['Int']['output'];
   imageEncoder: Scalars['String']['output'];
   images: Scalars['Int']['output'];
@@ -191,6 +224,12 @@ export type IndexInfo = {
   projection: Scalars['String']['output'];
   projectionTrained: Scalars['Boolean']['output'];
   textEncoder: Scalars['String']['output'];
+};
+
+export type LabelScore = {
+  __typename?: 'LabelScore';
+  label: Scalars['String']['output'];
+  probability: Scalars['Float']['output'];
 };
 
 export type LimitsInfo = {
@@ -267,12 +306,30 @@ export type PageInfo = {
  */
 export type Query = {
   __typename?: 'Query';
+  /**
+   * Classifies an image, in one of two ways (give exactly one of `task` and `labels`):
+   * - `task` (with `text`): the trained fusion classifier of that task, e.g. `match` (does the text
+   *   describe the image?) or `attribute` (a question such as "what colour is the shape on the left").
+   *   An unknown task is INVALID_INPUT; a known one never trained is MODEL_MISSING, naming the command
+   *   that trains it (`npm run train-classifier -- --task <task>`).
+   * - `labels` (no `text`): zero-shot, no training needed. Each label is embedded as a text and ranked
+   *   by its similarity to the image in the shared space, turned into probabilities with the
+   *   projection's trained temperature (CLIP-style; useful for auto-tagging).
+   * At most 32 labels; every text is capped at `indexInfo.limits.maxQueryText` characters. An image by
+   * `id` works for both; a trained classifier then reads the image's original file back.
+   */
+  classify: Maybe<Classification>;
   /** One live image by id; null when unknown or deleted. */
   image: Maybe<Image>;
   /** Live images in id order, optionally filtered. */
   images: Maybe<ImageConnection>;
   /** Counts, model profile, fingerprints, dimensions, index parameters and limits. */
   indexInfo: Maybe<IndexInfo>;
+  /**
+   * The trained `match` classifier's probability that each text describes the image, in the order
+   * given (at most 32 texts).
+   */
+  matchScore: Maybe<Array<TextMatch>>;
   /**
    * Embeds a query image once and returns a token for it: pass `image: { token }` to `searchCaptions`,
    * `similarImages` or `search` (and their next pages) instead of sending the image again. Kept in
@@ -294,6 +351,18 @@ export type Query = {
  * Every root field is nullable: a field that fails answers null with its error beside it, and the
  * other fields of the same request keep their data (one bad alias never wipes out the rest).
  */
+export type QueryClassifyArgs = {
+  image: ImageInput;
+  labels?: InputMaybe<Array<Scalars['String']['input']>>;
+  task?: InputMaybe<Scalars['String']['input']>;
+  text?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+/**
+ * Every root field is nullable: a field that fails answers null with its error beside it, and the
+ * other fields of the same request keep their data (one bad alias never wipes out the rest).
+ */
 export type QueryImageArgs = {
   id: Scalars['ID']['input'];
 };
@@ -307,6 +376,16 @@ export type QueryImagesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<ImageFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * Every root field is nullable: a field that fails answers null with its error beside it, and the
+ * other fields of the same request keep their data (one bad alias never wipes out the rest).
+ */
+export type QueryMatchScoreArgs = {
+  image: ImageInput;
+  texts: Array<Scalars['String']['input']>;
 };
 
 
@@ -407,6 +486,13 @@ export type SearchResult = Caption | Image;
 export type SearchTarget =
   | 'CAPTIONS'
   | 'IMAGES';
+
+export type TextMatch = {
+  __typename?: 'TextMatch';
+  /** Probability that the text describes the image. */
+  probability: Scalars['Float']['output'];
+  text: Scalars['String']['output'];
+};
 
 export type VectorIndexInfo = {
   __typename?: 'VectorIndexInfo';
@@ -509,6 +595,9 @@ export type ResolversTypes = {
   Caption: ResolverTypeWrapper<CaptionNode>;
   CaptionSearchConnection: ResolverTypeWrapper<CaptionPage>;
   CaptionSearchEdge: ResolverTypeWrapper<Omit<CaptionSearchEdge, 'node'> & { node: ResolversTypes['Caption'] }>;
+  Classification: ResolverTypeWrapper<Classification>;
+  ClassificationMethod: ClassificationMethod;
+  ClassifierInfo: ResolverTypeWrapper<ClassifierInfo>;
   ComposedQuery: ComposedQuery;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   DeleteImagePayload: ResolverTypeWrapper<DeleteImagePayload>;
@@ -525,6 +614,7 @@ export type ResolversTypes = {
   IndexInfo: ResolverTypeWrapper<IndexInfoModel>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
+  LabelScore: ResolverTypeWrapper<LabelScore>;
   LimitsInfo: ResolverTypeWrapper<LimitsInfo>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
@@ -535,6 +625,7 @@ export type ResolversTypes = {
   SearchResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['SearchResult']>;
   SearchTarget: SearchTarget;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  TextMatch: ResolverTypeWrapper<TextMatch>;
   VectorIndexInfo: ResolverTypeWrapper<VectorIndexInfo>;
 };
 
@@ -546,6 +637,8 @@ export type ResolversParentTypes = {
   Caption: CaptionNode;
   CaptionSearchConnection: CaptionPage;
   CaptionSearchEdge: Omit<CaptionSearchEdge, 'node'> & { node: ResolversParentTypes['Caption'] };
+  Classification: Classification;
+  ClassifierInfo: ClassifierInfo;
   ComposedQuery: ComposedQuery;
   DateTime: Scalars['DateTime']['output'];
   DeleteImagePayload: DeleteImagePayload;
@@ -562,6 +655,7 @@ export type ResolversParentTypes = {
   IndexInfo: IndexInfoModel;
   Int: Scalars['Int']['output'];
   JSON: Scalars['JSON']['output'];
+  LabelScore: LabelScore;
   LimitsInfo: LimitsInfo;
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
@@ -571,6 +665,7 @@ export type ResolversParentTypes = {
   SearchOptions: SearchOptions;
   SearchResult: ResolversUnionTypes<ResolversParentTypes>['SearchResult'];
   String: Scalars['String']['output'];
+  TextMatch: TextMatch;
   VectorIndexInfo: VectorIndexInfo;
 };
 
@@ -596,6 +691,22 @@ export type CaptionSearchEdgeResolvers<ContextType = ApiContext, ParentType exte
   cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   node?: Resolver<ResolversTypes['Caption'], ParentType, ContextType>;
   score?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+};
+
+export type ClassificationResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['Classification'] = ResolversParentTypes['Classification']> = {
+  labels?: Resolver<Array<ResolversTypes['LabelScore']>, ParentType, ContextType>;
+  method?: Resolver<ResolversTypes['ClassificationMethod'], ParentType, ContextType>;
+  model?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  task?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
+export type ClassifierInfoResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['ClassifierInfo'] = ResolversParentTypes['ClassifierInfo']> = {
+  fingerprint?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  fusion?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  labels?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  task?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  testAccuracy?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  trainedAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -646,6 +757,7 @@ export type ImageSearchEdgeResolvers<ContextType = ApiContext, ParentType extend
 
 export type IndexInfoResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['IndexInfo'] = ResolversParentTypes['IndexInfo']> = {
   captions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  classifiers?: Resolver<Array<ResolversTypes['ClassifierInfo']>, ParentType, ContextType>;
   dims?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   imageEncoder?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   images?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -661,6 +773,11 @@ export type IndexInfoResolvers<ContextType = ApiContext, ParentType extends Reso
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
   name: 'JSON';
 }
+
+export type LabelScoreResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['LabelScore'] = ResolversParentTypes['LabelScore']> = {
+  label?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  probability?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+};
 
 export type LimitsInfoResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['LimitsInfo'] = ResolversParentTypes['LimitsInfo']> = {
   maxBodyBytes?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -686,9 +803,11 @@ export type PageInfoResolvers<ContextType = ApiContext, ParentType extends Resol
 };
 
 export type QueryResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  classify?: Resolver<Maybe<ResolversTypes['Classification']>, ParentType, ContextType, RequireFields<QueryClassifyArgs, 'image'>>;
   image?: Resolver<Maybe<ResolversTypes['Image']>, ParentType, ContextType, RequireFields<QueryImageArgs, 'id'>>;
   images?: Resolver<Maybe<ResolversTypes['ImageConnection']>, ParentType, ContextType, RequireFields<QueryImagesArgs, 'first'>>;
   indexInfo?: Resolver<Maybe<ResolversTypes['IndexInfo']>, ParentType, ContextType>;
+  matchScore?: Resolver<Maybe<Array<ResolversTypes['TextMatch']>>, ParentType, ContextType, RequireFields<QueryMatchScoreArgs, 'image' | 'texts'>>;
   queryImageToken?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType, RequireFields<QueryQueryImageTokenArgs, 'image'>>;
   search?: Resolver<Maybe<ResolversTypes['SearchConnection']>, ParentType, ContextType, RequireFields<QuerySearchArgs, 'first' | 'query' | 'target'>>;
   searchCaptions?: Resolver<Maybe<ResolversTypes['CaptionSearchConnection']>, ParentType, ContextType, RequireFields<QuerySearchCaptionsArgs, 'first' | 'image'>>;
@@ -711,6 +830,11 @@ export type SearchResultResolvers<ContextType = ApiContext, ParentType extends R
   __resolveType: TypeResolveFn<'Caption' | 'Image', ParentType, ContextType>;
 };
 
+export type TextMatchResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['TextMatch'] = ResolversParentTypes['TextMatch']> = {
+  probability?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  text?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type VectorIndexInfoResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['VectorIndexInfo'] = ResolversParentTypes['VectorIndexInfo']> = {
   count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   dims?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -727,6 +851,8 @@ export type Resolvers<ContextType = ApiContext> = {
   Caption?: CaptionResolvers<ContextType>;
   CaptionSearchConnection?: CaptionSearchConnectionResolvers<ContextType>;
   CaptionSearchEdge?: CaptionSearchEdgeResolvers<ContextType>;
+  Classification?: ClassificationResolvers<ContextType>;
+  ClassifierInfo?: ClassifierInfoResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   DeleteImagePayload?: DeleteImagePayloadResolvers<ContextType>;
   Image?: ImageResolvers<ContextType>;
@@ -736,6 +862,7 @@ export type Resolvers<ContextType = ApiContext> = {
   ImageSearchEdge?: ImageSearchEdgeResolvers<ContextType>;
   IndexInfo?: IndexInfoResolvers<ContextType>;
   JSON?: GraphQLScalarType;
+  LabelScore?: LabelScoreResolvers<ContextType>;
   LimitsInfo?: LimitsInfoResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
@@ -743,6 +870,7 @@ export type Resolvers<ContextType = ApiContext> = {
   SearchConnection?: SearchConnectionResolvers<ContextType>;
   SearchEdge?: SearchEdgeResolvers<ContextType>;
   SearchResult?: SearchResultResolvers<ContextType>;
+  TextMatch?: TextMatchResolvers<ContextType>;
   VectorIndexInfo?: VectorIndexInfoResolvers<ContextType>;
 };
 
