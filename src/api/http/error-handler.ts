@@ -9,12 +9,14 @@ import type { Logger } from '../../logger.ts';
 import { sendError } from './respond.ts';
 
 export function handleError(error: unknown, res: http.ServerResponse, logger: Logger, path: string): void {
-  if (isAppError(error, 'CANCELLED')) return void res.destroy(); // nobody is listening
-  if (isAppError(error)) return sendError(res, error.code, error.message);
-  if (res.req.destroyed && !res.req.complete) {
-    // The client left mid-request (aborted an upload, closed the tab): not a server fault.
-    return logger.warn({ url: path, err: error }, 'client closed the request before it was read');
+  const clientLeft = isAppError(error, 'CANCELLED') || (!isAppError(error) && res.req.destroyed);
+  if (clientLeft) {
+    // The client left (aborted an upload, closed the tab): not a server fault, and nobody is listening.
+    res.destroy();
+    if (res.req.complete) return logger.info({ url: path }, 'client left before the answer');
+    return logger.warn({ url: path }, 'client closed the request before it was read');
   }
+  if (isAppError(error)) return sendError(res, error.code, error.message);
   logger.error({ err: error, url: path }, 'unhandled error serving a request');
   sendError(res, 'INTERNAL_SERVER_ERROR', 'Internal server error');
 }
