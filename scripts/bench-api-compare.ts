@@ -116,6 +116,9 @@ async function load(url: string, bodies: string[], connections: number, seconds:
     url: `${url}/graphql`,
     connections,
     duration: seconds,
+    // Base-size models on a busy machine answer in seconds; autocannon's 10 s default would count
+    // slow answers as errors.
+    timeout: 120,
     workers: 1,
     requests: bodies.map((body) => ({
       method: 'POST' as const,
