@@ -24,6 +24,8 @@ const ASSETS: Record<string, [string, string]> = {
   '/': [path.join(webDir, 'index.html'), 'text/html; charset=utf-8'],
   '/assets/app.js': [path.join(webDir, 'app.js'), 'text/javascript'],
   '/assets/app.css': [path.join(webDir, 'app.css'), 'text/css'],
+  '/assets/describe.js': [path.join(webDir, 'describe.js'), 'text/javascript'],
+  '/assets/describe.css': [path.join(webDir, 'describe.css'), 'text/css'],
   '/graphql#playground': [path.join(webDir, 'playground.html'), 'text/html; charset=utf-8'],
 };
 
