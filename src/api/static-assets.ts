@@ -27,6 +27,8 @@ const ASSETS: Record<string, [string, string]> = {
   '/assets/messages.js': [path.join(webDir, 'messages.js'), 'text/javascript'],
   '/assets/render.js': [path.join(webDir, 'render.js'), 'text/javascript'],
   '/assets/app.css': [path.join(webDir, 'app.css'), 'text/css'],
+  '/assets/describe.js': [path.join(webDir, 'describe.js'), 'text/javascript'],
+  '/assets/describe.css': [path.join(webDir, 'describe.css'), 'text/css'],
   '/graphql#playground': [path.join(webDir, 'playground.html'), 'text/html; charset=utf-8'],
 };
 

@@ -144,11 +144,13 @@ export async function trainClassifier(
     const dir = classifierDir(config, data.task);
     const w = fit.weights;
     const count = (s: keyof TaskData['splits']) => data.splits[s].labels.length;
+    // One date: the card is built for the file and again for the caller, and both must agree.
+    const date = new Date().toISOString();
     const cardOf = (fingerprint: string): ClassifierCard => ({
       fingerprint,
       task: data.task,
       profile: config.profile,
-      date: new Date().toISOString(),
+      date,
       labels: w.labels,
       head: { fusion: w.fusion, inputs: w.inputs, hiddenDims: w.hiddenDims, dropout: CLASSIFIER_DROPOUT },
       encoders: {
