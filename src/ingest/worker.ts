@@ -94,7 +94,7 @@ export async function runWorker(deps: WorkerDeps, options: WorkerOptions): Promi
         await processBatch(deps, options, { token, items, runs, tally });
       } finally {
         clearInterval(beat);
-        // Anything left under this token (a stop signal mid-batch) goes back to the queue.
+        // Anything still held under this token (a batch that could not be stored) goes back.
         await queue.release(token);
       }
       tally.batches++;

@@ -184,5 +184,5 @@ describe.skipIf(skip !== '')('API replicas with HNSW on one PostgreSQL server', 
         `  deleteImage -> gone from the other:  ${fmt(gone)}  [${gone.map((d) => d.toFixed(0)).join(', ')}]`,
     );
     for (const r of replicas) expect(r.stderr()).toContain('following the vector tables for other writers');
-  });
+  }, 180_000);
 });
