@@ -109,7 +109,7 @@ async function within(check: () => Promise<boolean>): Promise<number | undefined
 
 beforeAll(async () => {
   if (skip) return;
-  database = await createPostgresDatabase();
+  database = await createPostgresDatabase({ migrated: true });
   // One after the other: the first migrates and generates nothing the second would race for.
   replicas.push(await startReplica('a'));
   replicas.push(await startReplica('b'));
