@@ -38,6 +38,9 @@ export const ERROR_CODES = [
   // Idempotency-Key: reused with another request, or its first request is still running.
   'IDEMPOTENCY_KEY_REUSED',
   'IDEMPOTENCY_KEY_IN_USE',
+  // Not raised as an AppError: the code an unexpected error (a bug) is grouped and reported under,
+  // e.g. a failed item of an ingest run. GraphQL answers such errors as INTERNAL_SERVER_ERROR.
+  'INTERNAL',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
