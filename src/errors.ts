@@ -47,6 +47,9 @@ export const ERROR_CODES = [
   'ADDRESS_UNAVAILABLE',
   // The database's schema is older than this code and this command does not migrate (npm run migrate does).
   'MIGRATION_REQUIRED',
+  // Not raised as an AppError: the code an unexpected error (a bug) is grouped and reported under,
+  // e.g. a failed item of an ingest run. GraphQL answers such errors as INTERNAL_SERVER_ERROR.
+  'INTERNAL',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

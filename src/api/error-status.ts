@@ -19,7 +19,8 @@ const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode | HttpOnlyCode, StatusRu
   METHOD_NOT_ALLOWED: { status: 405 },
   INTERNAL_SERVER_ERROR: { status: 500 },
   INVALID_INPUT: { status: 400 },
-  INVALID_IMAGE: { status: 400 },
+  // Uploaded bytes that do not decode; on a plain route (a thumbnail) a stored original that does not.
+  INVALID_IMAGE: { status: 422 },
   LIMIT_EXCEEDED: { status: 413 },
   NOT_FOUND: { status: 404 },
   FORBIDDEN: { status: 403 },

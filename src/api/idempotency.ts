@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { HeaderMap, type ApolloServerPlugin, type GraphQLResponse } from '@apollo/server';
 import type { FormattedExecutionResult } from 'graphql';
-import type { ErrorCode } from '../errors.ts';
+import { isAppError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { IdempotencyRepository } from '../store/idempotency.repository.ts';
 import { graphqlStatus } from './error-status.ts';
@@ -66,12 +66,19 @@ export function idempotencyPlugin<T extends object>(options: IdempotencyOptions)
           const fields = rootFields(operation, fragmentsOf(document.definitions)).map((f) => f.name.value);
           const scope = `${sha256(request.http?.headers.get('authorization') ?? '').slice(0, 32)}/${[...new Set(fields)].sort().join(',')}`;
           const hash = sha256(canonicalJson({ source, operationName, variables: request.variables ?? {} }));
-          if (await store.claim(scope, key, hash, stale)) {
-            claim = { scope, hash };
-            prune();
-            return null;
+          let found: Awaited<ReturnType<typeof store.find>>;
+          try {
+            if (await store.claim(scope, key, hash, stale)) {
+              claim = { scope, hash };
+              prune();
+              return null;
+            }
+            found = await store.find(scope, key);
+          } catch (error) {
+            // The database is out (DB_UNAVAILABLE, 503): the mutation could not run either.
+            if (isAppError(error)) return errorResponse(error.code, error.message);
+            throw error;
           }
-          const found = await store.find(scope, key);
           if (found && found.requestHash !== hash) {
             return errorResponse(
               'IDEMPOTENCY_KEY_REUSED',

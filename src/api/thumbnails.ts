@@ -2,7 +2,7 @@
  * Thumbnails by image id: rendered once with sharp from the stored original and cached on disk
  * under DATA_DIR/cache/thumbs, keyed by content hash (an image's bytes never change under its hash).
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -28,6 +28,15 @@ export async function thumbnail(
   if (cached) return cached;
   const source = localSource(image.uri);
   if (!source) throw new AppError('NOT_FOUND', `Image ${image.id} has no local original to render`);
+  // A missing original is NOT_FOUND; one that is there but does not decode is INVALID_IMAGE.
+  if (
+    !(await stat(source).then(
+      (st) => st.isFile(),
+      () => false,
+    ))
+  ) {
+    throw new AppError('NOT_FOUND', `The original of image ${image.id} is no longer on this server`);
+  }
   let body: Buffer;
   try {
     body = await sharp(source, { limitInputPixels: options.maxPixels, failOn: 'truncated' })
@@ -36,7 +45,7 @@ export async function thumbnail(
       .webp({ quality: 80 })
       .toBuffer();
   } catch (cause) {
-    throw new AppError('NOT_FOUND', `The original of image ${image.id} cannot be read`, { cause });
+    throw new AppError('INVALID_IMAGE', `The original of image ${image.id} cannot be decoded`, { cause });
   }
   await mkdir(path.dirname(file), { recursive: true });
   // Concurrent first requests for one image each render and commit; the temp name is unique per

@@ -1,4 +1,4 @@
-import { describeError, isAppError } from '../errors.ts';
+import { describeError, isAppError, type ErrorCode } from '../errors.ts';
 import type { PixelTensor } from '../models/types.ts';
 
 /** What a source item carries once read, hashed and decoded. Raw bytes are dropped after decoding. */
@@ -15,8 +15,8 @@ export interface Decoded {
 export interface Failed {
   key: string;
   failed: string;
-  /** Stable code for grouping in the summary (AppError code, or INTERNAL). */
-  code: string;
+  /** Stable code for grouping in the summary (the AppError's, or INTERNAL for anything else). */
+  code: ErrorCode;
 }
 
 /**
@@ -50,7 +50,7 @@ export type ItemOutcome =
   | { key: string; status: 'indexed'; imageId: number; captionIds: number[] }
   /** `captionIds`: captions this copy brought that the stored image lacked, now attached to it. */
   | { key: string; status: 'duplicate'; imageId: number; captionIds: number[] }
-  | { key: string; status: 'failed'; error: string; code: string };
+  | { key: string; status: 'failed'; error: string; code: ErrorCode };
 
 /** An item's problem as a value, with the AppError code (or INTERNAL) for the summary. */
 export function failure(key: string, error: unknown): Failed {

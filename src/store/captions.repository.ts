@@ -1,3 +1,4 @@
+import { AppError } from '../errors.ts';
 import type { Queryable } from './db.ts';
 import { imageFilterSql, type ImageFilter } from './image-filter.ts';
 import { checkIds, checkLimit } from './limits.ts';
@@ -23,6 +24,23 @@ const toRecord = (r: CaptionRow): CaptionRecord => ({
   createdAt: new Date(r.created_at),
 });
 
+/**
+ * A caption whose full-text form (the generated `tsv` column) passes PostgreSQL's 1 MB tsvector
+ * limit fails with SQLSTATE 54000: the caption is too big, the client's to fix, not an internal
+ * error.
+ */
+function asCaptionLimit(error: unknown): never {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  if (e?.code === '54000' && typeof e.message === 'string' && e.message.includes('tsvector')) {
+    throw new AppError(
+      'LIMIT_EXCEEDED',
+      'A caption is too long to index for full-text search (its tsvector form is over the 1 MB limit)',
+      { cause: error },
+    );
+  }
+  throw error;
+}
+
 /** Shared with ImagesRepository so an image and its captions go in with one statement each. */
 export async function insertCaptions(
   db: Queryable,
@@ -30,12 +48,14 @@ export async function insertCaptions(
   texts: readonly string[],
 ): Promise<CaptionRecord[]> {
   if (texts.length === 0) return [];
-  const rows = await db.query<CaptionRow>(
-    `INSERT INTO captions (image_id, text)
-     SELECT $1, t FROM unnest($2::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n
-     RETURNING id, image_id, text, created_at`,
-    [imageId, texts],
-  );
+  const rows = await db
+    .query<CaptionRow>(
+      `INSERT INTO captions (image_id, text)
+       SELECT $1, t FROM unnest($2::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n
+       RETURNING id, image_id, text, created_at`,
+      [imageId, texts],
+    )
+    .catch(asCaptionLimit);
   return rows.map(toRecord).sort((a, b) => a.id - b.id);
 }
 
@@ -88,16 +108,18 @@ export class CaptionsRepository {
    */
   async addMissing(imageId: number, texts: readonly string[]): Promise<CaptionRecord[]> {
     if (texts.length === 0) return [];
-    const rows = await this.db.query<CaptionRow>(
-      `INSERT INTO captions (image_id, text)
+    const rows = await this.db
+      .query<CaptionRow>(
+        `INSERT INTO captions (image_id, text)
        SELECT $1, u.t FROM (
          SELECT t, min(n) AS n FROM unnest($2::text[]) WITH ORDINALITY AS x(t, n) GROUP BY t
        ) u
        WHERE NOT EXISTS (SELECT 1 FROM captions c WHERE c.image_id = $1 AND c.text = u.t)
        ORDER BY u.n
        RETURNING id, image_id, text, created_at`,
-      [imageId, texts],
-    );
+        [imageId, texts],
+      )
+      .catch(asCaptionLimit);
     return rows.map(toRecord).sort((a, b) => a.id - b.id);
   }
 

@@ -17,7 +17,7 @@ import { startWatchdog } from './watchdog.ts';
 let t: TestApp;
 
 beforeAll(async () => {
-  t = await startTestApp({ n: 12 });
+  t = await startTestApp({ n: 12, overrides: { ALLOW_UNAUTHENTICATED_MUTATIONS: 'true' } });
 });
 afterAll(async () => {
   await t?.close();
@@ -184,5 +184,36 @@ describe('metric labels', () => {
     expect(
       [...after.keys()].filter((label) => ![...roots, 'multiple', 'introspection'].includes(label)),
     ).toEqual([]);
+  });
+});
+
+describe('retries (item 6)', () => {
+  it('30 concurrent copies of one mutation under one Idempotency-Key write it once', async () => {
+    const [row] = await t.app.db.query<{ id: number }>('SELECT id FROM images ORDER BY id LIMIT 1');
+    const count = async () =>
+      Number((await t.app.db.query<{ n: string }>('SELECT count(*) AS n FROM captions'))[0]!.n);
+    const before = await count();
+    const watchdog = await startWatchdog(t.url);
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, async () => {
+        const res = await fetch(`${t.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': 'storm-1' },
+          body: JSON.stringify({
+            query: `mutation ($id: ID!) { addCaptions(imageId: $id, captions: ["stormy"]) { id } }`,
+            variables: { id: String(row!.id) },
+          }),
+        });
+        const body = (await res.json()) as { data?: { addCaptions: { id: string }[] }; errors?: unknown[] };
+        return { status: res.status, ids: body.data?.addCaptions.map((c) => c.id) };
+      }),
+    );
+    expectHealthy(await watchdog.stop());
+    expect(await count()).toBe(before + 1);
+    // The first runs; the others get its answer or, while it runs, 409 to retry later.
+    const written = answers.filter((a) => a.status === 200);
+    expect(written.length).toBeGreaterThan(0);
+    expect(new Set(written.map((a) => JSON.stringify(a.ids))).size).toBe(1);
+    expect(answers.filter((a) => a.status !== 200).every((a) => a.status === 409)).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './fixture.ts';
@@ -73,6 +74,30 @@ describe('HTTP routes', () => {
     const text = await (await fetch(`${t.url}/metrics`)).text();
     expect(text).toMatch(/http_request_duration_seconds_count\{route="thumbnail",status="404"\} [1-9]/);
     expect(text).not.toMatch(/route="unknown"/);
+  });
+
+  it('a stored original that does not decode is INVALID_IMAGE (422); one that is gone is NOT_FOUND', async () => {
+    const rows = await t.app.db.query<{ id: number; uri: string }>(
+      'SELECT id, uri FROM images ORDER BY id DESC LIMIT 2',
+    );
+    const [corrupt, gone] = rows.map((r) => ({ id: r.id, file: fileURLToPath(r.uri) }));
+    await writeFile(corrupt!.file, 'not an image at all');
+    await rm(gone!.file);
+    const answer = async (id: number) => {
+      const res = await fetch(`${t.url}/media/${id}/thumbnail`);
+      const body = (await res.json()) as { errors: { message: string; extensions: { code: string } }[] };
+      return { status: res.status, code: body.errors[0]!.extensions.code, message: body.errors[0]!.message };
+    };
+    expect(await answer(corrupt!.id)).toEqual({
+      status: 422,
+      code: 'INVALID_IMAGE',
+      message: `The original of image ${corrupt!.id} cannot be decoded`,
+    });
+    expect(await answer(gone!.id)).toEqual({
+      status: 404,
+      code: 'NOT_FOUND',
+      message: `The original of image ${gone!.id} is no longer on this server`,
+    });
   });
 
   it('GET /graphql in a browser is the offline playground, with every asset served locally', async () => {
