@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../api/fixture.ts';
 import { CHROMIUM, chromiumMissing as missing, launchChromium, type Browser } from './chromium.ts';
@@ -47,7 +49,7 @@ describe.skipIf(missing)('the search page for everyone', () => {
   let phone: Browser;
 
   beforeAll(async () => {
-    t = await startTestApp({ n: 30 });
+    t = await startTestApp({ n: 30, overrides: { API_KEY: 'test-key-1234' } });
     desktop = await launchChromium({ width: 1280, height: 900 });
     phone = await launchChromium(PHONE);
   });
@@ -70,6 +72,41 @@ describe.skipIf(missing)('the search page for everyone', () => {
     await chooser.setFiles(path.join(t.samplesDir, t.manifest[0]!.image));
     expect(await settle(page)).toMatch(/^24 results in \d+ ms$/);
     expect(await page.locator('#captions li').count()).toBe(8);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('shows hostile captions and file names as text: no script runs, the CSP reports nothing', async () => {
+    const hostile = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script> a red circle';
+    const file = path.join(t.dataDir, 'hostile.png');
+    await sharp(randomBytes(64 * 64 * 3), { raw: { width: 64, height: 64, channels: 3 } })
+      .png()
+      .toFile(file);
+    const png = await readFile(file);
+    const added = await t.gql(
+      'mutation ($input: AddImageInput!) { addImage(input: $input) { image { id } } }',
+      {
+        input: {
+          base64: png.toString('base64'),
+          captions: [hostile],
+          filename: '<b onmouseover=alert(1)>.png',
+        },
+      },
+      { authorization: 'Bearer test-key-1234' },
+    );
+    expect(added.errors).toBeUndefined();
+    const { page, errors } = await openPage(desktop.context, `${t.url}/?q=${encodeURIComponent(hostile)}`);
+    await settle(page);
+    const name = '<img src=x onerror="window.pwned=3">.png';
+    await page.setInputFiles('#file', { name, mimeType: 'image/png', buffer: png });
+    await settle(page);
+    const texts = await page.locator('#results .caption').allInnerTexts();
+    expect(texts).toContain(hostile);
+    expect(await page.locator('#results script, #results img:not(.card > img)').count()).toBe(0);
+    expect(await page.getAttribute('#query-preview', 'alt')).toBe(`Your image: ${name}`);
+    await page.setInputFiles('#file', { name, mimeType: 'image/png', buffer: Buffer.alloc(0) });
+    expect(await settle(page)).toBe(`${name} is empty (0 bytes). Choose an image file.`);
+    expect(await page.evaluate('window.pwned')).toBeUndefined();
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -125,14 +125,28 @@ async function runText(text) {
   }
 }
 
+function readAsDataUrl(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result));
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
 /** Uploads the image once for a token, then searches (and pages, see more()) by that token. */
-async function runImage(file, dataUrl) {
+async function runImage(file) {
   const request = begin();
   search = { kind: 'image', variables: null, cursor: null };
   markPending('image');
   $('captions').replaceChildren();
   const started = Date.now();
   try {
+    const dataUrl = await readAsDataUrl(file);
+    if (!request.current()) return;
+    $('query-preview').src = dataUrl;
+    $('query-preview').alt = `Your image: ${file.name}`;
+    $('query-image').hidden = false;
     const onProgress = (loaded, total) => {
       if (!request.current()) return;
       setProgress(loaded / total);
@@ -197,26 +211,14 @@ $('text-form').addEventListener('submit', (event) => {
   if (text) searchText(text, text !== new URLSearchParams(location.search).get('q'));
 });
 
-function readAsDataUrl(file) {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(String(reader.result));
-    reader.onerror = () => reject(reader.error);
-    reader.readAsDataURL(file);
-  });
-}
-
 async function searchByFile(file) {
   if (!file) return;
   const problem = checkFile(file, limits);
   if (problem) return refuse(problem);
   // An image is not kept in the URL: the entry marks that this search left the text one behind.
   if (location.search) history.pushState({ image: true }, '', '/');
-  const dataUrl = await readAsDataUrl(file);
-  $('query-preview').src = dataUrl;
-  $('query-preview').alt = `Your image: ${file.name}`;
-  $('query-image').hidden = false;
-  await runImage(file, dataUrl);
+  $('text').value = ''; // the results shown are for the image, not for the old text
+  await runImage(file);
 }
 
 /** Shows the search the URL names: on load, and on Back/Forward. */
