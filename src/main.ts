@@ -7,6 +7,7 @@ import type { ApiServer } from './api/http-server.ts';
 import { startApiServer } from './api/http-server.ts';
 import { createIndexWriter } from './api/index-writer.ts';
 import { createMetrics } from './api/metrics.ts';
+import { closeAll } from './close-all.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { decodeImage } from './media/image-decode.ts';
@@ -61,13 +62,10 @@ export async function openCore(
   });
   const db = store.db;
   const cleanups: (() => Promise<unknown>)[] = [() => store.close()];
-  let released = false;
-  const release = async () => {
-    if (released) return;
-    released = true;
-    for (const cleanup of cleanups.reverse())
-      await cleanup().catch((err) => logger.error({ err }, 'cleanup failed'));
-  };
+  // closeAll runs every closer (last first) even when one fails; a second close waits on the first.
+  let closing: Promise<void> | undefined;
+  const release = () =>
+    (closing ??= closeAll(cleanups).catch((err: unknown) => logger.error({ err }, 'cleanup failed')));
   try {
     const { encoders, projection, embedder } = await openEmbedder(config, logger, cleanups);
     const indexes = await openIndexes({
