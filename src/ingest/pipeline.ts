@@ -51,7 +51,7 @@ export async function runIngest(
   deps: IngestDeps,
   options: IngestOptions = {},
 ): Promise<IngestSummary> {
-  const { embedder, indexes, logger } = deps;
+  const { db, embedder, indexes, logger } = deps;
   const batchSize = options.batchSize ?? 32;
   const concurrency = options.concurrency ?? 4;
   const checkpointEveryMs = options.checkpointEveryMs ?? 60_000;
