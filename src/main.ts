@@ -95,6 +95,9 @@ export async function openCore(
           imageEncoder: encoders.image.fingerprint,
           projection: projection.fingerprint,
           projectionTrained: projection.trained,
+          ...(encoders.providers
+            ? { textEncoderProvider: encoders.providers.text, imageEncoderProvider: encoders.providers.image }
+            : {}),
         },
         ...(options.onEncode ? { onEncode: options.onEncode } : {}),
       },

@@ -45,6 +45,8 @@ export interface IndexSnapshot {
 export interface VectorIndex {
   readonly implementation: 'hnsw' | 'exact';
   readonly dims: number;
+  /** A graph index's parameters: M and efConstruction it was built with, ef in force. */
+  readonly params?: Readonly<{ m: number; efConstruction: number; ef: number }>;
   /** Live (not deleted) vectors. */
   readonly size: number;
   /**
