@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { Command } from 'commander';
 import sharp from 'sharp';
 import { loadConfig, type Config } from '../src/config.ts';
+import { closeAll } from '../src/close-all.ts';
 import { AppError } from '../src/errors.ts';
 import { openEmbedder, runIngest } from '../src/ingest/index.ts';
 import { isLive, type Decoded, type Embedded, type Stage } from '../src/ingest/items.ts';
@@ -97,7 +98,7 @@ runCli(async () => {
       );
     }
   } finally {
-    for (const c of closers.reverse()) await c();
+    await closeAll(closers);
   }
 });
 

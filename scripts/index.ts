@@ -10,7 +10,7 @@ import {
   type IngestProgress,
   type IngestSummary,
 } from '../src/ingest/index.ts';
-import { runThenClose } from '../src/close-all.ts';
+import { closeAll, runThenClose } from '../src/close-all.ts';
 import { createLogger } from '../src/logger.ts';
 import { KARPATHY_SPLITS, openSource, type KarpathySplit } from '../src/media/sources/index.ts';
 import { enqueue, printQueueStatus } from './lib/queue-cli.ts';
@@ -147,11 +147,11 @@ runCli(
       const closers: (() => Promise<void>)[] = [];
       const { embedder } = await openEmbedder(config, logger, closers);
       const limits = { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels };
-      try {
-        summary = await dryRunIngest(source, { preprocess: embedder.preprocess, limits }, common);
-      } finally {
-        for (const c of closers.reverse()) await c();
-      }
+      summary = await runThenClose(
+        () => dryRunIngest(source, { preprocess: embedder.preprocess, limits }, common),
+        () => closeAll(closers),
+        (err) => logger.error({ err }, 'closing after a failed dry run also failed'),
+      );
     } else {
       const context = await openIngestContext(config, logger);
       // A failed final checkpoint fails the command, but never hides the run's own error.

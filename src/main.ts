@@ -8,6 +8,7 @@ import { startApiServer } from './api/http-server.ts';
 import { createIndexWriter } from './api/index-writer.ts';
 import { createMetrics } from './api/metrics.ts';
 import { WriteGate } from './api/write-gate.ts';
+import { closeAll } from './close-all.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { decodeImage } from './media/image-decode.ts';
@@ -77,13 +78,10 @@ export async function openCore(
   });
   const db = store.db;
   const cleanups: (() => Promise<unknown>)[] = [() => store.close()];
-  let released = false;
-  const release = async () => {
-    if (released) return;
-    released = true;
-    for (const cleanup of cleanups.reverse())
-      await cleanup().catch((err) => logger.error({ err }, 'cleanup failed'));
-  };
+  // closeAll runs every closer (last first) even when one fails; a second close waits on the first.
+  let closing: Promise<void> | undefined;
+  const release = () =>
+    (closing ??= closeAll(cleanups).catch((err: unknown) => logger.error({ err }, 'cleanup failed')));
   try {
     const { encoders, projection, embedder } = await openEmbedder(config, logger, cleanups);
     // Read before the indexes load: whatever commits from here on, the follower applies.
@@ -124,6 +122,9 @@ export async function openCore(
           imageEncoder: encoders.image.fingerprint,
           projection: projection.fingerprint,
           projectionTrained: projection.trained,
+          ...(encoders.providers
+            ? { textEncoderProvider: encoders.providers.text, imageEncoderProvider: encoders.providers.image }
+            : {}),
         },
         classifiers: {
           encoders,

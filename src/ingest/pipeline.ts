@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { describeError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { DecodeLimits } from '../media/image-decode.ts';
 import type { Source, SourceItem } from '../media/sources/types.ts';
@@ -50,7 +51,7 @@ export async function runIngest(
   deps: IngestDeps,
   options: IngestOptions = {},
 ): Promise<IngestSummary> {
-  const { db, embedder, indexes, limits, logger } = deps;
+  const { db, embedder, indexes, logger } = deps;
   const batchSize = options.batchSize ?? 32;
   const concurrency = options.concurrency ?? 4;
   const checkpointEveryMs = options.checkpointEveryMs ?? 60_000;
@@ -63,6 +64,41 @@ export async function runIngest(
     fingerprint: embedder.fingerprint,
   });
   const tally = new Tally(source.id, runId, embedder.fingerprint);
+  try {
+    return await ingestRun(source, deps, options, {
+      runId,
+      ledger,
+      tally,
+      batchSize,
+      concurrency,
+      checkpointEveryMs,
+    });
+  } catch (error) {
+    // A run that throws (a lost database, a full disk at checkpoint) is closed too, with what it
+    // had done and why it ended, so the ledger never shows it as still running.
+    await ledger
+      .finishRun(runId, { ...tally.summary(), status: 'failed', error: describeError(error) })
+      .catch((err: unknown) => logger.error({ err, runId }, 'could not record the failed run'));
+    throw error;
+  }
+}
+
+interface RunState {
+  runId: number;
+  ledger: IngestRepository;
+  tally: Tally;
+  batchSize: number;
+  concurrency: number;
+  checkpointEveryMs: number;
+}
+
+async function ingestRun(
+  source: Source,
+  deps: IngestDeps,
+  options: IngestOptions,
+  { runId, ledger, tally, batchSize, concurrency, checkpointEveryMs }: RunState,
+): Promise<IngestSummary> {
+  const { db, embedder, indexes, limits, logger } = deps;
 
   // 1. List lazily, skipping what earlier runs finished.
   const unfinished = skipFinished(source.items(), ledger, source.id, tally, options);
@@ -99,8 +135,9 @@ export async function runIngest(
   }
   // 6. Save the indexes and close the run's ledger entry.
   await indexes.checkpoint();
-  const summary: IngestSummary = { ...tally.summary(), stopped: options.signal?.aborted ?? false };
-  await ledger.finishRun(runId, { ...summary });
+  const stopped = options.signal?.aborted ?? false;
+  const summary: IngestSummary = { ...tally.summary(), stopped };
+  await ledger.finishRun(runId, { ...summary, status: stopped ? 'stopped' : 'finished' });
   logOutcomes(logger, summary);
   return summary;
 }

@@ -118,6 +118,7 @@ export async function loadEncoders(
       profile,
       text,
       image,
+      providers: { text: providerOf(textSession) ?? 'cpu', image: providerOf(imageSession) ?? 'cpu' },
       close: async () => {
         await Promise.all(sessions.map((s) => s.release()));
       },

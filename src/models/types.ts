@@ -46,6 +46,8 @@ export interface Encoders {
   profile: string;
   text: TextEncoder;
   image: ImageEncoder;
+  /** The ONNX Runtime execution provider each encoder's session runs on (`cpu`, `cuda`, ...). */
+  providers?: { text: string; image: string };
   close(): Promise<void>;
 }
 

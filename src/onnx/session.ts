@@ -114,10 +114,9 @@ export function chooseExecutionProviders(
 
 /**
  * Providers `auto` already found unusable in this process (no adapter, no driver), so later
- * sessions neither retry them nor repeat the log line.
+ * sessions do not retry them.
  */
 const failedProviders = new Map<ExecutionProvider, string>();
-let autoLogged = false;
 
 const providers = new WeakMap<InferenceSession, ExecutionProvider>();
 
@@ -128,8 +127,8 @@ export function providerOf(session: InferenceSession): ExecutionProvider | undef
 
 /**
  * Creates an onnxruntime session for a model (bytes or a file path) on the device the config
- * asks for. `auto` tries the GPU providers the build has and falls back to CPU, saying once in
- * the log what it chose and why; an explicit GPU device that cannot start is DEVICE_UNAVAILABLE.
+ * asks for. `auto` tries the GPU providers the build has and falls back to CPU, saying for each
+ * session in the log what it chose and why; an explicit GPU device that cannot start is DEVICE_UNAVAILABLE.
  */
 export async function createSession(
   model: Uint8Array | string,
@@ -156,12 +155,13 @@ export async function createSession(
     try {
       const session = await openSession(model, { ...base, executionProviders: [provider] });
       providers.set(session, provider);
-      if (options.device === 'auto' && !autoLogged) {
-        autoLogged = true;
+      // Each session says where it runs: the text, image and projection models can land apart.
+      if (options.device === 'auto') {
         const why = [choice.reason, ...tried].join('; ');
+        const name = typeof model === 'string' ? path.basename(model) : `a ${model.byteLength}-byte model`;
         options.logger.info(
-          { device: 'auto', provider, tried },
-          `DEVICE=auto chose ${provider}${why ? ` (${why})` : ''}`,
+          { device: 'auto', provider, tried, model: name },
+          `DEVICE=auto chose ${provider} for ${name}${why ? ` (${why})` : ''}`,
         );
       }
       return session;

@@ -52,6 +52,9 @@ export interface EngineDeps {
     imageEncoder: string;
     projection: string;
     projectionTrained: boolean;
+    /** Where each encoder's ONNX session runs (`cpu`, `cuda`, ...), when known. */
+    textEncoderProvider?: string;
+    imageEncoderProvider?: string;
   };
   /** Trained classifiers and zero-shot labels (search/classifier.ts); absent: classify is unavailable. */
   classifiers?: Omit<ClassifierServiceDeps, 'query'>;
@@ -319,15 +322,19 @@ export class SearchEngine {
         dims: this.deps.embedder.dims,
         fingerprint: fp,
         type: vectors.implementation,
-        m: isHnsw ? hnsw.m : null,
-        efConstruction: isHnsw ? hnsw.efConstruction : null,
-        ef: isHnsw ? hnsw.ef : null,
+        // The graph's own M and efConstruction (a loaded graph keeps what it was built with, from
+        // its manifest, whatever the config says now); ef is the search-time setting in force.
+        m: isHnsw ? (vectors.params?.m ?? hnsw.m) : null,
+        efConstruction: isHnsw ? (vectors.params?.efConstruction ?? hnsw.efConstruction) : null,
+        ef: isHnsw ? (vectors.params?.ef ?? hnsw.ef) : null,
       };
     };
     return {
       images,
       captions,
       ...this.deps.models,
+      textEncoderProvider: this.deps.models.textEncoderProvider ?? null,
+      imageEncoderProvider: this.deps.models.imageEncoderProvider ?? null,
       modelFingerprint: fp,
       dims: this.deps.embedder.dims,
       indexes: await Promise.all([index('image'), index('caption')]),

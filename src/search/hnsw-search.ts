@@ -14,6 +14,7 @@ import type { SearchableIndex, Target } from './types.ts';
 export function hnswSearch(deps: Omit<RetrieveDeps, 'exactThreshold'>): VectorSearch {
   return {
     implementation: deps.index.implementation,
+    ...(deps.index.params ? { params: deps.index.params } : {}),
     count: () => Promise.resolve(deps.index.size),
     knn: (query, k, { filter, exactThreshold }) => retrieve(query, k, filter, { ...deps, exactThreshold }),
   };

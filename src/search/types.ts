@@ -21,7 +21,7 @@ export interface ScoredId {
 }
 
 /** What the engine needs from a vector index (`HnswIndex`, `ExactIndex`). */
-export type SearchableIndex = Pick<VectorIndex, 'search' | 'size' | 'implementation'>;
+export type SearchableIndex = Pick<VectorIndex, 'search' | 'size' | 'implementation' | 'params'>;
 
 /** An image given to a query: exactly one field is set. */
 export interface ImageQueryInput {
@@ -118,6 +118,9 @@ export interface IndexInfoModel {
   imageEncoder: string;
   projection: string;
   projectionTrained: boolean;
+  /** Where each encoder's ONNX session runs (`cpu`, `cuda`, ...); null when unknown. */
+  textEncoderProvider: string | null;
+  imageEncoderProvider: string | null;
   dims: number;
   indexes: VectorIndexInfoModel[];
   classifiers: ClassifierInfo[];

@@ -38,6 +38,31 @@ afterAll(async () => {
 });
 
 describe('runIngest', () => {
+  it('a run whose source throws part way is still closed in the ledger: finished_at set, status failed, the reason kept', async () => {
+    const real = await openSource(fixture.manifest);
+    // A reader that fails after four items, as one whose disk goes away would.
+    const failing = {
+      ...real,
+      id: `${real.id}#throws`,
+      async *items() {
+        let n = 0;
+        for await (const item of real.items()) {
+          if (++n > 4) throw new Error('the source disk went away');
+          yield item;
+        }
+      },
+    };
+    await expect(runIngest(failing, ctx, { batchSize: 2, concurrency: 1 })).rejects.toThrow(
+      'the source disk went away',
+    );
+    const [run] = await ctx.db.query<{ finished: boolean; status: string; error: string }>(
+      `SELECT finished_at IS NOT NULL AS finished, summary->>'status' AS status, summary->>'error' AS error
+       FROM ingest_runs WHERE source = $1`,
+      [failing.id],
+    );
+    expect(run).toEqual({ finished: true, status: 'failed', error: 'the source disk went away' });
+  });
+
   it("indexes good items, attaches a duplicate's captions and records bad items with reasons while the run goes on", async () => {
     const source = await openSource(fixture.manifest);
     const progress: number[] = [];

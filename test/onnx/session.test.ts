@@ -64,7 +64,7 @@ describe('chooseExecutionProviders', () => {
 });
 
 describe('createSession', () => {
-  it('with DEVICE=auto runs on what works, falling back to CPU, with one log line', async () => {
+  it('with DEVICE=auto runs on what works, falling back to CPU, with one log line per session', async () => {
     const { logger, lines } = capturingLogger();
     const options = { device: 'auto' as const, intraOpThreads: 1, interOpThreads: 1, logger };
     const session = await createSession(relu(), options);
@@ -72,7 +72,9 @@ describe('createSession', () => {
     const { y } = await session.run({ x: new ort.Tensor('float32', new Float32Array([-1, 2]), [2]) });
     expect(Array.from(y!.data as Float32Array)).toEqual([0, 2]);
     const chosen = lines().filter((l) => l.msg.startsWith('DEVICE=auto chose'));
-    expect(chosen).toHaveLength(1);
+    expect(chosen).toHaveLength(2);
+    expect(chosen[1]!.provider).toBe(chosen[0]!.provider);
+    expect(chosen[0]!.msg).toMatch(/^DEVICE=auto chose \w+ for a \d+-byte model/);
     if (!probeBackends().cudaInstalled) {
       // This machine's build has no CUDA provider, and CI machines have no GPU adapter.
       expect(chosen[0]!.msg).toContain('CUDA provider not installed');

@@ -216,6 +216,8 @@ export type IndexInfo = {
   classifiers: Array<ClassifierInfo>;
   dims: Scalars['Int']['output'];
   imageEncoder: Scalars['String']['output'];
+  /** The ONNX Runtime execution provider the image encoder runs on (cpu, cuda, webgpu); null when unknown. */
+  imageEncoderProvider: Maybe<Scalars['String']['output']>;
   images: Scalars['Int']['output'];
   indexes: Array<VectorIndexInfo>;
   limits: LimitsInfo;
@@ -224,6 +226,8 @@ export type IndexInfo = {
   projection: Scalars['String']['output'];
   projectionTrained: Scalars['Boolean']['output'];
   textEncoder: Scalars['String']['output'];
+  /** The ONNX Runtime execution provider the text encoder runs on (cpu, cuda, webgpu); null when unknown. */
+  textEncoderProvider: Maybe<Scalars['String']['output']>;
 };
 
 export type LabelScore = {
@@ -499,10 +503,13 @@ export type VectorIndexInfo = {
   /** Live vectors in the index. */
   count: Scalars['Int']['output'];
   dims: Scalars['Int']['output'];
+  /** HNSW ef used by searches now (HNSW_EF); null for exact. */
   ef: Maybe<Scalars['Int']['output']>;
+  /** HNSW efConstruction the graph was built with (its manifest); null for exact. */
   efConstruction: Maybe<Scalars['Int']['output']>;
   fingerprint: Scalars['String']['output'];
   kind: Scalars['String']['output'];
+  /** HNSW M the graph was built with (its manifest, not the current HNSW_M); null for exact. */
   m: Maybe<Scalars['Int']['output']>;
   /** hnsw or exact. */
   type: Scalars['String']['output'];
@@ -760,6 +767,7 @@ export type IndexInfoResolvers<ContextType = ApiContext, ParentType extends Reso
   classifiers?: Resolver<Array<ResolversTypes['ClassifierInfo']>, ParentType, ContextType>;
   dims?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   imageEncoder?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  imageEncoderProvider?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   images?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   indexes?: Resolver<Array<ResolversTypes['VectorIndexInfo']>, ParentType, ContextType>;
   limits?: Resolver<ResolversTypes['LimitsInfo'], ParentType, ContextType>;
@@ -768,6 +776,7 @@ export type IndexInfoResolvers<ContextType = ApiContext, ParentType extends Reso
   projection?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   projectionTrained?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   textEncoder?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  textEncoderProvider?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {

@@ -48,6 +48,8 @@ export interface IndexSnapshot {
 export interface VectorIndex {
   readonly implementation: 'hnsw' | 'exact';
   readonly dims: number;
+  /** A graph index's parameters: M and efConstruction it was built with, ef in force. */
+  readonly params?: Readonly<{ m: number; efConstruction: number; ef: number }>;
   /** Live (not deleted) vectors. */
   readonly size: number;
   /**
@@ -95,6 +97,8 @@ export interface KnnOptions {
  */
 export interface VectorSearch {
   readonly implementation: 'hnsw' | 'exact' | 'pgvector';
+  /** The graph's own parameters, where the backend knows them (an HNSW graph: from its manifest). */
+  readonly params?: Readonly<{ m: number; efConstruction: number; ef: number }>;
   /** Live vectors. */
   count(): Promise<number>;
   /**
