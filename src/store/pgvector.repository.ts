@@ -129,6 +129,10 @@ export class PgvectorRepository {
     );
   }
 
+  async dropIndex(table: PgvectorTable): Promise<void> {
+    await this.db.query(`DROP INDEX IF EXISTS ${checked(table.name)}_hnsw`);
+  }
+
   /** Writes or replaces vectors (ids must exist in the kind's table). */
   async upsert(table: PgvectorTable, rows: readonly { id: number; vector: Float32Array }[]): Promise<void> {
     checkIds(rows);
@@ -139,6 +143,15 @@ export class PgvectorRepository {
        ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding`,
       [rows.map((r) => r.id), rows.map((r) => vectorLiteral(r.vector))],
     );
+  }
+
+  /** Bytes on disk of the table (heap + TOAST) and of its HNSW index. */
+  async relationBytes(table: PgvectorTable): Promise<{ table: number; index: number }> {
+    const name = checked(table.name);
+    const rows = await this.db.query<{ t: number; i: number | null }>(
+      `SELECT pg_table_size('${name}')::float8 AS t, pg_relation_size(to_regclass('${name}_hnsw'))::float8 AS i`,
+    );
+    return { table: rows[0]?.t ?? 0, index: rows[0]?.i ?? 0 };
   }
 
   /** Live items (image not deleted) in the table. */

@@ -112,7 +112,9 @@ export async function openPgvector(options: OpenPgvectorOptions): Promise<Pgvect
 }
 
 /** Installs the extension where the server has it; refuses, naming the fix, where it does not. */
-async function ensureExtension(repo: PgvectorRepository): Promise<string> {
+export async function ensureExtension(
+  repo: Pick<PgvectorRepository, 'installedVersion' | 'availableVersion' | 'createExtension'>,
+): Promise<string> {
   let installed = await repo.installedVersion();
   if (installed === undefined) {
     const available = await repo.availableVersion();
