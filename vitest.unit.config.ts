@@ -27,6 +27,7 @@ export const UNIT_TESTS = [
   'test/search/hydrate-cache.test.ts',
   'test/search/query-image-tokens.test.ts',
   'test/search/query-batcher.test.ts',
+  'test/vector/exact-threshold.test.ts',
 ];
 
 export default defineConfig({
