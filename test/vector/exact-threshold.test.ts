@@ -6,7 +6,7 @@ import { HnswIndex } from '../../src/store/vector/hnsw-index.ts';
 function unit(i: number, dims: number): Float32Array {
   const v = new Float32Array(dims);
   v[i % dims] = 1;
-  v[(i * 7 + 3) % dims] += 0.5;
+  v[(i * 7 + 3) % dims]! += 0.5;
   const n = Math.hypot(...v);
   return v.map((x) => x / n);
 }
