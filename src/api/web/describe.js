@@ -110,13 +110,20 @@ $('describe-match-form').addEventListener('submit', (event) => {
   void scoreText();
 });
 
+// The search box is cleared when an image search starts (the URL cannot hold an image), so keep
+// what was typed last as the text to score.
+let lastTyped = '';
+$('text').addEventListener('input', () => {
+  if ($('text').value.trim() !== '') lastTyped = $('text').value;
+});
+
 // app.js sets the preview to the dropped image's data: URL; describe whichever image is shown.
 new window.MutationObserver(() => {
   const src = $('query-preview').getAttribute('src') ?? '';
   if (!src.startsWith('data:')) return;
   image = { base64: src };
   panel.hidden = false;
-  if ($('describe-text').value === '') $('describe-text').value = $('text').value;
+  if ($('describe-text').value === '') $('describe-text').value = $('text').value || lastTyped;
   void rankLabels();
   void scoreText();
 }).observe($('query-preview'), { attributes: true, attributeFilter: ['src'] });
