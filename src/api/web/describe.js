@@ -117,13 +117,15 @@ $('text').addEventListener('input', () => {
   if ($('text').value.trim() !== '') lastTyped = $('text').value;
 });
 
-// app.js sets the preview to the dropped image's data: URL; describe whichever image is shown.
+// app.js sets the preview to the dropped image's data: URL; the panel describes whichever image is shown.
 new window.MutationObserver(() => {
   const src = $('query-preview').getAttribute('src') ?? '';
   if (!src.startsWith('data:')) return;
   image = { base64: src };
   panel.hidden = false;
   if ($('describe-text').value === '') $('describe-text').value = $('text').value || lastTyped;
-  void rankLabels();
-  void scoreText();
+  // On demand only: describing sends the image's bytes again (a trained classifier needs its
+  // pixels), which the search itself never does once it holds a query token.
+  $('describe-ranked').replaceChildren();
+  $('describe-match').replaceChildren();
 }).observe($('query-preview'), { attributes: true, attributeFilter: ['src'] });
