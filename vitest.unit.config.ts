@@ -21,6 +21,13 @@ export const UNIT_TESTS = [
   'test/train/fit-options.test.ts',
   'test/train/early-stopping.test.ts',
   'test/vector/contract.test.ts',
+  'test/train/train-progress.test.ts',
+  'test/train/classifier-metrics.test.ts',
+  'test/train/classifier-gradients.test.ts',
+  'test/search/hydrate-cache.test.ts',
+  'test/search/query-image-tokens.test.ts',
+  'test/search/query-batcher.test.ts',
+  'test/vector/exact-threshold.test.ts',
 ];
 
 export default defineConfig({

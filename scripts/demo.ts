@@ -21,6 +21,7 @@ import { generateSampleData, MANIFEST_NAME } from '../src/train/synthetic/genera
 import { trainProjection } from '../src/train/train-projection.ts';
 import { ensureTrainingData } from '../src/train/index.ts';
 import { runCli, vectorBackendOption } from './lib/cli.ts';
+import { trainingProgress } from './lib/train-progress.ts';
 
 /**
  * `npm run demo`: from a fresh clone, offline, with no database server: tiny models, synthetic
@@ -78,10 +79,26 @@ async function ensureProjection(config: Config, logger: Logger): Promise<void> {
     say('[3/4] projection: training on synthetic pairs (contrastive, symmetric InfoNCE)');
     const data = await step('training pairs ready', () => ensureTrainingData(config));
     let epochs = 0;
+    const progress = trainingProgress((line) => say(`  ${line}`));
+    let encodedTenth = 0;
     const { card } = await step('projection trained', () =>
       trainProjection(
         config,
-        { dataPath: data.manifestPath, encoders, onEpoch: () => void epochs++ },
+        {
+          dataPath: data.manifestPath,
+          encoders,
+          // Encoding the training images comes first and takes a while: say so every tenth.
+          onEncodeProgress: (done, total) => {
+            const tenth = Math.floor((10 * done) / total);
+            if (tenth > encodedTenth) say(`  encoding training images: ${done}/${total}`);
+            encodedTenth = Math.max(encodedTenth, tenth);
+          },
+          onStep: progress.onStep,
+          onEpoch: (e) => {
+            epochs++;
+            progress.onEpoch(e);
+          },
+        },
         logger,
       ),
     );

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { KARPATHY_SPLITS, type KarpathySplit } from '../src/media/sources/index.ts';
-import { FIT_DEFAULTS } from '../src/train/fit.ts';
+import { FIT_DEFAULTS, type StepEvent } from '../src/train/fit.ts';
 import { checkOptions, FitOptionsSchema, numericFlags } from '../src/train/fit-options.ts';
 import {
   DEFAULT_TRAINING_IMAGES,
@@ -14,6 +14,7 @@ import {
 import { projectionDir, startOf } from '../src/models/projection.ts';
 import { rejectedDir } from '../src/train/zero-shot-gate.ts';
 import { checkOutputPath, writeJsonOutput, runCli } from './lib/cli.ts';
+import { epochLine } from './lib/train-progress.ts';
 
 const program = new Command('train')
   .description(
@@ -101,7 +102,8 @@ runCli(async () => {
   );
   let encodeBar: ReturnType<MultiBar['create']> | undefined;
   let trainBar: ReturnType<MultiBar['create']> | undefined;
-  let last = { loss: 0, pairsPerSecond: 0 };
+  let last: StepEvent | undefined;
+  const started = performance.now();
   let dataPath = o['data'];
   if (dataPath === undefined) {
     const set = await ensureTrainingData(config, { n: flags.trainImages! });
@@ -146,7 +148,7 @@ runCli(async () => {
         });
       },
       onEpoch: (e) => {
-        const line = `epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${e.valScore !== undefined ? ` val ${e.valScore.toFixed(4)}` : ''}${e.valLoss !== undefined ? ` val loss ${e.valLoss.toFixed(4)}` : ''}${e.best ? ' (best)' : ''} ${Math.round(last.pairsPerSecond)} pairs/s\n`;
+        const line = `${epochLine(e, last, performance.now() - started)}\n`;
         if (tty) bars.log(line);
         else process.stderr.write(line);
       },

@@ -27,6 +27,8 @@ const list = z.string().transform((v) =>
     .filter((s) => s.length > 0),
 );
 
+/** Filters allowing at most this many items are searched exactly (EXACT_SEARCH_THRESHOLD). */
+export const DEFAULT_EXACT_SEARCH_THRESHOLD = 2000;
 const EnvSchema = z.object({
   DATABASE_URL: z
     .string()
@@ -66,6 +68,7 @@ const EnvSchema = z.object({
   HNSW_M: int(4, 128).default(16),
   HNSW_EF_CONSTRUCTION: int(8, 2000).default(200),
   HNSW_EF: int(1, 5000).default(64),
+  EXACT_SEARCH_THRESHOLD: int(0, 100_000).default(DEFAULT_EXACT_SEARCH_THRESHOLD),
   VECTOR_BACKEND: z.enum(['hnsw', 'pgvector']).default('hnsw'),
   FOLLOW_POLL_MS: int(0, 3_600_000).default(1000),
   QUERY_BATCH_WINDOW_MS: int(0, 1000).default(2),
@@ -137,6 +140,12 @@ export interface Config {
   };
   /** HNSW graph parameters; the pgvector backend's indexes use the same three. */
   hnsw: { m: number; efConstruction: number; ef: number };
+  /**
+   * A search whose filter allows at most `exactThreshold` items scores exactly those items instead
+   * of walking the graph (which would reject almost everything it visits). One value for every
+   * layer: the engine's filtered search, HnswIndex's id-set filter, pgvector's exact path.
+   */
+  search: { exactThreshold: number };
   /** Where vectors are searched: in-process hnswlib files, or pgvector inside Postgres. */
   vectorBackend: 'hnsw' | 'pgvector';
   /**
@@ -273,6 +282,7 @@ export function loadConfig(
       idempotencyRetentionMs: e.IDEMPOTENCY_RETENTION_HOURS * 3_600_000,
     },
     hnsw: { m: e.HNSW_M, efConstruction: e.HNSW_EF_CONSTRUCTION, ef: e.HNSW_EF },
+    search: { exactThreshold: e.EXACT_SEARCH_THRESHOLD },
     vectorBackend: e.VECTOR_BACKEND,
     follow: { pollMs: e.FOLLOW_POLL_MS },
     queryBatch: { windowMs: e.QUERY_BATCH_WINDOW_MS, maxBatch: e.QUERY_BATCH_MAX },

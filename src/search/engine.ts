@@ -4,7 +4,7 @@
  * -> cut the page after the cursor -> hydrate.
  */
 import { createHash } from 'node:crypto';
-import type { Config } from '../config.ts';
+import { DEFAULT_EXACT_SEARCH_THRESHOLD, type Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import type { CaptionsRepository } from '../store/captions.repository.ts';
 import type { ImageFilter } from '../store/image-filter.ts';
@@ -44,7 +44,7 @@ export interface EngineDeps {
   vectors: VectorsRepository;
   decodeImage: DecodeImage;
   config: Pick<Config, 'limits' | 'remoteImageHosts' | 'localImageRoots' | 'hnsw'> &
-    Partial<Pick<Config, 'queryBatch' | 'hydrateCache'>>;
+    Partial<Pick<Config, 'queryBatch' | 'hydrateCache' | 'search'>>;
   /** What `indexInfo` reports about the models. */
   models: {
     profile: string;
@@ -63,7 +63,7 @@ export interface EngineDeps {
 }
 
 export interface EngineOptions {
-  /** Filtered searches over at most this many allowed ids run exactly. @default 2000 */
+  /** Filtered searches over at most this many allowed ids run exactly. @default config.search.exactThreshold */
   exactThreshold?: number;
   /**
    * How deep every search ranks, whatever the page size: paging cuts its pages from this one window
@@ -91,7 +91,8 @@ export class SearchEngine {
     readonly deps: EngineDeps,
     options: EngineOptions = {},
   ) {
-    this.exactThreshold = options.exactThreshold ?? 2000;
+    this.exactThreshold =
+      options.exactThreshold ?? deps.config.search?.exactThreshold ?? DEFAULT_EXACT_SEARCH_THRESHOLD;
     this.maxWindow = options.maxWindow ?? 1000;
     this.onRetrieve = options.onRetrieve;
     this.encoderDeps = {

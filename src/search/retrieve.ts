@@ -21,7 +21,7 @@ export interface RetrieveDeps {
   filterIds: (filter: ImageFilter, limit: number) => Promise<number[]>;
   /** Which of `ids` are live and match `filter`. */
   filterAmong: (ids: readonly number[], filter: ImageFilter) => Promise<number[]>;
-  /** Filtered sets up to this size are searched exactly. @default 2000 */
+  /** Filtered sets up to this size are searched exactly (config.search.exactThreshold). */
   exactThreshold: number;
 }
 

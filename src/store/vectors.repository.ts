@@ -118,15 +118,6 @@ export class VectorsRepository {
     return rows[0]?.n ?? 0;
   }
 
-  async maxId(kind: VectorKind, fingerprint: string): Promise<number> {
-    const t = TABLES[kind];
-    const rows = await this.db.query<{ m: number | null }>(
-      `SELECT max(${t.id}) AS m FROM ${t.table} WHERE fingerprint = $1`,
-      [fingerprint],
-    );
-    return rows[0]?.m ?? 0;
-  }
-
   /** Live images or captions that have no vector for `fingerprint` yet (e.g. after a model change). */
   async missingIds(kind: VectorKind, fingerprint: string, limit: number): Promise<number[]> {
     checkLimit(limit);

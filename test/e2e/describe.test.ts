@@ -42,7 +42,7 @@ describe.skipIf(missing)('the Describe panel', () => {
     await t?.close();
   });
 
-  it('ranks the editable labels and scores the typed text for a dropped image', async () => {
+  it('for a dropped image, on request, ranks the editable labels and scores the typed text', async () => {
     const page = await context.newPage();
     page.on('pageerror', (e) => problems.push(e.message));
     // A CSP violation (inline script or style) shows up as a console error.
@@ -51,6 +51,11 @@ describe.skipIf(missing)('the Describe panel', () => {
     expect(await page.locator('#describe').isHidden()).toBe(true);
     await page.fill('#text', 'a small red circle on the left');
     await page.setInputFiles('#file', path.join(t.samplesDir, t.manifest[0]!.image));
+    await expect.poll(() => page.locator('#describe').isVisible(), { timeout: 30_000 }).toBe(true);
+    // Nothing is sent until asked: describing uploads the image again.
+    expect(await page.locator('#describe-ranked li').count()).toBe(0);
+    await page.click('#describe-labels-form button');
+    await page.click('#describe-match-form button');
 
     const ranked = page.locator('#describe-ranked li');
     await expect.poll(() => ranked.count(), { timeout: 30_000 }).toBe(5);

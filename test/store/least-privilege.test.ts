@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkSchema, migrate, MIGRATIONS_DIR } from '../../src/store/migrate.ts';
+import { checkSchema, migrate, MIGRATIONS_DIR, readMigrations } from '../../src/store/migrate.ts';
 import { openPgDb } from '../../src/store/pg-db.ts';
 import { createPostgresDatabase, postgresBackend } from '../setup/databases.ts';
 
@@ -17,6 +17,10 @@ import { createPostgresDatabase, postgresBackend } from '../setup/databases.ts';
  * behind. On the real PostgreSQL server, with a role granted SELECT, INSERT, UPDATE, DELETE only.
  */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The migrations this code has, in order, and the newest: what a migrated database is at. */
+const NAMES = (await readMigrations()).map((m) => m.name);
+const LATEST = NAMES.at(-1)!;
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const KEY = 'least-privilege-key';
 const SLOW = 240_000;
 const skip = postgresBackend.skipReason !== '';
@@ -94,7 +98,9 @@ describe.skipIf(skip)('a DML-only role on a PostgreSQL server', () => {
       expect(early.code, early.stderr).toBe(2);
       expect(early.stderr.trim().split('\n')).toEqual([
         expect.stringMatching(
-          /^error \[MIGRATION_REQUIRED\]: The database is not set up yet, and this code needs 001_initial\.sql: run `npm run migrate` with the same DATABASE_URL as the database's owner/,
+          new RegExp(
+            `^error \\[MIGRATION_REQUIRED\\]: The database is not set up yet, and this code needs ${escape(NAMES.join(', '))}: run \`npm run migrate\` with the same DATABASE_URL as the database's owner`,
+          ),
         ),
       ]);
       // Nothing was created by the refused start.
@@ -104,7 +110,7 @@ describe.skipIf(skip)('a DML-only role on a PostgreSQL server', () => {
 
       const migrated = await cli('migrate', { DATA_DIR: dataDir, DATABASE_URL: ownerUrl }).exit;
       expect(migrated.code, migrated.stderr).toBe(0);
-      expect(migrated.stdout).toContain('is at 001_initial.sql');
+      expect(migrated.stdout).toContain(`is at ${LATEST}`);
       await asOwner((c) =>
         c.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`),
       );
@@ -170,10 +176,12 @@ describe.skipIf(skip)('a DML-only role on a PostgreSQL server', () => {
       await expect(checkSchema(db, { dir: newer })).rejects.toMatchObject({
         code: 'MIGRATION_REQUIRED',
         message: expect.stringMatching(
-          /The database is at 001_initial\.sql, and this code needs 099_later\.sql: run `npm run migrate`/,
+          new RegExp(
+            `The database is at ${escape(LATEST)}, and this code needs 099_later\\.sql: run \`npm run migrate\``,
+          ),
         ),
       });
-      expect(await checkSchema(db)).toEqual({ current: '001_initial.sql' });
+      expect(await checkSchema(db)).toEqual({ current: LATEST });
       await expect(migrate(db, { dir: newer })).rejects.toMatchObject({
         code: 'MIGRATION_REQUIRED',
         message: expect.stringMatching(

@@ -177,7 +177,6 @@ describe.each(backends.map((b) => [b.name, b] as const))('store contract [%s]', 
     expect(await vectors.missingIds('image', 'fp-b', 100_000)).toContain(x);
     await images.softDelete(y);
     expect(await vectors.deletedIds('image', 'fp-a')).toEqual([y]);
-    expect(await vectors.maxId('image', 'fp-a')).toBe(y);
     await expect(
       vectors.upsert('image', 'fp-a', [
         { id: x, vector: v(1) },

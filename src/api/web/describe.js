@@ -110,13 +110,22 @@ $('describe-match-form').addEventListener('submit', (event) => {
   void scoreText();
 });
 
-// app.js sets the preview to the dropped image's data: URL; describe whichever image is shown.
+// The search box is cleared when an image search starts (the URL cannot hold an image), so keep
+// what was typed last as the text to score.
+let lastTyped = '';
+$('text').addEventListener('input', () => {
+  if ($('text').value.trim() !== '') lastTyped = $('text').value;
+});
+
+// app.js sets the preview to the dropped image's data: URL; the panel describes whichever image is shown.
 new window.MutationObserver(() => {
   const src = $('query-preview').getAttribute('src') ?? '';
   if (!src.startsWith('data:')) return;
   image = { base64: src };
   panel.hidden = false;
-  if ($('describe-text').value === '') $('describe-text').value = $('text').value;
-  void rankLabels();
-  void scoreText();
+  if ($('describe-text').value === '') $('describe-text').value = $('text').value || lastTyped;
+  // On demand only: describing sends the image's bytes again (a trained classifier needs its
+  // pixels), which the search itself never does once it holds a query token.
+  $('describe-ranked').replaceChildren();
+  $('describe-match').replaceChildren();
 }).observe($('query-preview'), { attributes: true, attributeFilter: ['src'] });

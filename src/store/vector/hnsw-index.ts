@@ -1,5 +1,6 @@
 import path from 'node:path';
 import hnswlib from 'hnswlib-node';
+import { DEFAULT_EXACT_SEARCH_THRESHOLD } from '../../config.ts';
 import { AppError } from '../../errors.ts';
 import { commitAtomic } from '../../atomic-file.ts';
 import { allows, checkQuery, checkRows } from './checks.ts';
@@ -51,7 +52,7 @@ export class HnswIndex implements VectorIndex {
       efConstruction: options.efConstruction ?? DEFAULT_HNSW_PARAMS.efConstruction,
       ef: options.ef ?? DEFAULT_HNSW_PARAMS.ef,
     });
-    this.exactFilterLimit = options.exactFilterLimit ?? 2048;
+    this.exactFilterLimit = options.exactFilterLimit ?? DEFAULT_EXACT_SEARCH_THRESHOLD;
     this.compactAt = options.compactAt ?? 0.5;
     if (!(this.compactAt > 0 && this.compactAt <= 1))
       throw new AppError('INVALID_INPUT', `compactAt must be in (0, 1], got ${this.compactAt}`);

@@ -18,7 +18,8 @@ export interface HnswOptions extends Partial<HnswParams> {
   initialCapacity?: number;
   /**
    * A filter given as a Set at most this large is answered by exact scoring of just those ids,
-   * which beats a graph walk that must reject almost every node it visits. @default 2048
+   * which beats a graph walk that must reject almost every node it visits.
+   * @default DEFAULT_EXACT_SEARCH_THRESHOLD (config.ts: EXACT_SEARCH_THRESHOLD)
    */
   exactFilterLimit?: number;
   /** Seed of hnswlib's level generator, so builds are reproducible. @default 100 */

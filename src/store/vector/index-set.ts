@@ -40,7 +40,7 @@ export interface IndexSet extends VectorBackend {
 }
 
 export interface OpenIndexesOptions {
-  config: Pick<Config, 'paths' | 'hnsw'>;
+  config: Pick<Config, 'paths' | 'hnsw'> & Partial<Pick<Config, 'search'>>;
   db: Queryable;
   fingerprint: string;
   dims: number;
@@ -240,6 +240,7 @@ async function loadAndReconcile(options: OpenIndexesOptions, dir: string, vector
   // Load what was saved (or start empty), then catch up with Postgres.
   const params = config.hnsw;
   const background = {
+    ...(config.search ? { exactFilterLimit: config.search.exactThreshold } : {}),
     backgroundRebuild: true,
     ...(options.rebuildSlice === undefined ? {} : { rebuildSlice: options.rebuildSlice }),
   };
