@@ -1,9 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { loadConfig } from '../src/config.ts';
-import { createRng, deriveSeed } from '../src/train/rng.ts';
 import { benchBackends, type SweepRow } from './lib/ann-pgvector.ts';
 import { runCli, wholeNumber } from './lib/cli.ts';
+import { clustered } from './lib/clustered-vectors.ts';
 
 /**
  * The two vector backends side by side on the same seeded clustered unit vectors: pgvector (PGlite's
@@ -97,32 +97,6 @@ runCli(async () => {
     await writeFile(o.json, `${JSON.stringify(json, null, 2)}\n`);
   }
 });
-
-/** Unit vectors around `clusters` random centres: normalise(centre + noise), as bench:ann draws them. */
-function clustered(n: number, dims: number, clusters: number, seed: number, stream: string): Float32Array {
-  const centres = new Float32Array(clusters * dims);
-  const c = createRng(deriveSeed(seed, 'centres'));
-  for (let i = 0; i < centres.length; i++) centres[i] = c.normal();
-  normalise(centres, dims);
-  const rng = createRng(deriveSeed(seed, stream));
-  const sigma = 1 / Math.sqrt(dims);
-  const out = new Float32Array(n * dims);
-  for (let i = 0; i < n; i++) {
-    const centre = rng.int(clusters);
-    for (let d = 0; d < dims; d++) out[i * dims + d] = centres[centre * dims + d]! + sigma * rng.normal();
-  }
-  normalise(out, dims);
-  return out;
-}
-
-function normalise(rows: Float32Array, dims: number): void {
-  for (let i = 0; i < rows.length / dims; i++) {
-    let norm = 0;
-    for (let d = 0; d < dims; d++) norm += rows[i * dims + d]! ** 2;
-    norm = Math.sqrt(norm) || 1;
-    for (let d = 0; d < dims; d++) rows[i * dims + d] = rows[i * dims + d]! / norm;
-  }
-}
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);

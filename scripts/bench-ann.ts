@@ -5,9 +5,9 @@ import { loadConfig } from '../src/config.ts';
 import { ExactIndex } from '../src/store/vector/exact-index.ts';
 import { HnswIndex } from '../src/store/vector/hnsw-index.ts';
 import type { SearchHit } from '../src/store/vector/types.ts';
-import { createRng, deriveSeed } from '../src/train/rng.ts';
 import { hnswlibBuild, qpsAtRecall, usearchSweep, wrapperOverhead, type RecallRow } from './lib/ann-peers.ts';
 import { checkOutputPath, runCli, wholeNumber } from './lib/cli.ts';
+import { clustered } from './lib/clustered-vectors.ts';
 
 /**
  * HNSW against brute force on clustered unit vectors: recall@k and QPS per ef, measured side by
@@ -177,33 +177,6 @@ runCli(async () => {
     );
   }
 });
-
-/** Unit vectors around `clusters` random centres: points = normalise(centre + noise). */
-function clustered(n: number, dims: number, clusters: number, seed: number, stream: string): Float32Array {
-  const centres = new Float32Array(clusters * dims);
-  const c = createRng(deriveSeed(seed, 'centres'));
-  for (let i = 0; i < centres.length; i++) centres[i] = c.normal();
-  normalise(centres, dims);
-  const rng = createRng(deriveSeed(seed, stream));
-  const sigma = 1 / Math.sqrt(dims);
-  const out = new Float32Array(n * dims);
-  for (let i = 0; i < n; i++) {
-    const centre = rng.int(clusters);
-    for (let d = 0; d < dims; d++)
-      out[i * dims + d] = (centres[centre * dims + d] as number) + sigma * rng.normal();
-  }
-  normalise(out, dims);
-  return out;
-}
-
-function normalise(rows: Float32Array, dims: number): void {
-  for (let i = 0; i < rows.length / dims; i++) {
-    let norm = 0;
-    for (let d = 0; d < dims; d++) norm += (rows[i * dims + d] as number) ** 2;
-    norm = Math.sqrt(norm) || 1;
-    for (let d = 0; d < dims; d++) rows[i * dims + d] = (rows[i * dims + d] as number) / norm;
-  }
-}
 
 function round(v: number, digits = 0): number {
   const f = 10 ** digits;
