@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { KARPATHY_SPLITS, type KarpathySplit } from '../src/media/sources/index.ts';
-import { FIT_DEFAULTS, type StepEvent } from '../src/train/fit.ts';
+import { FIT_DEFAULTS } from '../src/train/fit.ts';
 import { checkOptions, FitOptionsSchema, numericFlags } from '../src/train/fit-options.ts';
 import {
   DEFAULT_TRAINING_IMAGES,
@@ -14,7 +14,7 @@ import {
 import { projectionDir, startOf } from '../src/models/projection.ts';
 import { rejectedDir } from '../src/train/zero-shot-gate.ts';
 import { checkOutputPath, writeJsonOutput, runCli } from './lib/cli.ts';
-import { epochLine } from './lib/train-progress.ts';
+import { trainingProgress } from './lib/train-progress.ts';
 
 const program = new Command('train')
   .description(
@@ -102,8 +102,9 @@ runCli(async () => {
   );
   let encodeBar: ReturnType<MultiBar['create']> | undefined;
   let trainBar: ReturnType<MultiBar['create']> | undefined;
-  let last: StepEvent | undefined;
-  const started = performance.now();
+  const progress = trainingProgress((line) =>
+    tty ? bars.log(`${line}\n`) : process.stderr.write(`${line}\n`),
+  );
   let dataPath = o['data'];
   if (dataPath === undefined) {
     const set = await ensureTrainingData(config, { n: flags.trainImages! });
@@ -140,18 +141,14 @@ runCli(async () => {
         encodeBar.update(done);
       },
       onStep: (e) => {
-        last = e;
+        progress.onStep(e);
         if (!tty) return;
         trainBar ??= bars.create(e.totalSteps, 0, { task: 'train ', info: '' });
         trainBar.update(e.step, {
           info: `epoch ${e.epoch} loss ${e.loss.toFixed(3)} T ${e.temperature.toFixed(3)} ${Math.round(e.pairsPerSecond)} pairs/s`,
         });
       },
-      onEpoch: (e) => {
-        const line = `${epochLine(e, last, performance.now() - started)}\n`;
-        if (tty) bars.log(line);
-        else process.stderr.write(line);
-      },
+      onEpoch: progress.onEpoch,
     },
     logger,
   ).finally(() => bars.stop());

@@ -9,28 +9,32 @@ export function trainingProgress(write: (line: string) => void): {
   onStep(e: StepEvent): void;
   onEpoch(e: EpochEvent): void;
 } {
-  const started = performance.now();
+  // Timed from the first step, not from the start: encoding the features comes first and would
+  // make the early estimates far too long.
+  let first: { step: number; at: number } | undefined;
   let last: StepEvent | undefined;
   return {
     onStep(e) {
+      first ??= { step: e.step, at: performance.now() };
       last = e;
     },
     onEpoch(e) {
-      write(epochLine(e, last, performance.now() - started));
+      const steps = first && last ? last.step - first.step : 0;
+      write(epochLine(e, last, steps > 0 ? (performance.now() - first!.at) / steps : undefined));
     },
   };
 }
 
 /** `epoch 3: loss 2.1234 val 0.5120 (best) 41,230 pairs/s, at most 46 s left` */
-export function epochLine(e: EpochEvent, last: StepEvent | undefined, elapsedMs: number): string {
+export function epochLine(e: EpochEvent, last: StepEvent | undefined, msPerStep: number | undefined): string {
   const parts = [`epoch ${e.epoch}: loss ${e.loss.toFixed(4)}`];
   if (e.valScore !== undefined) parts.push(`val ${e.valScore.toFixed(4)}`);
   if (e.valLoss !== undefined) parts.push(`val loss ${e.valLoss.toFixed(4)}`);
   if (e.best) parts.push('(best)');
   if (last) {
     parts.push(`${Math.round(last.pairsPerSecond).toLocaleString('en-US')} pairs/s`);
-    const left = last.step > 0 ? (elapsedMs / last.step) * (last.totalSteps - last.step) : undefined;
-    if (left !== undefined) parts.push(`at most ${formatSeconds(left / 1000)} left`);
+    if (msPerStep !== undefined)
+      parts.push(`at most ${formatSeconds((msPerStep * (last.totalSteps - last.step)) / 1000)} left`);
   }
   return parts.join(' ');
 }
