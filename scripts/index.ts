@@ -13,7 +13,7 @@ import {
 import { closeAll, runThenClose } from '../src/close-all.ts';
 import { createLogger } from '../src/logger.ts';
 import { KARPATHY_SPLITS, openSource, type KarpathySplit } from '../src/media/sources/index.ts';
-import { enqueue, printQueueStatus } from './lib/queue-cli.ts';
+import { enqueue, printFailed, printQueueStatus } from './lib/queue-cli.ts';
 import {
   INGEST_EXIT,
   ingestOverrides,
@@ -75,6 +75,10 @@ const program = withIngestExitCodes(new Command('index'))
   )
   .option('--retry-failed', 'retry items that earlier runs recorded as failed')
   .option(
+    '--list-failed',
+    'print the items of this source that runs recorded as failed, with the reason, then exit (writes nothing)',
+  )
+  .option(
     '--checkpoint-every <seconds>',
     'save the HNSW files at most this often (default 60)',
     nonNegativeNumber('--checkpoint-every'),
@@ -99,6 +103,7 @@ interface Flags extends IngestFlags {
   split?: KarpathySplit;
   images?: string;
   retryFailed?: boolean;
+  listFailed?: boolean;
   checkpointEvery?: number;
   enqueue?: boolean;
   status?: boolean;
@@ -132,6 +137,7 @@ runCli(
             ? `: is --format ${flags.format} right for this file? (leave --format out to guess from the name)`
             : ': nothing to index'),
       );
+    if (flags.listFailed) return printFailed(config, logger, source.id, flags.json);
     const stop = stopOnSignals();
     if (flags.enqueue) return enqueue(config, logger, source, { ...flags, signal: stop.signal });
     const progress = createProgress(Promise.resolve(total));
@@ -241,6 +247,7 @@ function printSummary(s: IngestSummary, dryRun: boolean): void {
     `  duplicates: ${s.duplicates}`,
     `  failed:     ${s.failed}`,
     ...s.topFailures.map((f) => `    ${f.count} x ${f.code} (e.g. ${f.example})`),
+    ...(s.failed > 0 && !dryRun ? ['    (every one: the same command with --list-failed)'] : []),
     `  skipped:    ${s.skipped} (finished by earlier runs)`,
     `  elapsed:    ${(s.elapsedMs / 1000).toFixed(1)} s, ${s.imagesPerSecond.toFixed(1)} images/s`,
   ];

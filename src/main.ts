@@ -159,8 +159,16 @@ export async function startApp(
     () => opened.indexes?.checkpointStatus(),
   );
   // A server may run as a role that only reads and writes rows: `npm run migrate` changes the schema.
+  const observeRetrieve = options.engine?.onRetrieve;
   const core = await openCore(config, logger, {
     ...options,
+    engine: {
+      ...options.engine,
+      onRetrieve: (info) => {
+        metrics.observeRetrieve(info);
+        observeRetrieve?.(info);
+      },
+    },
     schema: 'check',
     onEncode: metrics.observeEncode,
   });

@@ -4,6 +4,7 @@ import { enqueueSource, requireServer } from '../../src/ingest/index.ts';
 import type { Logger } from '../../src/logger.ts';
 import type { Source } from '../../src/media/sources/index.ts';
 import { openDb } from '../../src/store/open-db.ts';
+import { IngestRepository } from '../../src/store/ingest.repository.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import { WorkQueueRepository } from '../../src/store/work-queue.repository.ts';
 import { INGEST_EXIT } from './cli.ts';
@@ -75,5 +76,44 @@ export async function printQueueStatus(
     return counts.failed > 0 ? INGEST_EXIT.itemsFailed : INGEST_EXIT.ok;
   } finally {
     await db.close();
+  }
+}
+
+/** At most this many failed items are printed; the count says how many there are in all. */
+const LIST_FAILED_LIMIT = 1000;
+
+/**
+ * `index <source> --list-failed`: every item of the source that a run (local or a worker) recorded
+ * as failed, with its reason. Reads only; on embedded PGlite it needs the DATA_DIR like any other
+ * command. Exits 1 when there are failed items, like the indexing commands.
+ */
+export async function printFailed(
+  config: Config,
+  logger: Logger,
+  sourceId: string,
+  json: string | undefined,
+): Promise<number> {
+  const store = await openStore(config, logger, {
+    command: 'index --list-failed',
+    schema: 'check',
+    readOnly: true,
+    usesDataDir: false,
+  });
+  try {
+    const ingest = new IngestRepository(store.db);
+    const failed = await ingest.failures(sourceId, LIST_FAILED_LIMIT + 1);
+    const shown = failed.slice(0, LIST_FAILED_LIMIT);
+    console.log(
+      [
+        `source ${sourceId}: ${failed.length > LIST_FAILED_LIMIT ? `more than ${LIST_FAILED_LIMIT}` : failed.length} failed items`,
+        ...shown.map((f) => `  ${f.key}\t${f.error}`),
+        ...(failed.length > LIST_FAILED_LIMIT ? [`  ... (the first ${LIST_FAILED_LIMIT} by key)`] : []),
+        ...(failed.length > 0 ? ['fix them and run the same command with --retry-failed'] : []),
+      ].join('\n'),
+    );
+    if (json) await writeFile(json, `${JSON.stringify({ source: sourceId, failed: shown }, null, 2)}\n`);
+    return failed.length > 0 ? INGEST_EXIT.itemsFailed : INGEST_EXIT.ok;
+  } finally {
+    await store.close();
   }
 }

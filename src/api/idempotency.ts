@@ -4,9 +4,10 @@
  * gets that first answer back and writes nothing. The same key with another request is a client
  * error (422), and a repeat while the first still runs is told to wait (409).
  *
- * An answer is kept unless the request failed as a whole without writing anything (a timeout, a
- * database outage: 5xx and no data): then the claim is released and a retry runs afresh. Requests
- * are aborted before they commit (the request's AbortSignal), so a released claim wrote nothing.
+ * An answer is kept unless the request wrote nothing and failed as a whole or was interrupted (a
+ * timeout, a client that hung up, a database outage): then the claim is released and a retry runs
+ * afresh. Requests are aborted before they commit (the request's AbortSignal), so a released claim
+ * wrote nothing.
  */
 import { createHash } from 'node:crypto';
 import { HeaderMap, type ApolloServerPlugin, type GraphQLResponse } from '@apollo/server';
@@ -114,13 +115,20 @@ export function idempotencyPlugin<T extends object>(options: IdempotencyOptions)
   };
 }
 
+const INTERRUPTED: ReadonlySet<string> = new Set<ErrorCode>(['CANCELLED', 'TIMEOUT', 'DB_UNAVAILABLE']);
+
 /** The answer to keep for retries, or undefined when the request wrote nothing and may run again. */
 function keptAnswer(response: GraphQLResponse): { status: number; body: unknown } | undefined {
   if (response.body.kind !== 'single') return undefined;
   const result = response.body.singleResult;
   const status = response.http.status ?? 200;
   const wroteSomething = Object.values(result.data ?? {}).some((v) => v !== null);
-  if (status >= 500 && !wroteSomething) return undefined;
+  // A field that was cut short (the client hung up, the deadline, the database) rolled back: with
+  // nothing written, the retry must run afresh rather than replay the interruption.
+  const interrupted = (result.errors ?? []).some((e) =>
+    INTERRUPTED.has(String(e.extensions?.['code'] ?? '')),
+  );
+  if ((status >= 500 || interrupted) && !wroteSomething) return undefined;
   return { status, body: result };
 }
 

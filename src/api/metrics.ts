@@ -18,6 +18,8 @@ export interface ApiMetrics {
   errors: Counter<'code'>;
   /** Called by the engine for every encoder call a query makes. */
   observeEncode(kind: 'text' | 'image', batchSize: number): void;
+  /** Called by the engine with the path that answered each search (hnsw, exact, hnsw-filtered, ...). */
+  observeRetrieve(info: { kind: string; strategy: string }): void;
 }
 
 export function createMetrics(
@@ -64,6 +66,14 @@ export function createMetrics(
       this.set({ kind: 'caption' }, sizes.caption);
     },
   });
+  // Both labels are closed sets (two targets, a handful of paths): how often filters fall back to
+  // exact scoring or a filtered graph walk is what tells an operator to tune EXACT_SEARCH_THRESHOLD.
+  const retrievals = new Counter({
+    name: 'search_retrievals_total',
+    help: 'Searches by target and the path that answered them (hnsw, exact, hnsw-filtered, pgvector, ...)',
+    labelNames: ['target', 'strategy'] as const,
+    registers: [registry],
+  });
   if (checkpointStatus) registerCheckpointMetrics(registry, checkpointStatus);
   return {
     registry,
@@ -72,6 +82,7 @@ export function createMetrics(
     encoderBatchSize,
     errors,
     observeEncode: (kind, n) => encoderBatchSize.observe({ kind }, n),
+    observeRetrieve: ({ kind, strategy }) => retrievals.inc({ target: kind, strategy }),
   };
 }
 

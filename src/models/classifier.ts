@@ -119,7 +119,8 @@ export async function classifierFromWeights(
   w: ClassifierWeights,
   runtime: ProjectionRuntime,
 ): Promise<LoadedClassifier> {
-  const session = await createSession(classifierGraph(w), runtime);
+  // Runs beside the encoders: no worker threads left spinning after its tiny graph (see projection.ts).
+  const session = await createSession(classifierGraph(w), { ...runtime, spinning: false });
   return {
     weights: w,
     async predict(features, n) {

@@ -82,7 +82,7 @@ export type SearchOptions = Omit<SearchRequest, 'target' | 'query'>;
 export class SearchEngine {
   readonly exactThreshold: number;
   readonly maxWindow: number;
-  onRetrieve: EngineOptions['onRetrieve'];
+  readonly onRetrieve: EngineOptions['onRetrieve'];
   readonly classifier: ClassifierService | undefined;
   private readonly encoderDeps: QueryEncoderDeps;
   private readonly hydrateDeps: HydrateDeps;

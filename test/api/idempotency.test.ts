@@ -191,4 +191,56 @@ describe('a mutation that times out on PostgreSQL', () => {
     expect(await captionCount(t, id)).toBe(before + 2);
     expect(hnswOf(t.app.indexes).captions.size).toBe(captionsInIndex + 2);
   });
+  it.skipIf(skip)(
+    'a client that hangs up mid-mutation: it rolls back, and its retry writes once',
+    async () => {
+      const id = await firstImageId(t);
+      const before = await captionCount(t, id);
+      const captionsInIndex = hnswOf(t.app.indexes).captions.size;
+      const vars = { id: String(id), c: ['sent by a client that hung up'] };
+
+      await locker.query('BEGIN');
+      await locker.query('SELECT id FROM images WHERE id = $1 FOR UPDATE', [id]);
+      const client = new AbortController();
+      const hungUp = fetch(`${t.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'gone-1' },
+        body: JSON.stringify({ query: ADD_CAPTIONS, variables: vars }),
+        signal: client.signal,
+      });
+      // Wait until the mutation is inside its transaction, blocked on the row lock, then hang up.
+      await expect
+        .poll(
+          async () =>
+            Number(
+              (
+                await locker.query<{ n: string }>(
+                  `SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
+                )
+              ).rows[0]!.n,
+            ),
+          { timeout: 20_000 },
+        )
+        .toBeGreaterThan(0);
+      client.abort();
+      await expect(hungUp).rejects.toThrow();
+      await locker.query('COMMIT');
+
+      // The server saw the connection close (CANCELLED), the mutation rolled back and gave its claim back.
+      await expect
+        .poll(
+          async () => (await locker.query(`SELECT 1 FROM idempotency_keys WHERE key = 'gone-1'`)).rowCount,
+          { timeout: 20_000 },
+        )
+        .toBe(0);
+      expect(await captionCount(t, id)).toBe(before);
+      expect(hnswOf(t.app.indexes).captions.size).toBe(captionsInIndex);
+
+      const retried = await post(t, vars, 'gone-1');
+      expect(retried.status).toBe(200);
+      expect(await post(t, vars, 'gone-1')).toEqual({ ...retried, replayed: 'true' });
+      expect(await captionCount(t, id)).toBe(before + 1);
+      expect(hnswOf(t.app.indexes).captions.size).toBe(captionsInIndex + 1);
+    },
+  );
 });

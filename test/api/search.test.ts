@@ -38,6 +38,15 @@ async function searchImages(variables: Record<string, unknown>): Promise<Conn> {
   return r.data!.searchImages;
 }
 
+/** `search_retrievals_total` from /metrics, keyed `target/strategy`. */
+async function retrievals(): Promise<Record<string, number>> {
+  const text = await (await fetch(`${t.url}/metrics`)).text();
+  const counts: Record<string, number> = {};
+  for (const m of text.matchAll(/^search_retrievals_total\{target="(\w+)",strategy="([\w-]+)"\} (\d+)$/gm))
+    counts[`${m[1]}/${m[2]}`] = Number(m[3]);
+  return counts;
+}
+
 /** Ground truth: brute force over every stored image vector the predicate allows. */
 async function exactImages(text: string, k: number, allow: (id: number) => boolean) {
   const [query] = (await t.app.embedder.embedTexts([text])).vectors;
@@ -122,8 +131,7 @@ describe('searchImages (text -> image)', () => {
 
 describe('filters against the exact filtered top-k', () => {
   it('small allowed set: exact search equals the ground truth, across pages', async () => {
-    const strategies: string[] = [];
-    t.app.engine.onRetrieve = (info) => strategies.push(info.strategy);
+    const before = await retrievals();
     const filter = { metadata: { split: 'train' }, formats: ['PNG'] };
     const page1 = await searchImages({ text: 'a small yellow circle', first: 6, filter });
     const page2 = await searchImages({
@@ -132,8 +140,10 @@ describe('filters against the exact filtered top-k', () => {
       after: page1.pageInfo.endCursor,
       filter,
     });
-    t.app.engine.onRetrieve = undefined;
-    expect(strategies).toEqual(['exact', 'exact']);
+    // Both pages were scored exactly, and /metrics counted them under that path.
+    const after = await retrievals();
+    expect(after['image/exact']! - (before['image/exact'] ?? 0)).toBe(2);
+    expect(after['image/hnsw-filtered'] ?? 0).toBe(before['image/hnsw-filtered'] ?? 0);
     const got = [...page1.edges, ...page2.edges];
     const trainIds = new Set(
       await t.app.repositories.images.filterIds({ metadata: { split: 'train' } }, 1000),

@@ -54,6 +54,16 @@ describe('index and reindex exit codes', () => {
       code: 1,
       failed,
     });
+    // --list-failed names each failed item with its reason, reads only, and exits 1 like the run.
+    const json = path.join(work, 'failed.json');
+    const listed = await run('index', [fixture.manifest, '--list-failed', '--json', json], dataDir);
+    expect(listed.code).toBe(1);
+    expect(listed.out).toContain(`${failed} failed items`);
+    const report = JSON.parse(await readFile(json, 'utf8')) as { failed: { key: string; error: string }[] };
+    expect(report.failed.map((f) => f.error.split(':')[0]).sort()).toEqual(Object.keys(fixture.bad).sort());
+    for (const f of report.failed) expect(listed.out).toContain(`  ${f.key}\t${f.error}`);
+    const none = await run('index', [path.join(fixture.dir, 'good.jsonl'), '--list-failed'], dataDir);
+    expect({ code: none.code, said: none.out.includes('0 failed items') }).toEqual({ code: 0, said: true });
     const reindexed = await run('reindex', [], dataDir);
     expect(reindexed.code).toBe(0);
   });
