@@ -37,9 +37,11 @@ export const ERROR_CODES = [
   'VECTOR_BACKEND_UNAVAILABLE',
   // A request the client abandoned (connection closed) before it finished; nothing was committed.
   'CANCELLED',
-  // Idempotency-Key: reused with another request, or its first request is still running.
+  // Idempotency-Key: reused with another request, its first request is still running, or that
+  // request committed but its process died before storing the answer.
   'IDEMPOTENCY_KEY_REUSED',
   'IDEMPOTENCY_KEY_IN_USE',
+  'IDEMPOTENCY_ANSWER_LOST',
   // The machine, not the program (src/os-errors.ts): a full disk, an unwritable or misplaced path,
   // an address the server cannot listen on.
   'DISK_FULL',

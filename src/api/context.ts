@@ -6,6 +6,14 @@ import type { Logger } from '../logger.ts';
 import type { SearchEngine } from '../search/engine.ts';
 import type { ImageNode } from '../search/types.ts';
 import type { CaptionRecord } from '../store/captions.repository.ts';
+import type { Queryable } from '../store/db.ts';
+
+/** How an API write ends: it rolls back once `signal` aborts; `beforeCommit` runs last in its transaction. */
+export interface WriteOptions {
+  signal?: AbortSignal;
+  /** Set for a mutation sent with an Idempotency-Key: marks the key committed (src/api/idempotency.ts). */
+  beforeCommit?: (tx: Queryable) => Promise<void>;
+}
 
 /** Mutations go through the same pipeline as the batch indexer (wired in main.ts). */
 export interface IndexWriter {
@@ -14,11 +22,10 @@ export interface IndexWriter {
     captions: string[];
     metadata: Record<string, unknown>;
     filename?: string;
-    signal?: AbortSignal;
+    options?: WriteOptions;
   }): Promise<{ status: 'indexed' | 'duplicate'; imageId: number; addedCaptions: CaptionRecord[] }>;
-  /** Once `signal` aborts, the write rolls back instead of committing. */
-  addCaptions(imageId: number, texts: string[], options?: { signal?: AbortSignal }): Promise<CaptionRecord[]>;
-  deleteImage(id: number, options?: { signal?: AbortSignal }): Promise<boolean>;
+  addCaptions(imageId: number, texts: string[], options?: WriteOptions): Promise<CaptionRecord[]>;
+  deleteImage(id: number, options?: WriteOptions): Promise<boolean>;
 }
 
 export interface ApiContext {
@@ -27,6 +34,8 @@ export interface ApiContext {
   logger: Logger;
   /** Aborted when the request times out or its client goes away; pass it to long work. */
   signal: AbortSignal;
+  /** Set by the Idempotency-Key plugin before a keyed mutation runs; writes call it before COMMIT. */
+  beforeCommit?: WriteOptions['beforeCommit'];
   /** Throws UNAUTHENTICATED / FORBIDDEN unless this request may mutate. */
   requireMutationAccess(): void;
   /** Captions per image id, batched across one request. */

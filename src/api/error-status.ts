@@ -29,6 +29,7 @@ const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode | HttpOnlyCode, StatusRu
   CANCELLED: { status: 499 },
   IDEMPOTENCY_KEY_REUSED: { status: 422, wholeRequest: true },
   IDEMPOTENCY_KEY_IN_USE: { status: 409, wholeRequest: true },
+  IDEMPOTENCY_ANSWER_LOST: { status: 409, wholeRequest: true },
   DB_UNAVAILABLE: { status: 503, wholeRequest: true },
 };
 

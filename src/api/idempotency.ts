@@ -1,7 +1,9 @@
 /**
  * Idempotent mutations: a mutation sent with an `Idempotency-Key` header is claimed in Postgres
- * before it runs and completed with its answer after; a repeat (same credential, operation and key)
- * gets that first answer back and writes nothing. The same key with another request is a client
+ * before it runs, marked committed inside its own write transaction, and completed with its answer
+ * after; a repeat (same credential, operation and key) gets that first answer back and writes
+ * nothing. A process that died between its COMMIT and storing the answer leaves a committed claim:
+ * a retry is told the answer was lost (409) and is never run a second time. The same key with another request is a client
  * error (422), and a repeat while the first still runs is told to wait (409).
  *
  * An answer is kept unless the request wrote nothing and failed as a whole or was interrupted (a
@@ -14,7 +16,8 @@ import { HeaderMap, type ApolloServerPlugin, type GraphQLResponse } from '@apoll
 import type { FormattedExecutionResult } from 'graphql';
 import { isAppError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import type { IdempotencyRepository } from '../store/idempotency.repository.ts';
+import type { Queryable } from '../store/db.ts';
+import { IdempotencyRepository } from '../store/idempotency.repository.ts';
 import { graphqlStatus } from './error-status.ts';
 import { fragmentsOf, rootFields } from './operation-fields.ts';
 
@@ -34,7 +37,13 @@ export const IDEMPOTENCY_HEADER = 'idempotency-key';
 /** Set on a replayed answer. */
 export const REPLAYED_HEADER = 'idempotent-replayed';
 
-export function idempotencyPlugin<T extends object>(options: IdempotencyOptions): ApolloServerPlugin<T> {
+/** What the plugin sets on the request's context for the writers (src/api/context.ts). */
+export interface CommitHook {
+  /** Runs last inside each write transaction of the request. */
+  beforeCommit?: (tx: Queryable) => Promise<void>;
+}
+
+export function idempotencyPlugin<T extends CommitHook>(options: IdempotencyOptions): ApolloServerPlugin<T> {
   const { store, logger } = options;
   const stale = {
     completedSeconds: options.retentionMs / 1000,
@@ -51,7 +60,7 @@ export function idempotencyPlugin<T extends object>(options: IdempotencyOptions)
   };
 
   return {
-    requestDidStart: async ({ request }) => {
+    requestDidStart: async ({ request, contextValue }) => {
       const key = request.http?.headers.get(IDEMPOTENCY_HEADER);
       if (key === undefined) return {};
       let claim: { scope: string; hash: string } | undefined;
@@ -71,10 +80,12 @@ export function idempotencyPlugin<T extends object>(options: IdempotencyOptions)
           try {
             if (await store.claim(scope, key, hash, stale)) {
               claim = { scope, hash };
+              contextValue.beforeCommit = (tx) =>
+                new IdempotencyRepository(tx).markCommitted(scope, key, hash);
               prune();
               return null;
             }
-            found = await store.find(scope, key);
+            found = await store.find(scope, key, stale.pendingSeconds);
           } catch (error) {
             // The database is out (DB_UNAVAILABLE, 503): the mutation could not run either.
             if (isAppError(error)) return errorResponse(error.code, error.message);
@@ -84,6 +95,13 @@ export function idempotencyPlugin<T extends object>(options: IdempotencyOptions)
             return errorResponse(
               'IDEMPOTENCY_KEY_REUSED',
               'This Idempotency-Key was used for a different request; use a new key for a new request',
+            );
+          }
+          if (found && !found.answer && found.committed && found.stale) {
+            return errorResponse(
+              'IDEMPOTENCY_ANSWER_LOST',
+              'The first request with this Idempotency-Key committed its changes, but the server stopped before ' +
+                'storing its answer. The changes are in place (query them); they will not be made again',
             );
           }
           if (!found?.answer) {
@@ -102,9 +120,10 @@ export function idempotencyPlugin<T extends object>(options: IdempotencyOptions)
           const { scope, hash } = claim;
           claim = undefined;
           try {
-            const kept = keptAnswer(response);
-            if (kept) await store.complete(scope, key, hash, kept.status, kept.body);
-            else await store.release(scope, key, hash);
+            const answer = answerOf(response);
+            // A claim whose request committed cannot be released: then its answer is kept too.
+            const released = (answer?.retryable ?? true) && (await store.release(scope, key, hash));
+            if (answer && !released) await store.complete(scope, key, hash, answer.status, answer.body);
           } catch (err) {
             // The claim stays pending: retries get 409 until it goes stale, never a second write.
             logger.error({ err, key }, 'could not record the answer of an idempotent mutation');
@@ -117,8 +136,13 @@ export function idempotencyPlugin<T extends object>(options: IdempotencyOptions)
 
 const INTERRUPTED: ReadonlySet<string> = new Set<ErrorCode>(['CANCELLED', 'TIMEOUT', 'DB_UNAVAILABLE']);
 
-/** The answer to keep for retries, or undefined when the request wrote nothing and may run again. */
-function keptAnswer(response: GraphQLResponse): { status: number; body: unknown } | undefined {
+/**
+ * The answer to keep for retries. `retryable`: by its answer the request wrote nothing and may run
+ * again (the database has the last word: see `release`).
+ */
+function answerOf(
+  response: GraphQLResponse,
+): { status: number; body: unknown; retryable: boolean } | undefined {
   if (response.body.kind !== 'single') return undefined;
   const result = response.body.singleResult;
   const status = response.http.status ?? 200;
@@ -128,8 +152,7 @@ function keptAnswer(response: GraphQLResponse): { status: number; body: unknown 
   const interrupted = (result.errors ?? []).some((e) =>
     INTERRUPTED.has(String(e.extensions?.['code'] ?? '')),
   );
-  if ((status >= 500 || interrupted) && !wroteSomething) return undefined;
-  return { status, body: result };
+  return { status, body: result, retryable: (status >= 500 || interrupted) && !wroteSomething };
 }
 
 function errorResponse(code: ErrorCode, message: string): GraphQLResponse {

@@ -78,7 +78,8 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
   }
 
   return {
-    async addImage({ bytes, captions, metadata, filename, signal }) {
+    async addImage({ bytes, captions, metadata, filename, options = {} }) {
+      const { signal } = options;
       signal?.throwIfAborted();
       const upload = await keepUpload(uploads, bytes);
       const result = await ingestOne(
@@ -89,7 +90,7 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
           uri: pathToFileURL(upload.file).toString(),
         },
         { db, embedder, indexes, limits, logger },
-        { aroundStore: (store) => gate.shared(store), ...(signal ? { signal } : {}) },
+        { aroundStore: (store) => gate.shared(store), ...options },
       ).catch(async (error: unknown) => {
         await dropOrphan(upload);
         throw error;
@@ -104,7 +105,7 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
       return { status: result.status, imageId: result.imageId, addedCaptions };
     },
 
-    async addCaptions(imageId, texts, { signal } = {}) {
+    async addCaptions(imageId, texts, { signal, beforeCommit } = {}) {
       signal?.throwIfAborted();
       // Embedding is the slow part: done before taking the gate, so a waiting delete is not held up.
       const { vectors } = await embedder.embedTexts(texts);
@@ -120,8 +121,10 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
           const rows = captions.map((c, i) => ({ id: c.id, vector: vectors[i]! }));
           await new VectorsRepository(tx).upsert('caption', embedder.fingerprint, rows);
           changes.add('caption', rows);
-          // Last thing before COMMIT: a request that timed out meanwhile rolls back.
+          // Last things before COMMIT: a request that timed out meanwhile rolls back; an
+          // Idempotency-Key is marked as committed with the captions.
           signal?.throwIfAborted();
+          await beforeCommit?.(tx);
           return captions;
         });
         changed([imageId]);
@@ -129,7 +132,7 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
       });
     },
 
-    deleteImage(id, { signal } = {}) {
+    deleteImage(id, { signal, beforeCommit } = {}) {
       return gate.exclusive(async () => {
         const deleted = await commitThenIndex(db, indexes, async (tx, changes) => {
           if (!(await new ImagesRepository(tx).softDelete(id))) return false;
@@ -138,6 +141,7 @@ export function createIndexWriter(deps: IndexWriterDeps): IndexWriter {
           changes.remove('image', [id]);
           changes.remove('caption', await new CaptionsRepository(tx).idsOfImage(id));
           signal?.throwIfAborted();
+          await beforeCommit?.(tx);
           return true;
         });
         if (deleted) changed([id]);

@@ -4,6 +4,7 @@
  */
 import { AppError } from '../errors.ts';
 import type { CaptionNode, ImageNode } from '../search/types.ts';
+import type { ApiContext, WriteOptions } from './context.ts';
 import type { Resolvers } from './generated/resolvers.ts';
 import { parseId, toFilter, toImageInput, toQuery, toSearchOptions } from './inputs.ts';
 import { DateTimeScalar, JsonScalar } from './scalars.ts';
@@ -65,7 +66,7 @@ export const resolvers: Resolvers = {
         captions,
         metadata: metadata as Record<string, unknown>,
         ...(input.filename ? { filename: input.filename } : {}),
-        signal: ctx.signal,
+        options: writeOptions(ctx),
       });
       const image = await ctx.engine.getImage(result.imageId);
       if (!image) throw new AppError('NOT_FOUND', `Image ${result.imageId} vanished while being added`);
@@ -81,13 +82,13 @@ export const resolvers: Resolvers = {
       const imageId = parseId(args.imageId, 'imageId');
       const texts = checkCaptions(args.captions, { min: 1, maxLength: ctx.engine.limits.maxQueryText });
       // The writer checks that the image exists in the transaction that stores the captions.
-      return writer.addCaptions(imageId, texts, { signal: ctx.signal });
+      return writer.addCaptions(imageId, texts, writeOptions(ctx));
     },
     deleteImage: async (_p, args, ctx) => {
       ctx.requireMutationAccess();
       const writer = requireWriter(ctx.writer);
       const id = parseId(args.id);
-      return { id: String(id), deleted: await writer.deleteImage(id, { signal: ctx.signal }) };
+      return { id: String(id), deleted: await writer.deleteImage(id, writeOptions(ctx)) };
     },
   },
 
@@ -117,6 +118,11 @@ export const resolvers: Resolvers = {
 function requireClassifier<T>(classifier: T | undefined): T {
   if (!classifier) throw new AppError('MODEL_MISSING', 'This server was started without classifiers');
   return classifier;
+}
+
+/** The request's abort signal and, for a keyed mutation, the Idempotency-Key's commit mark. */
+function writeOptions(ctx: ApiContext): WriteOptions {
+  return { signal: ctx.signal, ...(ctx.beforeCommit ? { beforeCommit: ctx.beforeCommit } : {}) };
 }
 
 function requireWriter<T>(writer: T | undefined): T {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { AppError } from '../errors.ts';
 import { decodeImage } from '../media/image-decode.ts';
 import type { Decoded } from './items.ts';
+import type { StoreTarget } from './store-batch.ts';
 import type { IngestDeps } from './pipeline.ts';
 import { assertSameSpace, embedBatch, markDuplicates, storeBatch } from './steps.ts';
 
@@ -32,6 +33,8 @@ export interface IngestOneOptions {
   aroundStore?: <T>(store: () => Promise<T>) => Promise<T>;
   /** Stops between stages and rolls the store back once aborted (the request timed out). */
   signal?: AbortSignal;
+  /** Runs last inside the store transaction (StoreTarget.beforeCommit). */
+  beforeCommit?: StoreTarget['beforeCommit'];
 }
 
 /**
@@ -65,7 +68,15 @@ export async function ingestOne(
   if ('failed' in stored) throw new AppError('INVALID_IMAGE', stored.failed);
   const around = options.aroundStore ?? ((store) => store());
   const { outcomes } = await around(() =>
-    storeBatch({ db, indexes, ...(signal ? { signal } : {}) }, [stored]),
+    storeBatch(
+      {
+        db,
+        indexes,
+        ...(signal ? { signal } : {}),
+        ...(options.beforeCommit ? { beforeCommit: options.beforeCommit } : {}),
+      },
+      [stored],
+    ),
   );
   const outcome = outcomes[0]!;
   if (outcome.status === 'failed') {

@@ -28,6 +28,8 @@ export interface StoreTarget {
    * back instead of committing, and nothing reaches the index.
    */
   signal?: AbortSignal;
+  /** Runs last inside each transaction, after the signal check (an API Idempotency-Key's commit mark). */
+  beforeCommit?: (tx: Queryable) => Promise<void>;
 }
 
 /**
@@ -157,6 +159,7 @@ async function storeTogether(
     captionCount = captionRows.length;
     // Checked last: a request that timed out meanwhile rolls back instead of committing.
     target.signal?.throwIfAborted();
+    await target.beforeCommit?.(tx);
     return results;
   });
   return { outcomes, captions: captionCount };

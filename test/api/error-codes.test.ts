@@ -38,6 +38,7 @@ describe('the one code-to-status table', () => {
       TIMEOUT: 503,
       IDEMPOTENCY_KEY_REUSED: 422,
       IDEMPOTENCY_KEY_IN_USE: 409,
+      IDEMPOTENCY_ANSWER_LOST: 409,
     });
   });
 });

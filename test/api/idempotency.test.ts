@@ -103,6 +103,62 @@ describe('Idempotency-Key on embedded PGlite', () => {
     expect(errorCodes(bad)).toEqual(['INVALID_INPUT']);
   });
 
+  it('a server killed between COMMIT and storing the answer never runs the key again', async () => {
+    const id = await firstImageId(t);
+    const before = await captionCount(t, id);
+    const vars = { id: String(id), c: ['committed, answer lost'] };
+    const first = await post(t, vars, 'lost-1');
+    expect(first.status).toBe(200);
+    const [row] = await t.app.db.query<{ committed: boolean }>(
+      `SELECT committed FROM idempotency_keys WHERE key = 'lost-1'`,
+    );
+    // The mutation's own transaction marked the key.
+    expect(row).toEqual({ committed: true });
+    // What a kill -9 after COMMIT leaves: the mark, no answer, and a claim older than any request.
+    await t.app.db.query(
+      `UPDATE idempotency_keys SET status = NULL, response = NULL, created_at = now() - interval '1 hour'
+       WHERE key = 'lost-1'`,
+    );
+    const retried = await post(t, vars, 'lost-1');
+    expect({ status: retried.status, codes: errorCodes(retried) }).toEqual({
+      status: 409,
+      codes: ['IDEMPOTENCY_ANSWER_LOST'],
+    });
+    expect(await captionCount(t, id)).toBe(before + 1);
+
+    // A claim whose request died before committing anything is taken over and runs once.
+    await t.app.db.query(
+      `INSERT INTO idempotency_keys (scope, key, request_hash, created_at)
+       SELECT scope, 'died-1', request_hash, now() - interval '1 hour' FROM idempotency_keys WHERE key = 'lost-1'`,
+    );
+    const takenOver = await post(t, vars, 'died-1');
+    expect(takenOver.status).toBe(200);
+    expect(await captionCount(t, id)).toBe(before + 2);
+    expect(await post(t, vars, 'died-1')).toEqual({ ...takenOver, replayed: 'true' });
+  });
+
+  it('a keyed deleteImage commits its mark with the delete; its replay deletes nothing more', async () => {
+    const DELETE = `mutation ($id: ID!) { deleteImage(id: $id) { id deleted } }`;
+    // The last image: the other tests add captions to the first.
+    const [last] = await t.app.db.query<{ id: number }>('SELECT id FROM images ORDER BY id DESC LIMIT 1');
+    const id = String(last!.id);
+    const send = async () => {
+      const res = await fetch(`${t.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'delete-1' },
+        body: JSON.stringify({ query: DELETE, variables: { id } }),
+      });
+      return { status: res.status, replayed: res.headers.get('idempotent-replayed'), body: await res.json() };
+    };
+    const first = await send();
+    expect(first.body).toEqual({ data: { deleteImage: { id, deleted: true } } });
+    const [row] = await t.app.db.query<{ committed: boolean }>(
+      `SELECT committed FROM idempotency_keys WHERE key = 'delete-1'`,
+    );
+    expect(row).toEqual({ committed: true });
+    expect(await send()).toEqual({ ...first, replayed: 'true' });
+  });
+
   it('an addImage aborted before it commits leaves no row, no index entry and no upload', async () => {
     const writer = createIndexWriter({
       config: t.app.config,
@@ -125,7 +181,7 @@ describe('Idempotency-Key on embedded PGlite', () => {
       bytes: fresh,
       captions: ['never stored'],
       metadata: {},
-      signal: controller.signal,
+      options: { signal: controller.signal },
     });
     controller.abort(new AppError('TIMEOUT', 'test timeout'));
     await expect(adding).rejects.toMatchObject({ code: 'TIMEOUT' });
