@@ -20,7 +20,7 @@ const program = new Command('bench:ann')
   .option('--queries <q>', 'queries (not in the index)', wholeNumber, 200)
   .option('--k <k>', 'neighbours per query', wholeNumber, 10)
   .option('--clusters <c>', 'cluster centres', wholeNumber, 100)
-  .option('--ef <list>', 'ef values to sweep', '16,32,64,128,256')
+  .option('--ef <list>', 'ef values to sweep (finer where recall crosses 0.98)', '16,32,48,64,80,96,128,256')
   .option('--seed <seed>', 'generator seed', wholeNumber, 42)
   .option('--no-peers', 'skip bare hnswlib-node and usearch')
   .option('--json <path>', 'also write the result as JSON');
@@ -91,9 +91,15 @@ runCli(async () => {
   ];
   for (const ef of efs) {
     hnsw.searchArray(plain[0]!, o.k, { ef }); // warm-up
-    t = performance.now();
-    const results = plain.map((q) => hnsw.searchArray(q, o.k, { ef }));
-    const qps = o.queries / ((performance.now() - t) / 1000);
+    // Best of three passes: one pass at a small ef lasts a tenth of a second, short enough for a
+    // single pause of a shared machine to halve its figure.
+    let results: SearchHit[][] = [];
+    let qps = 0;
+    for (let pass = 0; pass < 3; pass++) {
+      t = performance.now();
+      results = plain.map((q) => hnsw.searchArray(q, o.k, { ef }));
+      qps = Math.max(qps, o.queries / ((performance.now() - t) / 1000));
+    }
     let found = 0;
     results.forEach((hits, i) => {
       const want = new Set(truth[i]!.map((h) => h.id));
