@@ -22,18 +22,8 @@ export type NewImage = Omit<ImageRecord, 'id' | 'metadata' | 'createdAt' | 'dele
   metadata?: Record<string, unknown>;
 };
 
-interface ImageRow {
-  id: number;
-  sha256: string;
-  uri: string;
-  width: number;
-  height: number;
-  format: string;
-  bytes: number;
-  metadata: Record<string, unknown>;
-  created_at: Date;
-  deleted_at: Date | null;
-}
+/** A row as the driver returns it: the record's columns, the two dates in snake_case. */
+type ImageRow = Omit<ImageRecord, 'createdAt' | 'deletedAt'> & { created_at: Date; deleted_at: Date | null };
 
 const COLUMNS = 'id, sha256, uri, width, height, format, bytes, metadata, created_at, deleted_at';
 
