@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { loadConfig } from '../src/config.ts';
 import { benchBackends, type SweepRow } from './lib/ann-pgvector.ts';
 import { runCli, wholeNumber } from './lib/cli.ts';
-import { clustered } from './lib/clustered-vectors.ts';
+import { clusteredWorkload, type ClusteredWorkload } from './lib/clustered-vectors.ts';
 
 /**
  * The two vector backends side by side on the same seeded clustered unit vectors: pgvector (PGlite's
@@ -25,16 +25,11 @@ const program = new Command('bench:ann-backends')
   .option('--seed <seed>', 'generator seed', wholeNumber, 42)
   .option('--json <path>', 'also write the result as JSON');
 
-interface Options {
-  n: number;
-  dims: number;
-  queries: number;
+interface Options extends ClusteredWorkload {
   k: number;
-  clusters: number;
   ef: string;
   selectivity: string;
   recall: string;
-  seed: number;
   json?: string;
 }
 
@@ -48,8 +43,7 @@ runCli(async () => {
     `${o.n} x ${o.dims} clustered unit vectors, ${o.queries} queries, k=${o.k}, M=${m}, efConstruction=${efConstruction}`,
   );
   const result = await benchBackends({
-    data: clustered(o.n, o.dims, o.clusters, o.seed, 'data'),
-    queries: clustered(o.queries, o.dims, o.clusters, o.seed, 'queries'),
+    ...clusteredWorkload(o),
     dims: o.dims,
     k: o.k,
     efs: o.ef.split(',').map(wholeNumber),

@@ -7,7 +7,7 @@ import { HnswIndex } from '../src/store/vector/hnsw-index.ts';
 import type { SearchHit } from '../src/store/vector/types.ts';
 import { hnswlibBuild, qpsAtRecall, usearchSweep, wrapperOverhead, type RecallRow } from './lib/ann-peers.ts';
 import { checkOutputPath, runCli, wholeNumber } from './lib/cli.ts';
-import { clustered } from './lib/clustered-vectors.ts';
+import { clusteredWorkload, type ClusteredWorkload } from './lib/clustered-vectors.ts';
 
 /**
  * HNSW against brute force on clustered unit vectors: recall@k and QPS per ef, measured side by
@@ -25,14 +25,9 @@ const program = new Command('bench:ann')
   .option('--no-peers', 'skip bare hnswlib-node and usearch')
   .option('--json <path>', 'also write the result as JSON');
 
-interface Options {
-  n: number;
-  dims: number;
-  queries: number;
+interface Options extends ClusteredWorkload {
   k: number;
-  clusters: number;
   ef: string;
-  seed: number;
   peers: boolean;
   json?: string;
 }
@@ -47,8 +42,7 @@ runCli(async () => {
   const { m, efConstruction } = config.hnsw;
   const efs = o.ef.split(',').map(wholeNumber);
 
-  const data = clustered(o.n, o.dims, o.clusters, o.seed, 'data');
-  const queries = clustered(o.queries, o.dims, o.clusters, o.seed, 'queries');
+  const { data, queries } = clusteredWorkload(o);
   const ids = Array.from({ length: o.n }, (_, i) => i);
   log(
     `${o.n} x ${o.dims} clustered unit vectors (${o.clusters} clusters), ${o.queries} queries, k=${o.k}, M=${m}, efConstruction=${efConstruction}`,

@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadConfig } from '../src/config.ts';
 import { AppError } from '../src/errors.ts';
@@ -16,44 +16,27 @@ import { KARPATHY_SPLITS, openSource, type KarpathySplit } from '../src/media/so
 import { enqueue, printFailed, printQueueStatus } from './lib/queue-cli.ts';
 import {
   INGEST_EXIT,
+  addStoreOptions,
+  ingestCommand,
   ingestOverrides,
   nonNegativeInt as int,
   nonNegativeNumber,
   checkOutputPath,
   writeJsonOutput,
   runCli,
-  vectorBackendOption,
   stopOnSignals,
-  withIngestExitCodes,
   type IngestFlags,
 } from './lib/cli.ts';
 
-const program = withIngestExitCodes(new Command('index'))
-  .description(
-    'Index a source of images and captions: a directory (sidecar .txt captions), a JSONL manifest, ' +
-      'COCO captions_*.json or Flickr30k results.csv / *.token. Re-running the same source resumes where it stopped.',
-  )
+const program = ingestCommand(
+  'index',
+  'Index a source of images and captions: a directory (sidecar .txt captions), a JSONL manifest, ' +
+    'COCO captions_*.json or Flickr30k results.csv / *.token. Re-running the same source resumes where it stopped.',
+  { batch: 'images per encoder call and per database transaction (INGEST_BATCH, default 32)' },
+)
   .argument(
     '[source]',
     'directory, manifest.jsonl, captions_<split>.json, results.csv or results_20130124.token (not with --status)',
-  )
-  .option(
-    '--batch <n>',
-    'images per encoder call and per database transaction (INGEST_BATCH, default 32)',
-    int('--batch'),
-  )
-  .option(
-    '--concurrency <n>',
-    'images read and decoded at once (INGEST_CONCURRENCY, default 4)',
-    int('--concurrency'),
-  )
-  .addOption(
-    new Option('--device <device>', 'where the encoders run (DEVICE, default auto)').choices([
-      'auto',
-      'cpu',
-      'cuda',
-      'webgpu',
-    ]),
   )
   .option('--limit <n>', 'process at most this many items not finished by earlier runs', int('--limit'))
   .option('--dry-run', 'read, hash and decode everything and report; write nothing')
@@ -90,10 +73,8 @@ const program = withIngestExitCodes(new Command('index'))
   .option(
     '--status',
     'print the work queue (pending / claimed / done / failed) and the live workers, then exit',
-  )
-  .option('--data-dir <dir>', 'data directory (DATA_DIR, default ./data)')
-  .option('--database-url <url>', 'PostgreSQL URL (DATABASE_URL); unset = embedded PGlite under DATA_DIR/pg')
-  .addOption(vectorBackendOption());
+  );
+addStoreOptions(program);
 
 interface Flags extends IngestFlags {
   limit?: number;

@@ -1,45 +1,30 @@
-import { Command, Option } from 'commander';
 import { loadConfig } from '../src/config.ts';
 import { openReindexContext, reindex } from '../src/ingest/index.ts';
 import { createLogger } from '../src/logger.ts';
 import {
   INGEST_EXIT,
+  addStoreOptions,
+  ingestCommand,
   ingestOverrides,
-  nonNegativeInt as int,
   checkOutputPath,
   writeJsonOutput,
   runCli,
-  vectorBackendOption,
   stopOnSignals,
-  withIngestExitCodes,
   type IngestFlags,
 } from './lib/cli.ts';
 
-const program = withIngestExitCodes(new Command('reindex'))
-  .description(
-    'Rebuild both vector indexes for the current models from Postgres (HNSW files, or with --vector-backend ' +
-      'pgvector the pgvector tables, moving the stored vectors without re-embedding). If the models changed (new encoders or ' +
-      'projection), first re-embed every live image from its uri and every caption, then rebuild. Resumable. ' +
-      'Needs the data directory, and on a shared PostgreSQL server the database, to itself.',
-  )
-  .option('--batch <n>', 'images per page and encoder call (INGEST_BATCH, default 32)', int('--batch'))
-  .option(
-    '--concurrency <n>',
-    'images read and decoded at once (INGEST_CONCURRENCY, default 4)',
-    int('--concurrency'),
-  )
-  .addOption(
-    new Option('--device <device>', 'where the encoders run (DEVICE)').choices([
-      'auto',
-      'cpu',
-      'cuda',
-      'webgpu',
-    ]),
-  )
-  .option('--json <path>', 'also write the summary as JSON')
-  .option('--data-dir <dir>', 'data directory (DATA_DIR, default ./data)')
-  .option('--database-url <url>', 'PostgreSQL URL (DATABASE_URL); unset = embedded PGlite under DATA_DIR/pg')
-  .addOption(vectorBackendOption());
+const program = ingestCommand(
+  'reindex',
+  'Rebuild both vector indexes for the current models from Postgres (HNSW files, or with --vector-backend ' +
+    'pgvector the pgvector tables, moving the stored vectors without re-embedding). If the models changed (new encoders or ' +
+    'projection), first re-embed every live image from its uri and every caption, then rebuild. Resumable. ' +
+    'Needs the data directory, and on a shared PostgreSQL server the database, to itself.',
+  {
+    batch: 'images per page and encoder call (INGEST_BATCH, default 32)',
+    device: 'where the encoders run (DEVICE)',
+  },
+).option('--json <path>', 'also write the summary as JSON');
+addStoreOptions(program);
 
 runCli(
   async () => {

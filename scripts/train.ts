@@ -5,7 +5,7 @@ import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { KARPATHY_SPLITS, type KarpathySplit } from '../src/media/sources/index.ts';
 import { FIT_DEFAULTS } from '../src/train/fit.ts';
-import { checkOptions, FitOptionsSchema, numericFlags } from '../src/train/fit-options.ts';
+import { FitOptionsSchema } from '../src/train/fit-options.ts';
 import {
   DEFAULT_TRAINING_IMAGES,
   ensureTrainingData,
@@ -14,6 +14,7 @@ import {
 import { projectionDir, startOf } from '../src/models/projection.ts';
 import { rejectedDir } from '../src/train/zero-shot-gate.ts';
 import { checkOutputPath, writeJsonOutput, runCli } from './lib/cli.ts';
+import { checkFitFlags } from './lib/fit-flags.ts';
 import { trainingProgress } from './lib/train-progress.ts';
 
 const program = new Command('train')
@@ -58,40 +59,12 @@ const program = new Command('train')
   .option('--json <path>', 'also write the card as JSON here')
   .option('--data-dir <dir>', 'data directory (DATA_DIR)');
 
-const FLAG_OF: Record<string, string> = {
-  epochs: '--epochs',
-  dims: '--dims',
-  hiddenDims: '--hidden',
-  batchSize: '--batch',
-  lr: '--lr',
-  weightDecay: '--weight-decay',
-  patience: '--patience',
-  seed: '--seed',
-  trainImages: '--train-images',
-};
-
 const TrainFlagsSchema = FitOptionsSchema.extend({ trainImages: z.number().int().min(2).max(10_000_000) });
-
-/** Every numeric flag through one schema, so one message lists every bad one (NaN never reaches the optimiser). */
-function trainingFlags(o: Record<string, string | undefined>): z.infer<typeof TrainFlagsSchema> {
-  const n = numericFlags({
-    epochs: o['epochs'],
-    dims: o['dims'],
-    hiddenDims: o['hidden'],
-    batchSize: o['batch'],
-    lr: o['lr'],
-    weightDecay: o['weightDecay'],
-    patience: o['patience'],
-    seed: o['seed'],
-    trainImages: o['trainImages'],
-  });
-  return checkOptions(TrainFlagsSchema, n, (key) => FLAG_OF[key] ?? key);
-}
 
 runCli(async () => {
   const o = program.parse().opts<Record<string, string | undefined>>();
   await checkOutputPath(o['json']);
-  const flags = trainingFlags(o);
+  const flags = checkFitFlags(TrainFlagsSchema, o, { trainImages: '--train-images' });
   const config = loadConfig({ overrides: { DATA_DIR: o['dataDir'], SEED: o['seed'] } });
   const logger = createLogger(config.logLevel);
   // Bars only on a terminal; piped output gets one line per epoch instead.

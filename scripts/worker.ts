@@ -1,46 +1,28 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Command, Option } from 'commander';
 import { loadConfig } from '../src/config.ts';
 import { openWorkerContext, runWorker, type WorkerTally } from '../src/ingest/index.ts';
 import { runThenClose } from '../src/close-all.ts';
 import { createLogger } from '../src/logger.ts';
 import {
   INGEST_EXIT,
+  ingestCommand,
   ingestOverrides,
   nonNegativeInt as int,
   nonNegativeNumber,
   runCli,
   stopOnSignals,
-  withIngestExitCodes,
   type IngestFlags,
 } from './lib/cli.ts';
 
-const program = withIngestExitCodes(new Command('worker'))
-  .description(
-    'Index the work queue that `npm run index -- <source> --enqueue` filled, beside any number of ' +
-      'other workers sharing DATABASE_URL (a PostgreSQL server). Writes rows only: API processes ' +
-      'follow the vector tables, and `npm run reindex` rebuilds index files from them.',
-  )
-  .option(
-    '--batch <n>',
-    'items per claim, encoder call and transaction (INGEST_BATCH, default 32)',
-    int('--batch'),
-  )
-  .option(
-    '--concurrency <n>',
-    'images read and decoded at once (INGEST_CONCURRENCY, default 4)',
-    int('--concurrency'),
-  )
-  .addOption(
-    new Option('--device <device>', 'where the encoders run (DEVICE, default auto)').choices([
-      'auto',
-      'cpu',
-      'cuda',
-      'webgpu',
-    ]),
-  )
+const program = ingestCommand(
+  'worker',
+  'Index the work queue that `npm run index -- <source> --enqueue` filled, beside any number of ' +
+    'other workers sharing DATABASE_URL (a PostgreSQL server). Writes rows only: API processes ' +
+    'follow the vector tables, and `npm run reindex` rebuilds index files from them.',
+  { batch: 'items per claim, encoder call and transaction (INGEST_BATCH, default 32)' },
+)
   .option(
     '--lease <seconds>',
     'how long a claim stays this worker’s without a heartbeat; then another worker takes it over (default 60)',

@@ -1,9 +1,10 @@
 import { Command, Option } from 'commander';
 import { z } from 'zod';
-import { checkOptions, FitOptionsSchema, numericFlags } from '../../src/train/fit-options.ts';
+import { FitOptionsSchema } from '../../src/train/fit-options.ts';
 import { CLASSIFIER_FIT_DEFAULTS } from '../../src/train/fit-classifier.ts';
 import { DEFAULT_TASK_IMAGES, checkTask } from '../../src/train/classifier-data.ts';
 import { TASK_NAMES, type TaskName } from '../../src/train/synthetic/tasks.ts';
+import { checkFitFlags } from './fit-flags.ts';
 
 /** The flags `train-classifier` and `eval-classifier` share: data, task and the fit options. */
 export function classifierCommand(name: string, description: string): Command {
@@ -34,32 +35,11 @@ export function classifierCommand(name: string, description: string): Command {
     .option('--data-dir <dir>', 'data directory (DATA_DIR)');
 }
 
-const FLAG_OF: Record<string, string> = {
-  epochs: '--epochs',
-  hiddenDims: '--hidden',
-  batchSize: '--batch',
-  lr: '--lr',
-  weightDecay: '--weight-decay',
-  patience: '--patience',
-  seed: '--seed',
-  taskImages: '--task-images',
-};
-
 const Schema = FitOptionsSchema.extend({ taskImages: z.number().int().min(10).max(1_000_000) });
 
-/** Every numeric flag through one schema, so one message lists every bad one. */
+/** The task, the data path and every numeric flag set, checked (one message lists every bad one). */
 export function classifierFlags(o: Record<string, string | undefined>) {
-  const n = numericFlags({
-    epochs: o['epochs'],
-    hiddenDims: o['hidden'],
-    batchSize: o['batch'],
-    lr: o['lr'],
-    weightDecay: o['weightDecay'],
-    patience: o['patience'],
-    seed: o['seed'],
-    taskImages: o['taskImages'],
-  });
-  const flags = checkOptions(Schema, n, (key) => FLAG_OF[key] ?? key);
+  const flags = checkFitFlags(Schema, o, { taskImages: '--task-images' });
   const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
   return {
     task: checkTask(o['task'] ?? '') as TaskName,

@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { access, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ConfigOverrides } from '../../src/config.ts';
 import { AppError } from '../../src/errors.ts';
 import { explainStorageError } from '../../src/os-errors.ts';
@@ -120,7 +120,7 @@ export function wholeNumber(v: string): number {
   return Number(v);
 }
 
-/** The flags that the indexing CLIs (index, reindex) share, as config overrides. */
+/** The flags that the indexing CLIs (index, worker, reindex) share, as config overrides. */
 export interface IngestFlags {
   batch?: number;
   concurrency?: number;
@@ -136,6 +136,44 @@ export function vectorBackendOption(): Option {
     '--vector-backend <backend>',
     'where vectors are searched: hnsw (in-process files) or pgvector (in Postgres) (VECTOR_BACKEND, default hnsw)',
   ).choices(['hnsw', 'pgvector']);
+}
+
+/** What `--batch` counts differs per command (a transaction, a claim, a page); so may `--device`'s help. */
+export interface IngestCommandHelp {
+  batch: string;
+  /** @default 'where the encoders run (DEVICE, default auto)' */
+  device?: string;
+}
+
+/**
+ * An indexing command (index, worker, reindex): its exit codes and the encoder flags that
+ * `ingestOverrides` reads (--batch, --concurrency, --device), so each means the same everywhere.
+ */
+export function ingestCommand(name: string, description: string, help: IngestCommandHelp): Command {
+  return withIngestExitCodes(new Command(name))
+    .description(description)
+    .option('--batch <n>', help.batch, nonNegativeInt('--batch'))
+    .option(
+      '--concurrency <n>',
+      'images read and decoded at once (INGEST_CONCURRENCY, default 4)',
+      nonNegativeInt('--concurrency'),
+    )
+    .addOption(
+      new Option('--device <device>', help.device ?? 'where the encoders run (DEVICE, default auto)').choices(
+        ['auto', 'cpu', 'cuda', 'webgpu'],
+      ),
+    );
+}
+
+/** `--data-dir`, `--database-url` and `--vector-backend` of the commands that open the store (index, reindex). */
+export function addStoreOptions(program: Command): Command {
+  return program
+    .option('--data-dir <dir>', 'data directory (DATA_DIR, default ./data)')
+    .option(
+      '--database-url <url>',
+      'PostgreSQL URL (DATABASE_URL); unset = embedded PGlite under DATA_DIR/pg',
+    )
+    .addOption(vectorBackendOption());
 }
 
 export function ingestOverrides(flags: IngestFlags): ConfigOverrides {

@@ -27,6 +27,23 @@ export function clustered(
   return out;
 }
 
+/** The flags of a bench over clustered vectors that say what it searches, as commander parses them. */
+export interface ClusteredWorkload {
+  n: number;
+  dims: number;
+  queries: number;
+  clusters: number;
+  seed: number;
+}
+
+/** The indexed vectors and the queries: two streams around the same centres, so no query is in the index. */
+export function clusteredWorkload(o: ClusteredWorkload): { data: Float32Array; queries: Float32Array } {
+  return {
+    data: clustered(o.n, o.dims, o.clusters, o.seed, 'data'),
+    queries: clustered(o.queries, o.dims, o.clusters, o.seed, 'queries'),
+  };
+}
+
 /** Scales each `dims`-long row to unit length in place (an all-zero row stays zero). */
 export function normalise(rows: Float32Array, dims: number): void {
   for (let i = 0; i < rows.length / dims; i++) {

@@ -1,6 +1,12 @@
 import { AppError } from '../errors.ts';
 import type { Queryable } from './db.ts';
-import { imageFilterSql, type ImageFilter } from './image-filter.ts';
+import {
+  CAPTION_ROWS,
+  filteredAmong,
+  filteredIds,
+  imageFilterSql,
+  type ImageFilter,
+} from './image-filter.ts';
 import { checkIds, checkLimit } from './limits.ts';
 
 export interface CaptionRecord {
@@ -189,31 +195,13 @@ export class CaptionsRepository {
   }
 
   /** Ids of live captions whose image matches `filter`, ascending, at most `limit`. */
-  async filterIds(filter: ImageFilter | undefined, limit: number): Promise<number[]> {
-    checkLimit(limit);
-    const params: unknown[] = [];
-    const where = imageFilterSql(filter, 'i', params);
-    params.push(limit);
-    const rows = await this.db.query<{ id: number }>(
-      `SELECT c.id FROM captions c JOIN images i ON i.id = c.image_id
-       WHERE ${where.join(' AND ')} ORDER BY c.id LIMIT $${params.length}`,
-      params,
-    );
-    return rows.map((r) => r.id);
+  filterIds(filter: ImageFilter | undefined, limit: number): Promise<number[]> {
+    return filteredIds(this.db, CAPTION_ROWS, filter, limit);
   }
 
-  /** Which of `ids` are live captions whose image matches `filter`, ascending (see images.filterAmong). */
-  async filterAmong(ids: readonly number[], filter: ImageFilter | undefined): Promise<number[]> {
-    checkIds(ids);
-    if (ids.length === 0) return [];
-    const params: unknown[] = [ids];
-    const where = imageFilterSql(filter, 'i', params);
-    const rows = await this.db.query<{ id: number }>(
-      `SELECT c.id FROM captions c JOIN images i ON i.id = c.image_id
-       WHERE c.id = ANY($1::bigint[]) AND ${where.join(' AND ')} ORDER BY c.id`,
-      params,
-    );
-    return rows.map((r) => r.id);
+  /** Which of `ids` are live captions whose image matches `filter`, ascending (see filteredAmong). */
+  filterAmong(ids: readonly number[], filter: ImageFilter | undefined): Promise<number[]> {
+    return filteredAmong(this.db, CAPTION_ROWS, ids, filter);
   }
 
   async countLive(): Promise<number> {

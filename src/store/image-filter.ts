@@ -1,4 +1,6 @@
 import { AppError } from '../errors.ts';
+import type { Queryable } from './db.ts';
+import { checkIds, checkLimit } from './limits.ts';
 
 /** Filters on images that searches and listings share; every field narrows the set. */
 export interface ImageFilter {
@@ -58,4 +60,57 @@ export function imageFilterSql(filter: ImageFilter | undefined, alias: string, p
     );
   }
   return where;
+}
+
+/** Rows that a filter on their image selects: `from` joins the images as `i`; `id` is the row's id. */
+export interface FilteredRows {
+  from: string;
+  id: string;
+}
+
+export const IMAGE_ROWS: FilteredRows = { from: 'images i', id: 'i.id' };
+export const CAPTION_ROWS: FilteredRows = {
+  from: 'captions c JOIN images i ON i.id = c.image_id',
+  id: 'c.id',
+};
+
+/** Ids of `rows` whose image is live and matches `filter`, ascending, at most `limit`. */
+export async function filteredIds(
+  db: Queryable,
+  rows: FilteredRows,
+  filter: ImageFilter | undefined,
+  limit: number,
+): Promise<number[]> {
+  checkLimit(limit);
+  const params: unknown[] = [];
+  const where = imageFilterSql(filter, 'i', params);
+  params.push(limit);
+  const found = await db.query<{ id: number }>(
+    `SELECT ${rows.id} FROM ${rows.from}
+     WHERE ${where.join(' AND ')} ORDER BY ${rows.id} LIMIT $${params.length}`,
+    params,
+  );
+  return found.map((r) => r.id);
+}
+
+/**
+ * Which of `ids` are `rows` whose image is live and matches `filter`, ascending: the filtered
+ * vector search asks this of each round of candidates instead of loading every matching id.
+ */
+export async function filteredAmong(
+  db: Queryable,
+  rows: FilteredRows,
+  ids: readonly number[],
+  filter: ImageFilter | undefined,
+): Promise<number[]> {
+  checkIds(ids);
+  if (ids.length === 0) return [];
+  const params: unknown[] = [ids];
+  const where = imageFilterSql(filter, 'i', params);
+  const found = await db.query<{ id: number }>(
+    `SELECT ${rows.id} FROM ${rows.from}
+     WHERE ${rows.id} = ANY($1::bigint[]) AND ${where.join(' AND ')} ORDER BY ${rows.id}`,
+    params,
+  );
+  return found.map((r) => r.id);
 }

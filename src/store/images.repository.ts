@@ -1,7 +1,7 @@
 import type { CaptionRecord } from './captions.repository.ts';
 import { insertCaptions } from './captions.repository.ts';
 import type { Queryable } from './db.ts';
-import { imageFilterSql, type ImageFilter } from './image-filter.ts';
+import { filteredAmong, filteredIds, IMAGE_ROWS, imageFilterSql, type ImageFilter } from './image-filter.ts';
 import { checkIds, checkLimit } from './limits.ts';
 
 export interface ImageRecord {
@@ -22,18 +22,8 @@ export type NewImage = Omit<ImageRecord, 'id' | 'metadata' | 'createdAt' | 'dele
   metadata?: Record<string, unknown>;
 };
 
-interface ImageRow {
-  id: number;
-  sha256: string;
-  uri: string;
-  width: number;
-  height: number;
-  format: string;
-  bytes: number;
-  metadata: Record<string, unknown>;
-  created_at: Date;
-  deleted_at: Date | null;
-}
+/** A row as the driver returns it: the record's columns, the two dates in snake_case. */
+type ImageRow = Omit<ImageRecord, 'createdAt' | 'deletedAt'> & { created_at: Date; deleted_at: Date | null };
 
 const COLUMNS = 'id, sha256, uri, width, height, format, bytes, metadata, created_at, deleted_at';
 
@@ -227,32 +217,13 @@ export class ImagesRepository {
   }
 
   /** Ids of live images matching `filter`, ascending, at most `limit`. */
-  async filterIds(filter: ImageFilter | undefined, limit: number): Promise<number[]> {
-    checkLimit(limit);
-    const params: unknown[] = [];
-    const where = imageFilterSql(filter, 'i', params);
-    params.push(limit);
-    const rows = await this.db.query<{ id: number }>(
-      `SELECT i.id FROM images i WHERE ${where.join(' AND ')} ORDER BY i.id LIMIT $${params.length}`,
-      params,
-    );
-    return rows.map((r) => r.id);
+  filterIds(filter: ImageFilter | undefined, limit: number): Promise<number[]> {
+    return filteredIds(this.db, IMAGE_ROWS, filter, limit);
   }
 
-  /**
-   * Which of `ids` are live images matching `filter`, ascending: the filtered vector search asks
-   * this of each round of candidates instead of loading every matching id.
-   */
-  async filterAmong(ids: readonly number[], filter: ImageFilter | undefined): Promise<number[]> {
-    checkIds(ids);
-    if (ids.length === 0) return [];
-    const params: unknown[] = [ids];
-    const where = imageFilterSql(filter, 'i', params);
-    const rows = await this.db.query<{ id: number }>(
-      `SELECT i.id FROM images i WHERE i.id = ANY($1::bigint[]) AND ${where.join(' AND ')} ORDER BY i.id`,
-      params,
-    );
-    return rows.map((r) => r.id);
+  /** Which of `ids` are live images matching `filter`, ascending (see filteredAmong). */
+  filterAmong(ids: readonly number[], filter: ImageFilter | undefined): Promise<number[]> {
+    return filteredAmong(this.db, IMAGE_ROWS, ids, filter);
   }
 
   async countLive(): Promise<number> {

@@ -56,3 +56,17 @@ describe('train CLI hyperparameters', () => {
     );
   });
 });
+
+describe('classifier CLI hyperparameters', () => {
+  it('train-classifier names every bad numeric flag as typed, its own --task-images included', async () => {
+    const args = '--task match --hidden x --weight-decay 1 --task-images 9'.split(' ');
+    const r = await cli('train-classifier.ts', args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'error [INVALID_INPUT]: invalid training options:\n' +
+        '  - --hidden: Invalid input: expected number, received NaN (got NaN)\n' +
+        '  - --weight-decay: Too big: expected number to be <1 (got 1)\n' +
+        '  - --task-images: Too small: expected number to be >=10 (got 9)\n',
+    );
+  });
+});

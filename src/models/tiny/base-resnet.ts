@@ -1,17 +1,13 @@
 import { GraphBuilder } from '../../onnx/graph-builder.ts';
 import type { Rng } from './rng.ts';
-import { convBn } from './tiny-resnet.ts';
+import { addShortcut, convBn, residualStages } from './resnet-layers.ts';
+import type { ResidualBlock, ResNetShape } from './resnet-layers.ts';
 
-/** Shape of a bottleneck ResNet; the defaults are ResNet-50's. */
-export interface BaseResNetConfig {
-  imageSize: number;
-  /** Stem output channels (7x7, stride 2, then a 3x3 max pool with stride 2). */
-  embeddingSize: number;
-  /** Output channels per stage (4x the bottleneck width). */
-  hiddenSizes: readonly number[];
-  /** Bottleneck blocks per stage. */
-  depths: readonly number[];
-}
+/**
+ * Shape of a bottleneck ResNet: a 7x7, stride-2 stem and a 3x3 max pool with stride 2, then stages
+ * whose output channels are 4x the bottleneck width. The defaults are ResNet-50's.
+ */
+export type BaseResNetConfig = ResNetShape;
 
 export const RESNET_50: BaseResNetConfig = {
   imageSize: 224,
@@ -41,34 +37,16 @@ export function buildBaseResNet(cfg: BaseResNetConfig, rng: Rng): Uint8Array {
     convBn(g, rng.fork('embedder'), 'pixel_values', 3, cfg.embeddingSize, 7, 2, 'embedder', 1),
   ]);
   x = g.op('MaxPool', [x], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] });
-  let channels = cfg.embeddingSize;
-  cfg.hiddenSizes.forEach((out, stage) => {
-    for (let b = 0; b < (cfg.depths[stage] ?? 1); b++) {
-      const stride = stage > 0 && b === 0 ? 2 : 1;
-      const name = `encoder.stages.${stage}.layers.${b}`;
-      x = bottleneck(g, rng.fork(name), x, channels, out, stride, name);
-      channels = out;
-    }
-  });
+  x = residualStages(g, rng, x, cfg, bottleneck);
   g.node('Flatten', [g.op('GlobalAveragePool', [x])], ['pooler_output'], { axis: 1 });
   g.output('pooler_output', 'float32', ['batch_size', dims]);
   return g.toBytes();
 }
 
-function bottleneck(
-  g: GraphBuilder,
-  rng: Rng,
-  x: string,
-  cin: number,
-  cout: number,
-  stride: number,
-  name: string,
-): string {
+const bottleneck: ResidualBlock = (g, rng, x, cin, cout, stride, name) => {
   const mid = cout / EXPANSION;
   const a = g.op('Relu', [convBn(g, rng, x, cin, mid, 1, 1, `${name}.layer.0`, 1)]);
   const b = g.op('Relu', [convBn(g, rng, a, mid, mid, 3, stride, `${name}.layer.1`, 1)]);
   const branch = convBn(g, rng, b, mid, cout, 1, 1, `${name}.layer.2`, 0.2);
-  const shortcut =
-    stride !== 1 || cin !== cout ? convBn(g, rng, x, cin, cout, 1, stride, `${name}.shortcut`, 1) : x;
-  return g.op('Relu', [g.op('Add', [branch, shortcut])]);
-}
+  return addShortcut(g, rng, x, branch, cin, cout, stride, name);
+};

@@ -1,14 +1,10 @@
-import { float, GraphBuilder } from '../../onnx/graph-builder.ts';
+import { GraphBuilder } from '../../onnx/graph-builder.ts';
+import { addShortcut, convBn, residualStages } from './resnet-layers.ts';
+import type { ResidualBlock, ResNetShape } from './resnet-layers.ts';
 import type { Rng } from './rng.ts';
 
-export interface TinyResNetConfig {
-  imageSize: number;
-  /** Stem output channels (3x3, stride 2). */
-  embeddingSize: number;
-  /** Channels per stage; every stage after the first halves the resolution. */
-  hiddenSizes: readonly number[];
-  /** Basic residual blocks per stage. */
-  depths: readonly number[];
+/** A basic-block ResNet with a 3x3, stride-2 stem, and where its pooled output looks. */
+export interface TinyResNetConfig extends ResNetShape {
   /** Stages (0-based) whose maps are also average-pooled on a 3x3 grid. */
   gridStages: readonly number[];
   /** Stages whose maps are also max-pooled globally ("is this feature anywhere"). */
@@ -56,23 +52,18 @@ export function buildTinyResNet(cfg: TinyResNetConfig, rng: Rng): Uint8Array {
   g.input('pixel_values', 'float32', ['batch_size', 3, cfg.imageSize, cfg.imageSize]);
 
   const stemRng = rng.fork('embedder');
-  let x = convBn(g, stemRng, 'pixel_values', 3, cfg.embeddingSize, 3, 2, 'embedder', 1);
-  x = g.op('Relu', [x]);
-  let channels = cfg.embeddingSize;
+  const stem = g.op('Relu', [convBn(g, stemRng, 'pixel_values', 3, cfg.embeddingSize, 3, 2, 'embedder', 1)]);
+  // The grid pooling needs the map's side: the stem halves it, and so does every stride-2 block.
   let size = Math.ceil(cfg.imageSize / 2);
+  const block: ResidualBlock = (graph, blockRng, x, cin, cout, stride, name) => {
+    if (stride === 2) size = Math.ceil(size / 2);
+    return basicBlock(graph, blockRng, x, cin, cout, stride, name);
+  };
 
   const gaps: string[] = [];
   const grids: string[] = [];
   const maxes: string[] = [];
-  cfg.hiddenSizes.forEach((out, stage) => {
-    const depth = cfg.depths[stage] ?? 1;
-    for (let b = 0; b < depth; b++) {
-      const stride = stage > 0 && b === 0 ? 2 : 1;
-      const name = `encoder.stages.${stage}.layers.${b}`;
-      x = basicBlock(g, rng.fork(name), x, channels, out, stride, name);
-      channels = out;
-      if (stride === 2) size = Math.ceil(size / 2);
-    }
+  residualStages(g, rng, stem, cfg, block, (x, stage) => {
     gaps.push(g.op('Flatten', [g.op('GlobalAveragePool', [x])], { axis: 1 }, `gap${stage}`));
     if (cfg.maxStages.includes(stage)) {
       maxes.push(g.op('Flatten', [g.op('GlobalMaxPool', [x])], { axis: 1 }, `max${stage}`));
@@ -91,50 +82,8 @@ export function buildTinyResNet(cfg: TinyResNetConfig, rng: Rng): Uint8Array {
   return g.toBytes();
 }
 
-function basicBlock(
-  g: GraphBuilder,
-  rng: Rng,
-  x: string,
-  cin: number,
-  cout: number,
-  stride: number,
-  name: string,
-): string {
+const basicBlock: ResidualBlock = (g, rng, x, cin, cout, stride, name) => {
   const h = g.op('Relu', [convBn(g, rng, x, cin, cout, 3, stride, `${name}.layer.0`, 1)]);
   const branch = convBn(g, rng, h, cout, cout, 3, 1, `${name}.layer.1`, 0.5);
-  const shortcut =
-    stride !== 1 || cin !== cout ? convBn(g, rng, x, cin, cout, 1, stride, `${name}.shortcut`, 1) : x;
-  return g.op('Relu', [g.op('Add', [branch, shortcut])]);
-}
-
-/** Conv (He-normal, same padding) -> BatchNorm with near-identity random statistics. */
-export function convBn(
-  g: GraphBuilder,
-  rng: Rng,
-  x: string,
-  cin: number,
-  cout: number,
-  k: number,
-  stride: number,
-  name: string,
-  gammaScale: number,
-): string {
-  const fanIn = cin * k * k;
-  const w = g.initializer(
-    `${name}.convolution.weight`,
-    [cout, cin, k, k],
-    rng.normals(cout * fanIn, Math.sqrt(2 / fanIn)),
-  );
-  const pad = Math.floor(k / 2);
-  const conv = g.op('Conv', [x, w], {
-    kernel_shape: [k, k],
-    strides: [stride, stride],
-    pads: [pad, pad, pad, pad],
-  });
-  const gamma = rng.normals(cout, 0.05, 1).map((v) => v * gammaScale);
-  const scale = g.initializer(`${name}.normalization.weight`, [cout], gamma);
-  const bias = g.initializer(`${name}.normalization.bias`, [cout], rng.normals(cout, 0.05));
-  const mean = g.initializer(`${name}.normalization.running_mean`, [cout], rng.normals(cout, 0.05));
-  const variance = g.initializer(`${name}.normalization.running_var`, [cout], rng.uniforms(cout, 0.9, 1.1));
-  return g.op('BatchNormalization', [conv, scale, bias, mean, variance], { epsilon: float(1e-5) });
-}
+  return addShortcut(g, rng, x, branch, cin, cout, stride, name);
+};
