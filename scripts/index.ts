@@ -6,6 +6,7 @@ import {
   dryRunIngest,
   openEmbedder,
   openIngestContext,
+  requireServer,
   runIngest,
   type IngestProgress,
   type IngestSummary,
@@ -98,6 +99,9 @@ runCli(
     const config = loadConfig({ overrides: ingestOverrides(flags) });
     const logger = createLogger(config.logLevel, 'index');
     if (flags.status) return printQueueStatus(config, logger, flags.json);
+    // A setting that cannot work is said before the source is read (which can take a while).
+    if (flags.enqueue && config.databaseUrl === undefined)
+      requireServer({ kind: 'pglite' }, 'npm run index -- --enqueue');
     const location = program.args[0];
     if (location === undefined) return program.error("error: missing required argument 'source'");
     const source = await openSource(location, {

@@ -16,7 +16,7 @@ export async function enqueue(
   source: Source,
   flags: { retryFailed?: boolean; limit?: number; json?: string; signal: AbortSignal },
 ): Promise<number> {
-  if (config.databaseUrl === undefined) requireServer({ kind: 'pglite' }, 'npm run index -- --enqueue');
+  // index.ts has refused embedded PGlite before reading the source.
   const store = await openStore(config, logger, { command: 'index --enqueue', usesDataDir: false });
   try {
     const summary = await enqueueSource(source, store.db, {

@@ -157,13 +157,15 @@ describe('workers need a PostgreSQL server', () => {
   it.each([
     ['worker', []],
     ['index', ['--status']],
-    ['index', ['.', '--enqueue']],
+    // An empty source: the setting is refused before the source is read.
+    ['index', ['SOURCE', '--enqueue']],
   ])(
     '%s %s on embedded PGlite exits 2 naming DATABASE_URL',
     async (script, args) => {
       const dir = await mkdtemp(path.join(os.tmpdir(), 'workers-pglite-'));
       try {
-        const exit = await runScript(script, args, { DATA_DIR: dir, DATABASE_URL: '' }).exit;
+        const argv = args.map((a) => (a === 'SOURCE' ? dir : a));
+        const exit = await runScript(script, argv, { DATA_DIR: dir, DATABASE_URL: '' }).exit;
         expect(exit.code).toBe(2);
         expect(exit.stderr).toContain('error [BAD_CONFIG]: ');
         expect(exit.stderr).toContain('needs a PostgreSQL server shared by every worker: set DATABASE_URL=');
