@@ -210,6 +210,18 @@ describe('a mutation that times out on PostgreSQL', () => {
     await t?.close();
   });
 
+  /** The claim of `key` is given back (its mutation rolled back) and nothing was written. */
+  async function expectRolledBack(key: string, imageId: number, captions: number, inIndex: number) {
+    await expect
+      .poll(
+        async () => (await locker.query('SELECT 1 FROM idempotency_keys WHERE key = $1', [key])).rowCount,
+        { timeout: 20_000 },
+      )
+      .toBe(0);
+    expect(await captionCount(t, imageId)).toBe(captions);
+    expect(hnswOf(t.app.indexes).captions.size).toBe(inIndex);
+  }
+
   it.skipIf(skip)('does not commit, and its retry with the same key adds the captions once', async () => {
     const id = await firstImageId(t);
     const before = await captionCount(t, id);
@@ -230,14 +242,7 @@ describe('a mutation that times out on PostgreSQL', () => {
 
     // The stalled mutation now gets its lock, sees its signal aborted and rolls back; its claim is
     // released so the retry runs.
-    await expect
-      .poll(
-        async () => (await locker.query(`SELECT 1 FROM idempotency_keys WHERE key = 'slow-1'`)).rowCount,
-        { timeout: 20_000 },
-      )
-      .toBe(0);
-    expect(await captionCount(t, id)).toBe(before);
-    expect(hnswOf(t.app.indexes).captions.size).toBe(captionsInIndex);
+    await expectRolledBack('slow-1', id, before, captionsInIndex);
 
     const retried = await post(t, vars, 'slow-1');
     expect(retried.status).toBe(200);
@@ -247,6 +252,7 @@ describe('a mutation that times out on PostgreSQL', () => {
     expect(await captionCount(t, id)).toBe(before + 2);
     expect(hnswOf(t.app.indexes).captions.size).toBe(captionsInIndex + 2);
   });
+
   it.skipIf(skip)(
     'a client that hangs up mid-mutation: it rolls back, and its retry writes once',
     async () => {
@@ -283,14 +289,7 @@ describe('a mutation that times out on PostgreSQL', () => {
       await locker.query('COMMIT');
 
       // The server saw the connection close (CANCELLED), the mutation rolled back and gave its claim back.
-      await expect
-        .poll(
-          async () => (await locker.query(`SELECT 1 FROM idempotency_keys WHERE key = 'gone-1'`)).rowCount,
-          { timeout: 20_000 },
-        )
-        .toBe(0);
-      expect(await captionCount(t, id)).toBe(before);
-      expect(hnswOf(t.app.indexes).captions.size).toBe(captionsInIndex);
+      await expectRolledBack('gone-1', id, before, captionsInIndex);
 
       const retried = await post(t, vars, 'gone-1');
       expect(retried.status).toBe(200);
