@@ -3,6 +3,7 @@ import type { Config } from '../../src/config.ts';
 import { enqueueSource, requireServer } from '../../src/ingest/index.ts';
 import type { Logger } from '../../src/logger.ts';
 import type { Source } from '../../src/media/sources/index.ts';
+import type { Db } from '../../src/store/db.ts';
 import { openDb } from '../../src/store/open-db.ts';
 import { IngestRepository } from '../../src/store/ingest.repository.ts';
 import { openStore } from '../../src/store/open-store.ts';
@@ -100,8 +101,7 @@ export async function printFailed(
     usesDataDir: false,
   });
   try {
-    const ingest = new IngestRepository(store.db);
-    const failed = await ingest.failures(sourceId, LIST_FAILED_LIMIT + 1);
+    const failed = await failedItems(store.db, sourceId, LIST_FAILED_LIMIT + 1);
     const shown = failed.slice(0, LIST_FAILED_LIMIT);
     console.log(
       [
@@ -116,4 +116,17 @@ export async function printFailed(
   } finally {
     await store.close();
   }
+}
+
+/**
+ * The ledger's failed items, and on a server also the queue's (an item no worker could finish is
+ * failed only there), one per key, sorted by key.
+ */
+async function failedItems(db: Db, source: string, limit: number): Promise<{ key: string; error: string }[]> {
+  const byKey = new Map((await new IngestRepository(db).failures(source, limit)).map((f) => [f.key, f]));
+  if (db.kind === 'postgres') {
+    for (const f of await new WorkQueueRepository(db).failed(source, limit))
+      if (!byKey.has(f.key)) byKey.set(f.key, f);
+  }
+  return [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).slice(0, limit);
 }

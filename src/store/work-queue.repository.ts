@@ -134,6 +134,19 @@ export class WorkQueueRepository {
     return rows.length;
   }
 
+  /**
+   * The source's items that failed in the queue, by key: those no worker could finish
+   * (WORKER_LOST) are recorded only here, the rest also in the ingest ledger.
+   */
+  async failed(source: string, limit: number): Promise<{ key: string; error: string }[]> {
+    checkLimit(limit);
+    return this.db.query<{ key: string; error: string }>(
+      `SELECT item_key AS key, coalesce(error, '') AS error FROM work_items
+       WHERE source = $1 AND status = 'failed' ORDER BY item_key LIMIT $2`,
+      [source, limit],
+    );
+  }
+
   /** Extends the lease of every item still held under `token`. */
   async extendLease(token: string, leaseMs: number): Promise<number> {
     const rows = await this.db.query<{ id: number }>(

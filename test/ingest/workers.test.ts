@@ -135,6 +135,21 @@ describe.skipIf(skip !== '')('indexer workers on a PostgreSQL server', () => {
         `SELECT split_part(error, ':', 1) AS code FROM work_items WHERE status = 'failed' ORDER BY 1`,
       );
       expect(failed.map((f) => f.code)).toEqual(['FORBIDDEN', 'INVALID_IMAGE', 'NOT_FOUND']);
+      // The operator's view of the same: each failed item once, with the workers' reason.
+      const listed = await runScript(
+        'index',
+        [fixture.manifest, '--list-failed', '--json', path.join(dataDir, 'failed.json')],
+        env,
+      ).exit;
+      expect(listed.code).toBe(1);
+      const report = JSON.parse(await readFile(path.join(dataDir, 'failed.json'), 'utf8')) as {
+        failed: { key: string; error: string }[];
+      };
+      expect(report.failed.map((f) => f.error.split(':')[0]).sort()).toEqual([
+        'FORBIDDEN',
+        'INVALID_IMAGE',
+        'NOT_FOUND',
+      ]);
       // The killed worker's items were taken over once its lease ran out.
       expect(await one(`SELECT count(*)::int AS n FROM work_items WHERE attempts > 1`)).toBeGreaterThan(0);
     },

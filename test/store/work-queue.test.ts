@@ -66,7 +66,9 @@ describe.skipIf(skip)('work queue [postgres]', () => {
     const again = await queue.claim('w5', 10, 1);
     await sleep(20);
     expect(await queue.failAbandoned(again.items[0]!.attempts)).toBe(2);
-    const failed = await db.query<{ error: string }>(`SELECT error FROM work_items WHERE status = 'failed'`);
+    // `index --list-failed` shows them: no worker recorded them in the ingest ledger.
+    const failed = await queue.failed(item('x').source, 10);
+    expect(failed.map((f) => f.key)).toEqual(again.items.map((i) => i.key).sort());
     expect(failed.map((f) => f.error)).toEqual([
       expect.stringMatching(/^WORKER_LOST: claimed 1 times/),
       expect.stringMatching(/^WORKER_LOST: claimed 1 times/),
