@@ -2,9 +2,9 @@
  * Idempotent mutations: a mutation sent with an `Idempotency-Key` header is claimed in Postgres
  * before it runs, marked committed inside its own write transaction, and completed with its answer
  * after; a repeat (same credential, operation and key) gets that first answer back and writes
- * nothing. A process that died between its COMMIT and storing the answer leaves a committed claim:
- * a retry is told the answer was lost (409) and is never run a second time. The same key with another request is a client
- * error (422), and a repeat while the first still runs is told to wait (409).
+ * nothing. The same key with another request is a client error (422), and a repeat while the
+ * first still runs is told to wait (409). A process that died between its COMMIT and storing the
+ * answer leaves a committed claim: a retry is told the answer was lost (409) and never runs again.
  *
  * An answer is kept unless the request wrote nothing and failed as a whole or was interrupted (a
  * timeout, a client that hung up, a database outage): then the claim is released and a retry runs
