@@ -7,12 +7,10 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIndexWriter } from '../../src/api/index-writer.ts';
-import { silentLogger } from '../../src/logger.ts';
 import { CaptionsRepository } from '../../src/store/captions.repository.ts';
 import { ImagesRepository } from '../../src/store/images.repository.ts';
 import { announceSkip, backends, useMigratedDb } from '../setup/databases.ts';
-import { startTestApp, type TestApp } from './fixture.ts';
+import { startTestApp, writerOf, type TestApp } from './fixture.ts';
 
 /** ~1 MB of distinct words: its tsvector (lexemes, positions, entries) is well over 1 MB. */
 const HUGE = Array.from({ length: 130_000 }, (_, i) => `w${i.toString(36)}q`).join(' ');
@@ -47,13 +45,7 @@ describe('an upload carrying such a caption', () => {
 
   it('answers LIMIT_EXCEEDED and leaves no image row and no orphan file', async () => {
     // The writer, past the resolver's MAX_QUERY_TEXT check: the database limit holds on its own.
-    const writer = createIndexWriter({
-      config: t.app.config,
-      db: t.app.db,
-      embedder: t.app.embedder,
-      indexes: t.app.indexes,
-      logger: silentLogger,
-    });
+    const writer = writerOf(t.app);
     const bytes = await sharp({ create: { width: 32, height: 24, channels: 3, background: '#a0522d' } })
       .png()
       .toBuffer();

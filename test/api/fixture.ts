@@ -8,6 +8,8 @@ import path from 'node:path';
 import { loadConfig, type ConfigOverrides } from '../../src/config.ts';
 import { silentLogger, type Logger } from '../../src/logger.ts';
 import { startApp, type App, type Core } from '../../src/main.ts';
+import { createIndexWriter } from '../../src/api/index-writer.ts';
+import type { IndexWriter } from '../../src/api/context.ts';
 import { openDb } from '../../src/store/open-db.ts';
 import type { EngineOptions } from '../../src/search/engine.ts';
 import { runIngest } from '../../src/ingest/pipeline.ts';
@@ -40,6 +42,17 @@ export interface TestAppOptions {
   index?: boolean;
   /** Where the server logs. @default silentLogger */
   logger?: Logger;
+}
+
+/** A writer on the app's own database and indexes, for calls that skip the resolvers' checks. */
+export function writerOf(app: App): IndexWriter {
+  return createIndexWriter({
+    config: app.config,
+    db: app.db,
+    embedder: app.embedder,
+    indexes: app.indexes,
+    logger: silentLogger,
+  });
 }
 
 /** Indexes the sample manifest with the batch pipeline (`npm run index` runs the same code). */

@@ -9,11 +9,9 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIndexWriter } from '../../src/api/index-writer.ts';
 import { AppError } from '../../src/errors.ts';
-import { silentLogger } from '../../src/logger.ts';
 import { announceSkip, postgresBackend } from '../setup/databases.ts';
-import { startTestApp, type TestApp } from './fixture.ts';
+import { startTestApp, writerOf, type TestApp } from './fixture.ts';
 import { hnswOf } from '../setup/hnsw-of.ts';
 
 const ADD_CAPTIONS = `mutation ($id: ID!, $c: [String!]!) { addCaptions(imageId: $id, captions: $c) { id text } }`;
@@ -160,13 +158,7 @@ describe('Idempotency-Key on embedded PGlite', () => {
   });
 
   it('an addImage aborted before it commits leaves no row, no index entry and no upload', async () => {
-    const writer = createIndexWriter({
-      config: t.app.config,
-      db: t.app.db,
-      embedder: t.app.embedder,
-      indexes: t.app.indexes,
-      logger: silentLogger,
-    });
+    const writer = writerOf(t.app);
     const [image] = await t.app.db.query<{ uri: string }>('SELECT uri FROM images ORDER BY id LIMIT 1');
     // Different bytes from any stored image: a fresh add, not a duplicate.
     const fresh = await sharp(await readFile(fileURLToPath(image!.uri)))

@@ -30,11 +30,9 @@ let dir: string;
 let set: IndexSet;
 let n = 0;
 
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'lifecycle-rules-'));
-  db = await openPgliteDb(path.join(dir, 'pg'));
-  await migrate(db);
-  set = await openIndexes({
+/** The index set over `dir` and `db` (opening reconciles it with Postgres). */
+const openSet = () =>
+  openIndexes({
     config: {
       paths: { indexes: path.join(dir, 'indexes') },
       hnsw: { m: 8, efConstruction: 50, ef: 20 },
@@ -44,6 +42,12 @@ beforeAll(async () => {
     dims: DIMS,
     logger: silentLogger,
   });
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'lifecycle-rules-'));
+  db = await openPgliteDb(path.join(dir, 'pg'));
+  await migrate(db);
+  set = await openSet();
 });
 afterAll(async () => {
   await set?.close();
@@ -157,16 +161,7 @@ describe('index lifecycle rules', () => {
     expect(set.images.has(row.id)).toBe(false);
     // Reopening reconciles with Postgres: the row committed elsewhere is in the index now.
     await set.close();
-    set = await openIndexes({
-      config: {
-        paths: { indexes: path.join(dir, 'indexes') },
-        hnsw: { m: 8, efConstruction: 50, ef: 20 },
-      } as never,
-      db,
-      fingerprint: FP,
-      dims: DIMS,
-      logger: silentLogger,
-    });
+    set = await openSet();
     expect(set.images.has(row.id)).toBe(true);
   });
 
